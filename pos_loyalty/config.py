@@ -1,0 +1,283 @@
+"""The till's configuration: one TOML file, validated at start.
+
+A bad file gives one sentence naming the file, the key and what is wrong. The file is chosen
+by ``--config PATH``, else ``$POS_LOYALTY_CONFIG``, else ``./pos-loyalty.toml``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from .errors import BadAmount, ConfigError
+from .money import is_currency, parse_amount
+from .rules.program import Program
+
+ENV_VAR = "POS_LOYALTY_CONFIG"
+DEFAULT_NAME = "pos-loyalty.toml"
+EXAMPLE = Path(__file__).with_name("config.example.toml")
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class Store(_Section):
+    id: str
+    name: str
+    currency: str
+    phone_region: str
+    timezone: str = "UTC"
+    locale: str = "en_US"
+    address: str = ""
+
+
+class Terminal(_Section):
+    id: str
+
+
+class Database(_Section):
+    path: str = "till.db"
+
+
+class HQ(_Section):
+    url: str = ""
+    token_file: str = ""
+    verify_tls: bool = True
+    timeout_seconds: float = 5.0
+
+
+class Printer(_Section):
+    transport: Literal["none", "network", "usb", "serial", "file"] = "none"
+    profile: str = "TM-T20II"
+    host: str = "127.0.0.1"
+    port: int = 9100
+    device: str = ""
+    baudrate: int = 9600
+    usb_vendor: int = 0
+    usb_product: int = 0
+    timeout_seconds: float = 5.0
+
+
+class Scanner(_Section):
+    transport: Literal["none", "serial", "keyboard"] = "keyboard"
+    port: str = ""
+    baudrate: int = 9600
+    aim: Literal["off", "optional", "required"] = "optional"
+    duplicate_window_seconds: float = 1.5
+
+
+class Config(_Section):
+    store: Store
+    terminal: Terminal
+    database: Database = Database()
+    program: Program = Program()
+    hq: HQ = HQ()
+    printer: Printer = Printer()
+    scanner: Scanner = Scanner()
+
+    @property
+    def currency(self) -> str:
+        return self.store.currency
+
+
+class LoadedConfig(msgspec.Struct, frozen=True):
+    """A validated config and where it came from (relative paths resolve against it)."""
+
+    config: Config
+    path: Path
+
+    @property
+    def database_path(self) -> Path:
+        return (self.path.parent / self.config.database.path).resolve()
+
+
+def config_path(explicit: str | None) -> Path:
+    return Path(explicit or os.environ.get(ENV_VAR) or DEFAULT_NAME)
+
+
+def load(explicit: str | None = None) -> LoadedConfig:
+    path = config_path(explicit)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"No config file at {path}: pass --config PATH, set {ENV_VAR}, "
+            "or run `pos-loyalty init` to create one."
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}).") from None
+    return LoadedConfig(parse(raw, str(path)), path)
+
+
+def parse(raw: bytes, name: str) -> Config:
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{name}: is not UTF-8 text.") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{name}: is not valid TOML ({exc}).") from None
+    try:
+        config = msgspec.convert(data, Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{name}: {_describe(str(exc))}") from None
+    problem = next(validate(config), None)
+    if problem:
+        key, message = problem
+        raise ConfigError(f"{name}: {key}: {message}.")
+    return config
+
+
+def _describe(message: str) -> str:
+    """msgspec's "Expected `int`, got `str` - at `$.a.b`" as "a.b: expected int, got str"."""
+    text, _, where = message.partition(" - at ")
+    key = where.strip("`").removeprefix("$").lstrip(".")
+    unknown = re.match(r"Object contains unknown field `(.+)`", text)
+    if unknown:
+        return f"{_join(key, unknown.group(1))}: unknown key."
+    missing = re.match(r"Object missing required field `(.+)`", text)
+    if missing:
+        return f"{_join(key, missing.group(1))}: missing (it is required)."
+    text = text.replace("`", "")
+    return f"{key}: {text[0].lower()}{text[1:]}." if key else f"{text}."
+
+
+def _join(prefix: str, key: str) -> str:
+    return f"{prefix}.{key}" if prefix else key
+
+
+def validate(config: Config) -> Any:
+    """Yield (key, problem) for every rule a type alone cannot express."""
+    store, program = config.store, config.program
+    for key, value in (("store.id", store.id), ("terminal.id", config.terminal.id)):
+        if not _ID.match(value):
+            yield key, "use 1-32 letters, digits, dot, dash or underscore"
+    if not is_currency(store.currency):
+        yield "store.currency", f"“{store.currency}” is not an ISO 4217 code like EUR"
+    yield from _check_region(store.phone_region)
+    yield from _check_timezone(store.timezone)
+    yield from _check_program(program, store.currency)
+    if not 0 < config.hq.timeout_seconds <= 120:
+        yield "hq.timeout_seconds", "must be between 0 and 120"
+    if not 0 < config.printer.timeout_seconds <= 120:
+        yield "printer.timeout_seconds", "must be between 0 and 120 (0 would block forever)"
+
+
+def _check_region(region: str) -> Any:
+    import phonenumbers
+
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        yield "store.phone_region", f"“{region}” is not a region code like NL, US or TR"
+
+
+def _check_timezone(name: str) -> Any:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        yield "store.timezone", f"“{name}” is not a time zone like Europe/Amsterdam"
+
+
+def _check_program(program: Program, currency: str) -> Any:
+    p = "program"
+    non_negative = (
+        "min_redeem_balance",
+        "pending_days",
+        "offline_redeem_cap",
+        "velocity_max_per_day",
+        "reversal_manager_limit",
+        "lot_expiry_months",
+        "inactivity_expiry_months",
+        "welcome_bonus",
+        "referral_bonus_referrer",
+        "referral_bonus_referee",
+    )
+    for key in non_negative:
+        if getattr(program, key) < 0:
+            yield f"{p}.{key}", "must not be negative"
+    if program.points_per_unit <= 0:
+        yield f"{p}.points_per_unit", "must be more than zero"
+    if program.tier_window_days <= 0:
+        yield f"{p}.tier_window_days", "must be more than zero"
+    yield from _money(f"{p}.point_value", program.point_value, currency)
+    if not program.adjust_reasons:
+        yield f"{p}.adjust_reasons", "list at least one reason code"
+    for name, category in program.categories.items():
+        if category.multiplier < 0:
+            yield f"{p}.categories.{name}.multiplier", "must not be negative"
+    yield from _check_tiers(program)
+    yield from _check_promotions(program, currency)
+    yield from _unique(f"{p}.rewards", [r.id for r in program.rewards])
+    for i, reward in enumerate(program.rewards):
+        yield from _check_reward(f"{p}.rewards[{i}]", reward, currency)
+    yield from _unique(f"{p}.charities", [c.id for c in program.charities])
+    yield from _unique(f"{p}.memberships", [m.id for m in program.memberships])
+    for i, plan in enumerate(program.memberships):
+        yield from _money(f"{p}.memberships[{i}].fee", plan.fee, currency)
+        if plan.months <= 0:
+            yield f"{p}.memberships[{i}].months", "must be more than zero"
+        if plan.multiplier < 0:
+            yield f"{p}.memberships[{i}].multiplier", "must not be negative"
+
+
+def _check_tiers(program: Program) -> Any:
+    if not program.tiers:
+        yield "program.tiers", "list at least one tier"
+        return
+    if program.tiers[0].threshold != 0:
+        yield "program.tiers[0].threshold", "the first tier must start at 0"
+    for i, (lower, upper) in enumerate(zip(program.tiers, program.tiers[1:], strict=False)):
+        if upper.threshold <= lower.threshold:
+            yield f"program.tiers[{i + 1}].threshold", "tiers must rise in threshold"
+    for i, tier in enumerate(program.tiers):
+        if tier.multiplier < 0:
+            yield f"program.tiers[{i}].multiplier", "must not be negative"
+    yield from _unique("program.tiers", [t.name for t in program.tiers], "name")
+
+
+def _check_promotions(program: Program, currency: str) -> Any:
+    known = {*program.categories, program.default_category}
+    yield from _unique("program.promotions", [x.id for x in program.promotions])
+    for i, promo in enumerate(program.promotions):
+        key = f"program.promotions[{i}]"
+        if promo.starts and promo.ends and promo.ends < promo.starts:
+            yield f"{key}.ends", "is before starts"
+        if promo.multiplier < 0 or promo.bonus < 0:
+            yield key, "multiplier and bonus must not be negative"
+        for name in promo.categories:
+            if name not in known:
+                yield f"{key}.categories", f"“{name}” is not a category in program.categories"
+        yield from _money(f"{key}.min_amount", promo.min_amount, currency, allow_zero=True)
+
+
+def _check_reward(key: str, reward: Any, currency: str) -> Any:
+    if reward.cost <= 0:
+        yield f"{key}.cost", "must be more than zero"
+    if reward.kind == "free_item" and not reward.item:
+        yield f"{key}.item", "a free_item reward names the item the POS should give"
+    if reward.kind == "fixed_discount":
+        yield from _money(f"{key}.amount", reward.amount, currency)
+    if reward.kind == "percent_discount" and not 0 < reward.percent <= 100:
+        yield f"{key}.percent", "must be between 1 and 100"
+
+
+def _money(key: str, text: str, currency: str, *, allow_zero: bool = False) -> Any:
+    try:
+        parse_amount(text, currency, allow_zero=allow_zero)
+    except BadAmount as exc:
+        yield key, exc.message.rstrip(".")
+
+
+def _unique(key: str, ids: list[str], field: str = "id") -> Any:
+    seen: set[str] = set()
+    for value in ids:
+        if value in seen:
+            yield key, f"{field} “{value}” appears twice"
+        seen.add(value)

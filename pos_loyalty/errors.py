@@ -1,0 +1,98 @@
+"""Errors the till can show: each message is the sentence a cashier or manager reads.
+
+Every error has a stable ``code`` for the host POS (JSON output) and an exit status for the
+command line: 2 for a refusal or bad input, 1 for anything else.
+"""
+
+from __future__ import annotations
+
+
+class LoyaltyError(Exception):
+    """Base of every error the till reports in plain words."""
+
+    code = "error"
+    exit_status = 1
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class Refused(LoyaltyError):
+    """The request was understood and refused, or its input is invalid (exit 2)."""
+
+    code = "refused"
+    exit_status = 2
+
+
+class BadInput(Refused):
+    code = "bad_input"
+
+
+class ConfigError(Refused):
+    code = "bad_config"
+
+
+class UnknownMember(Refused):
+    code = "unknown_member"
+
+
+class AlreadyMember(Refused):
+    code = "already_member"
+
+
+class InvalidPhone(BadInput):
+    code = "invalid_phone"
+
+
+class BadScan(BadInput):
+    code = "bad_scan"
+
+
+class BadAmount(BadInput):
+    code = "bad_amount"
+
+
+class UnknownReward(Refused):
+    code = "unknown_reward"
+
+
+class UnknownCategory(Refused):
+    code = "unknown_category"
+
+
+class InsufficientPoints(Refused):
+    code = "insufficient_points"
+
+
+class OfflineCapExceeded(Refused):
+    code = "offline_cap_exceeded"
+
+
+class NeedsManager(Refused):
+    code = "needs_manager"
+
+
+class NotAllowed(Refused):
+    code = "not_allowed"
+
+
+class AlreadyReversed(Refused):
+    code = "already_reversed"
+
+
+class UnknownEvent(Refused):
+    code = "unknown_event"
+
+
+class SchemaTooNew(Refused):
+    code = "schema_too_new"
+
+
+class StorageError(LoyaltyError):
+    """The journal could not be written or read (disk full, locked, corrupt)."""
+
+    code = "storage_error"

@@ -1,0 +1,472 @@
+"""The till's journal: one SQLite file, append-only events in a hash chain, plus the caches
+(members, HQ's lots, outbox state, staff) that sync and the cashier read.
+
+Durability: WAL with ``synchronous=FULL``, so a returned commit survives a power cut; every
+write is one ``BEGIN IMMEDIATE`` transaction, so two processes on one till never interleave.
+The database itself refuses UPDATE and DELETE on ``events``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError, SchemaTooNew, StorageError
+
+SCHEMA_VERSION = 1
+GENESIS = "0" * 64
+BUSY_TIMEOUT_MS = 5000
+EVENT_COLUMNS = (
+    "seq",
+    "event_id",
+    "store_id",
+    "terminal_id",
+    "kind",
+    "member_id",
+    "phone",
+    "points",
+    "amount",
+    "currency",
+    "ref_event_id",
+    "ruleset",
+    "detail",
+    "staff_id",
+    "created_at",
+    "prev_hash",
+    "hash",
+)
+_HASHED = EVENT_COLUMNS[:-1]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One journal row. ``detail`` holds what the event froze: lines, breakdown, lots."""
+
+    seq: int
+    event_id: str
+    store_id: str
+    terminal_id: str
+    kind: str
+    member_id: str | None
+    phone: str | None
+    points: int
+    amount: int | None
+    currency: str | None
+    ref_event_id: str | None
+    ruleset: str
+    detail: dict[str, Any] = field(compare=False)
+    staff_id: str | None
+    created_at: str
+    prev_hash: str
+    hash: str
+
+    @property
+    def lines(self) -> list[str]:
+        return list(self.detail.get("lines", ()))
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """What the service layer asks the journal to append; the journal adds seq and hashes."""
+
+    event_id: str
+    kind: str
+    member_id: str | None
+    phone: str | None
+    points: int
+    amount: int | None
+    currency: str | None
+    ref_event_id: str | None
+    ruleset: str
+    detail: dict[str, Any]
+    staff_id: str | None
+    created_at: str
+
+
+def canonical_detail(detail: dict[str, Any]) -> str:
+    return json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_hash(row: dict[str, Any]) -> str:
+    """SHA-256 over a canonical encoding of every column but ``hash`` (``prev_hash`` included)."""
+    payload = json.dumps([row[c] for c in _HASHED], separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _migrate_to_1(conn: sqlite3.Connection) -> None:
+    import sqlite_utils  # only a new or old database needs the schema tools
+
+    db = sqlite_utils.Database(conn)
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["events"].create(
+        {
+            "seq": int,
+            "event_id": str,
+            "store_id": str,
+            "terminal_id": str,
+            "kind": str,
+            "member_id": str,
+            "phone": str,
+            "points": int,
+            "amount": int,
+            "currency": str,
+            "ref_event_id": str,
+            "ruleset": str,
+            "detail": str,
+            "staff_id": str,
+            "created_at": str,
+            "prev_hash": str,
+            "hash": str,
+        },
+        pk="seq",
+        not_null={
+            "event_id",
+            "store_id",
+            "terminal_id",
+            "kind",
+            "points",
+            "ruleset",
+            "detail",
+            "created_at",
+            "prev_hash",
+            "hash",
+        },
+    )
+    db["events"].create_index(["event_id"], unique=True)
+    db["events"].create_index(["member_id", "seq"])
+    db["events"].create_index(["phone", "seq"])
+    db["events"].create_index(["ref_event_id"])
+    db["members"].create(
+        {
+            "member_id": str,
+            "phone": str,
+            "name": str,
+            "consent": int,
+            "enrolled_at": str,
+            "referred_by": str,
+            "confirmed_balance": int,
+            "confirmed_qualifying": int,
+            "confirmed_through_seq": int,
+            "confirmed_at": str,
+            "membership_plan": str,
+            "membership_until": str,
+            "source": str,
+        },
+        pk="member_id",
+        defaults={
+            "confirmed_balance": 0,
+            "confirmed_qualifying": 0,
+            "confirmed_through_seq": 0,
+            "consent": 0,
+            "source": "local",
+        },
+        not_null={"confirmed_balance", "confirmed_qualifying", "confirmed_through_seq"},
+    )
+    db["members"].create_index(["phone"], unique=True)
+    db["member_lots"].create(
+        {
+            "lot_id": str,
+            "member_id": str,
+            "points": int,
+            "remaining": int,
+            "earned_at": str,
+            "expires_at": str,
+            "spendable_at": str,
+        },
+        pk="lot_id",
+        foreign_keys=[("member_id", "members", "member_id")],
+    )
+    db["member_lots"].create_index(["member_id"])
+    db["outbox"].create(
+        {"terminal_id": str, "acked_seq": int, "last_attempt_at": str, "last_error": str},
+        pk="terminal_id",
+        defaults={"acked_seq": 0},
+    )
+    db["staff"].create({"staff_id": str, "name": str, "role": str, "pin_hash": str}, pk="staff_id")
+    for action in ("UPDATE", "DELETE"):
+        conn.execute(
+            f"CREATE TRIGGER events_no_{action.lower()} BEFORE {action} ON events "
+            "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
+        )
+
+
+MIGRATIONS = {1: _migrate_to_1}
+
+
+class Journal:
+    """The open journal of one till. Not shared between threads: open one per thread."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path, store_id: str, terminal_id: str):
+        self.conn = conn
+        self.path = path
+        self.store_id = store_id
+        self.terminal_id = terminal_id
+        self._in_write = False
+
+    @classmethod
+    def open(cls, path: Path, *, store_id: str, terminal_id: str) -> Journal:
+        path = Path(path)
+        _create_private(path)
+        try:
+            conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            journal = cls(conn, path, store_id, terminal_id)
+            journal._migrate()
+            journal._check_owner()
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"The till database {path} cannot be opened: {exc}.") from None
+        return journal
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _migrate(self) -> None:
+        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"The till database {self.path} was written by a newer pos-loyalty (schema "
+                f"{version}, this one knows {SCHEMA_VERSION}); upgrade pos-loyalty."
+            )
+        if version == SCHEMA_VERSION:
+            return
+        with self.writing():
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[step](self.conn)
+            if version == 0:
+                self.conn.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [("store_id", self.store_id), ("terminal_id", self.terminal_id)],
+                )
+                self.conn.execute(
+                    "INSERT INTO outbox (terminal_id, acked_seq) VALUES (?, 0)", (self.terminal_id,)
+                )
+            self.conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _check_owner(self) -> None:
+        meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        owner = (meta.get("store_id"), meta.get("terminal_id"))
+        if owner != (self.store_id, self.terminal_id):
+            raise ConfigError(
+                f"The till database {self.path} belongs to store {owner[0]} terminal {owner[1]}, "
+                f"but the config says store {self.store_id} terminal {self.terminal_id}."
+            )
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """One ``BEGIN IMMEDIATE`` transaction: all of it commits durably, or none of it."""
+        if self._in_write:
+            yield
+            return
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StorageError(f"The till database is busy or unwritable ({exc}).") from None
+        self._in_write = True
+        try:
+            yield
+            self.conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            self._rollback()
+            raise StorageError(f"The event was not saved: {_storage_reason(exc)}.") from None
+        except BaseException:
+            self._rollback()
+            raise
+        finally:
+            self._in_write = False
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.execute("ROLLBACK")
+
+    # -- events -------------------------------------------------------------------------
+
+    def append(self, new: NewEvent) -> Event:
+        """Add an event at the end of the chain; call inside ``writing()``."""
+        assert self._in_write, "append outside a transaction"
+        last = self.conn.execute(
+            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        seq, prev = (last["seq"] + 1, last["hash"]) if last else (1, GENESIS)
+        row = asdict(new)
+        row.update(
+            seq=seq,
+            store_id=self.store_id,
+            terminal_id=self.terminal_id,
+            detail=canonical_detail(new.detail),
+            prev_hash=prev,
+        )
+        row["hash"] = event_hash(row)
+        placeholders = ", ".join("?" for _ in EVENT_COLUMNS)
+        self.conn.execute(
+            f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({placeholders})",
+            [row[c] for c in EVENT_COLUMNS],
+        )
+        return _event(row)
+
+    def event(self, event_id: str) -> Event | None:
+        row = self.conn.execute("SELECT * FROM events WHERE event_id = ?", (event_id,)).fetchone()
+        return _event(row) if row else None
+
+    def event_by_seq(self, seq: int) -> Event | None:
+        row = self.conn.execute("SELECT * FROM events WHERE seq = ?", (seq,)).fetchone()
+        return _event(row) if row else None
+
+    def reversals_of(self, event_id: str) -> list[Event]:
+        rows = self.conn.execute(
+            "SELECT * FROM events WHERE ref_event_id = ? AND kind = 'reverse' ORDER BY seq",
+            (event_id,),
+        )
+        return [_event(r) for r in rows]
+
+    def member_events(
+        self, member_id: str | None, phone: str | None, *, after_seq: int = 0
+    ) -> list[Event]:
+        """A member's events after ``after_seq``, including those recorded against their
+        phone before the till knew them."""
+        rows = self.conn.execute(
+            "SELECT * FROM events WHERE seq > ? AND (member_id = ? "
+            "OR (member_id IS NULL AND phone = ?)) ORDER BY seq",
+            (after_seq, member_id, phone),
+        )
+        return [_event(r) for r in rows]
+
+    def recent_member_events(
+        self, member_id: str | None, phone: str | None, limit: int
+    ) -> list[Event]:
+        rows = self.conn.execute(
+            "SELECT * FROM events WHERE member_id = ? OR (member_id IS NULL AND phone = ?) "
+            "ORDER BY seq DESC LIMIT ?",
+            (member_id, phone, limit),
+        )
+        return [_event(r) for r in rows]
+
+    def count_member_events(
+        self, member_id: str | None, phone: str | None, kinds: tuple[str, ...], since: str
+    ) -> int:
+        marks = ", ".join("?" for _ in kinds)
+        return self.conn.execute(
+            "SELECT count(*) FROM events WHERE (member_id = ? "
+            "OR (member_id IS NULL AND phone = ?))"
+            f" AND kind IN ({marks}) AND created_at >= ?",
+            (member_id, phone, *kinds, since),
+        ).fetchone()[0]
+
+    def iter_events(self, after_seq: int = 0) -> Iterator[sqlite3.Row]:
+        yield from self.conn.execute(
+            "SELECT * FROM events WHERE seq > ? ORDER BY seq", (after_seq,)
+        )
+
+    def last_seq(self) -> int:
+        return self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+
+    # -- members cache --------------------------------------------------------------------
+
+    def member(self, member_id: str) -> sqlite3.Row | None:
+        return self.conn.execute(
+            "SELECT * FROM members WHERE member_id = ?", (member_id,)
+        ).fetchone()
+
+    def member_by_phone(self, phone: str) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM members WHERE phone = ?", (phone,)).fetchone()
+
+    def add_member(self, **columns: Any) -> None:
+        names = ", ".join(columns)
+        marks = ", ".join("?" for _ in columns)
+        self.conn.execute(
+            f"INSERT INTO members ({names}) VALUES ({marks})", tuple(columns.values())
+        )
+
+    def member_lots(self, member_id: str) -> list[sqlite3.Row]:
+        return self.conn.execute(
+            "SELECT * FROM member_lots WHERE member_id = ? ORDER BY lot_id", (member_id,)
+        ).fetchall()
+
+    # -- outbox and staff -------------------------------------------------------------------
+
+    def outbox(self) -> sqlite3.Row:
+        return self.conn.execute(
+            "SELECT * FROM outbox WHERE terminal_id = ?", (self.terminal_id,)
+        ).fetchone()
+
+    def staff(self, staff_id: str) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM staff WHERE staff_id = ?", (staff_id,)).fetchone()
+
+    def save_staff(self, staff_id: str, name: str, role: str, pin_hash: str) -> None:
+        self.conn.execute(
+            "INSERT INTO staff (staff_id, name, role, pin_hash) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (staff_id) DO UPDATE SET name = excluded.name, role = excluded.role, "
+            "pin_hash = excluded.pin_hash",
+            (staff_id, name, role, pin_hash),
+        )
+
+
+def _event(row: sqlite3.Row | dict[str, Any]) -> Event:
+    values = {c: row[c] for c in EVENT_COLUMNS}
+    values["detail"] = json.loads(values["detail"])
+    return Event(**values)
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file readable by its owner only, before SQLite touches it
+    (SQLite gives its -wal and -shm files the same mode)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError as exc:
+        raise StorageError(f"The till database {path} cannot be created: {exc.strerror}.") from None
+
+
+def _storage_reason(exc: sqlite3.OperationalError) -> str:
+    text = str(exc)
+    if "full" in text:
+        return "the disk is full"
+    if "locked" in text or "busy" in text:
+        return "the database is busy"
+    return text
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    checked: int
+    problem: str | None = None
+    seq: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+def verify_chain(journal: Journal) -> ChainReport:
+    """Recompute the hash chain from the first event; report the first broken link."""
+    triggers = {
+        r[0] for r in journal.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    }
+    if not {"events_no_update", "events_no_delete"} <= triggers:
+        return ChainReport(0, "the append-only guards on the events table have been removed")
+    prev, expected, checked = GENESIS, 1, 0
+    for row in journal.iter_events():
+        seq = row["seq"]
+        if seq != expected:
+            return ChainReport(checked, f"events {expected}–{seq - 1} are missing", expected)
+        if (row["store_id"], row["terminal_id"]) != (journal.store_id, journal.terminal_id):
+            return ChainReport(checked, f"event {seq} names another store or terminal", seq)
+        if row["prev_hash"] != prev:
+            return ChainReport(checked, f"event {seq} does not link to event {seq - 1}", seq)
+        if event_hash(dict(row)) != row["hash"]:
+            return ChainReport(checked, f"event {seq} was altered after it was written", seq)
+        prev, expected, checked = row["hash"], seq + 1, checked + 1
+    return ChainReport(checked)

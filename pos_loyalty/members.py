@@ -1,0 +1,95 @@
+"""Member identity: random member ids, the checked member code, and phone numbers.
+
+A member code is ``M1`` (kind and version) + a 16-character member id + one check character,
+all in Crockford base-32, e.g. ``M1K8Q3ZT0B7N4XW2HC5`` (printed grouped as
+``M1-K8Q3-ZT0B-7N4X-W2HC-5``). The check is Luhn mod 32 over version and id, so any single
+mistyped character and any swap of two neighbours is rejected rather than matched to
+someone else.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from .errors import BadScan, InvalidPhone
+
+ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base-32: no I, L, O, U
+_VALUE = {ch: i for i, ch in enumerate(ALPHABET)}
+_LOOKALIKES = str.maketrans({"O": "0", "I": "1", "L": "1"})
+PREFIX = "M"
+VERSION = "1"
+ID_LENGTH = 16  # 80 random bits
+CODE_LENGTH = len(PREFIX) + len(VERSION) + ID_LENGTH + 1
+_SEPARATORS = re.compile(r"[\s\-]")
+
+
+def new_member_id() -> str:
+    """A random, unguessable member id (80 bits)."""
+    return "".join(secrets.choice(ALPHABET) for _ in range(ID_LENGTH))
+
+
+def _luhn32(payload: str) -> str:
+    """Luhn mod N check character over ``payload`` (every char in ALPHABET)."""
+    n = len(ALPHABET)
+    factor = 2
+    total = 0
+    for ch in reversed(payload):
+        addend = factor * _VALUE[ch]
+        factor = 1 if factor == 2 else 2
+        total += addend // n + addend % n
+    return ALPHABET[(n - total % n) % n]
+
+
+def member_code(member_id: str) -> str:
+    """The scannable code for a member id."""
+    return f"{PREFIX}{VERSION}{member_id}{_luhn32(VERSION + member_id)}"
+
+
+def display_code(code: str) -> str:
+    """The code grouped for people to read and type: M1-XXXX-XXXX-XXXX-XXXX-C."""
+    body = code[2:-1]
+    groups = [body[i : i + 4] for i in range(0, len(body), 4)]
+    return "-".join([code[:2], *groups, code[-1]])
+
+
+def parse_member_code(text: str) -> str:
+    """The member id carried by a scanned or typed member code; BadScan if it is not one."""
+    cleaned = _SEPARATORS.sub("", text.strip()).upper().translate(_LOOKALIKES)
+    if not cleaned.startswith(PREFIX):
+        raise BadScan("That is not a member code.")
+    if len(cleaned) >= 2 and cleaned[1] != VERSION:
+        raise BadScan("That member code is from an unsupported version; ask for a new card.")
+    if len(cleaned) != CODE_LENGTH or any(ch not in _VALUE for ch in cleaned[1:]):
+        raise BadScan("That member code is incomplete or misread; scan or type it again.")
+    payload, check = cleaned[1:-1], cleaned[-1]
+    if _luhn32(payload) != check:
+        raise BadScan("That member code does not check out; scan or type it again.")
+    return payload[1:]
+
+
+def looks_like_member_code(text: str) -> bool:
+    return _SEPARATORS.sub("", text.strip()).upper().startswith(PREFIX)
+
+
+def normalise_phone(raw: str, region: str) -> str:
+    """E.164 form of a phone number written in any common local or international format."""
+    import phonenumbers  # imported here: only commands that take a phone pay for it
+
+    text = raw.strip()
+    if not text or len(text) > 32:
+        raise InvalidPhone(f"“{raw[:32]}” is not a phone number.")
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhone(f"“{text}” is not a phone number.") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhone(f"{text} is not a valid phone number for region {region}.")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_phone(e164: str | None) -> str:
+    """A phone number safe to write to logs and slips: only the last three digits."""
+    if not e164:
+        return ""
+    return "•" * max(0, len(e164) - 3) + e164[-3:]

@@ -1,0 +1,55 @@
+"""Money as integer minor units with an ISO 4217 currency code; no floats anywhere."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import BadAmount
+
+# ISO 4217 minor-unit exponents that are not 2; every other known code uses 2.
+_EXPONENTS = {
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0,
+    "PYG": 0, "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0,
+    "XPF": 0, "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+}  # fmt: skip
+_CODE = re.compile(r"^[A-Z]{3}$")
+_AMOUNT = re.compile(r"^(\d+)(?:[.,](\d*))?$")
+MAX_MINOR = 10**12  # a sale above ten thousand million units is a typo, not a sale
+
+
+def is_currency(code: str) -> bool:
+    return bool(_CODE.match(code))
+
+
+def exponent(currency: str) -> int:
+    return _EXPONENTS.get(currency, 2)
+
+
+def parse_amount(text: str, currency: str, *, allow_zero: bool = False) -> int:
+    """Minor units for an amount typed as ``12.40`` or ``12,40``; BadAmount otherwise."""
+    raw = str(text).strip()
+    match = _AMOUNT.match(raw)
+    if not match:
+        if raw.startswith("-"):
+            raise BadAmount(f"The amount {raw} is negative; enter a positive amount.")
+        raise BadAmount(f"“{raw[:20]}” is not an amount; enter it like 12.40.")
+    whole, frac = match.group(1), match.group(2) or ""
+    places = exponent(currency)
+    if len(frac) > places:
+        unit = "no decimals" if places == 0 else f"only {places} decimals"
+        raise BadAmount(f"The amount {raw} has too many decimals: {currency} has {unit}.")
+    minor = int(whole) * 10**places + int(frac.ljust(places, "0") or 0)
+    if minor == 0 and not allow_zero:
+        raise BadAmount("The amount must be more than zero.")
+    if minor > MAX_MINOR:
+        raise BadAmount(f"The amount {raw} is too large.")
+    return minor
+
+
+def format_amount(minor: int, currency: str) -> str:
+    """``1240, "EUR"`` → ``12.40 EUR``."""
+    places = exponent(currency)
+    sign = "-" if minor < 0 else ""
+    whole, frac = divmod(abs(minor), 10**places)
+    digits = f"{whole}.{frac:0{places}d}" if places else str(whole)
+    return f"{sign}{digits} {currency}"

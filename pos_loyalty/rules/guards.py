@@ -1,0 +1,55 @@
+"""The till's checks before points leave an account: balance, minimum, offline cap, velocity."""
+
+from __future__ import annotations
+
+from ..errors import InsufficientPoints, NeedsManager, OfflineCapExceeded
+from .lots import Ledger
+from .program import Program
+
+
+def check_spend(program: Program, ledger: Ledger, points: int, now: str, what: str) -> None:
+    """Refuse a spend the balance cannot cover, in the words the cashier reads."""
+    balance, spendable = ledger.balance, ledger.spendable(now)
+    if balance < program.min_redeem_balance:
+        raise InsufficientPoints(
+            f"A balance of at least {program.min_redeem_balance} points is needed to redeem; "
+            f"the balance is {balance}."
+        )
+    if points <= spendable:
+        return
+    message = f"Not enough points: {what} needs {points}, only {max(spendable, 0)} can be spent now"
+    held = ledger.held(now)
+    if held:
+        waiting = sum(lot.remaining for lot in held)
+        message += f" ({waiting} more become spendable from {held[0].spendable_at[:10]})"
+    raise InsufficientPoints(message + ".")
+
+
+def check_offline_cap(program: Program, unsynced_spent: int, points: int, approved: bool) -> None:
+    """Points spent but not yet confirmed by HQ are the till's risk; cap them per member."""
+    if approved or unsynced_spent + points <= program.offline_redeem_cap:
+        return
+    room = max(0, program.offline_redeem_cap - unsynced_spent)
+    raise OfflineCapExceeded(
+        f"Only {room} more points can be redeemed for this member until the till syncs with "
+        f"HQ (cap {program.offline_redeem_cap}); a manager can approve more."
+    )
+
+
+def check_velocity(program: Program, count_today: int, approved: bool) -> bool:
+    """True when the member is over today's limit (then a manager must approve)."""
+    over = count_today >= program.velocity_max_per_day > 0
+    if over and not approved:
+        raise NeedsManager(
+            f"This member already has {count_today} loyalty transactions today; "
+            "a manager must approve more."
+        )
+    return over
+
+
+def check_reversal(program: Program, points: int, approved: bool) -> None:
+    if points > program.reversal_manager_limit and not approved:
+        raise NeedsManager(
+            f"Reversing {points} points is above the {program.reversal_manager_limit}-point "
+            "limit; a manager must approve it."
+        )

@@ -1,0 +1,741 @@
+"""The service layer: every till operation, called alike by the cashier UI, the command line,
+the host POS's Python code and the tests.
+
+Each operation reads what it needs and appends its events inside one ``BEGIN IMMEDIATE``
+transaction, so a check (balance, cap, refund left) and the write it allows cannot be split
+by another process on the same till.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .clock import add_months, iso, utc_now
+from .config import Config, LoadedConfig
+from .errors import (
+    AlreadyMember,
+    AlreadyReversed,
+    BadInput,
+    InsufficientPoints,
+    NeedsManager,
+    NotAllowed,
+    UnknownEvent,
+    UnknownMember,
+    UnknownReward,
+)
+from .journal import Event, Journal, NewEvent
+from .members import (
+    ALPHABET,
+    ID_LENGTH,
+    display_code,
+    mask_phone,
+    member_code,
+    new_member_id,
+    normalise_phone,
+    parse_member_code,
+)
+from .money import format_amount, parse_amount
+from .rules import lots as lots_rules
+from .rules.earn import BasketLine, build_basket, compute_earn
+from .rules.guards import check_offline_cap, check_reversal, check_spend, check_velocity
+from .rules.lots import GAINS, SPENDS, Ledger, Lot
+from .rules.program import Membership, Program, ruleset_version
+from .rules.reversal import refund_points
+from .rules.tiers import tier_status
+from .staff import ROLES, Staff, check_new_pin, hash_pin, pin_matches, wrong_pin
+from .views import EventResult, MemberView
+
+TRANSACTION_KINDS = ("earn", "redeem", "donate")  # what the velocity check counts
+MAX_NAME = 80
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    """How the cashier or host POS names a member: by phone, scanned code, or member id."""
+
+    phone: str | None = None
+    code: str | None = None
+    member_id: str | None = None
+
+    def __post_init__(self) -> None:
+        given = [v for v in (self.phone, self.code, self.member_id) if v]
+        if len(given) != 1:
+            raise BadInput("Name the member by exactly one of phone, code or member id.")
+
+
+@dataclass(frozen=True)
+class _Who:
+    member_id: str | None
+    phone: str | None
+    row: Any  # the members-cache row, None when the till has not seen this member yet
+
+
+@dataclass
+class _State:
+    ledger: Ledger
+    confirmed: int
+    pending: int
+    qualifying: int
+    membership: Membership | None
+    membership_until: str | None
+    unsynced_spent: int
+    today: int
+    events: list[Event] = field(default_factory=list)
+
+
+class Till:
+    """One till's loyalty operations over its journal."""
+
+    def __init__(
+        self, config: Config, journal: Journal, clock: Callable[[], dt.datetime] = utc_now
+    ):
+        self.config = config
+        self.program: Program = config.program
+        self.currency = config.store.currency
+        self.journal = journal
+        self.clock = clock
+        self.ruleset = ruleset_version(config.program)
+        self.zone = zoneinfo.ZoneInfo(config.store.timezone)
+
+    @classmethod
+    def open(cls, loaded: LoadedConfig, clock: Callable[[], dt.datetime] = utc_now) -> Till:
+        cfg = loaded.config
+        journal = Journal.open(
+            loaded.database_path, store_id=cfg.store.id, terminal_id=cfg.terminal.id
+        )
+        return cls(cfg, journal, clock)
+
+    def close(self) -> None:
+        self.journal.close()
+
+    def __enter__(self) -> Till:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # -- finding members -------------------------------------------------------------------
+
+    def _resolve(self, ref: MemberRef, *, unknown_ok: bool = False) -> _Who:
+        j = self.journal
+        if ref.phone:
+            phone = normalise_phone(ref.phone, self.config.store.phone_region)
+            row = j.member_by_phone(phone)
+            who = _Who(row["member_id"] if row else None, phone, row)
+            missing = f"No member has the phone number {mask_phone(phone)}."
+        else:
+            member_id = parse_member_code(ref.code) if ref.code else _check_member_id(ref.member_id)
+            row = j.member(member_id)
+            who = _Who(member_id, row["phone"] if row else None, row)
+            missing = f"No member with code {display_code(member_code(member_id))} is known here."
+        if who.row is None and not unknown_ok and not j.member_events(who.member_id, who.phone):
+            raise UnknownMember(missing)
+        return who
+
+    def lookup(self, ref: MemberRef) -> MemberView:
+        who = self._resolve(ref)
+        now = self.clock()
+        return self._view(who, self._state(who, now), now)
+
+    def _state(self, who: _Who, now: dt.datetime) -> _State:
+        row, j = who.row, self.journal
+        confirmed = row["confirmed_balance"] if row else 0
+        through = row["confirmed_through_seq"] if row else 0
+        ledger = self._confirmed_ledger(who, confirmed)
+        events = j.member_events(who.member_id, who.phone, after_seq=through)
+        for e in events:
+            ledger = lots_rules.apply(ledger, e.event_id, e.kind, e.points, e.created_at, e.detail)
+        since = iso(now - dt.timedelta(days=self.program.tier_window_days))
+        qualifying = (row["confirmed_qualifying"] if row else 0) + sum(
+            e.points for e in events if e.created_at >= since and _qualifies(e)
+        )
+        acked = j.outbox()["acked_seq"]
+        spent = -sum(e.points for e in events if e.seq > acked and _is_spend_or_cancel(e))
+        plan, until = self._membership(row, events, iso(now))
+        today = j.count_member_events(
+            who.member_id, who.phone, TRANSACTION_KINDS, self._day_start(now)
+        )
+        return _State(
+            ledger,
+            confirmed,
+            sum(e.points for e in events),
+            qualifying,
+            plan,
+            until,
+            max(spent, 0),
+            today,
+            events,
+        )
+
+    def _confirmed_ledger(self, who: _Who, confirmed: int) -> Ledger:
+        """HQ's last word on the member as lots; a bare balance becomes one undated lot."""
+        if who.row is None:
+            return Ledger()
+        rows = self.journal.member_lots(who.member_id) if who.member_id else []
+        lots = tuple(
+            Lot(
+                r["lot_id"],
+                r["points"],
+                r["remaining"],
+                r["earned_at"],
+                r["expires_at"],
+                r["spendable_at"],
+            )
+            for r in rows
+        )
+        held = sum(lot.remaining for lot in lots)
+        if not lots and confirmed > 0:
+            lots, held = (
+                (Lot("hq-balance", confirmed, confirmed, who.row["confirmed_at"] or ""),),
+                confirmed,
+            )
+        return Ledger(lots, max(0, held - confirmed))
+
+    def _membership(
+        self, row: Any, events: list[Event], now: str
+    ) -> tuple[Membership | None, str | None]:
+        plan_id = row["membership_plan"] if row else None
+        until = row["membership_until"] if row else None
+        for e in events:
+            if e.kind == "membership" and (until is None or e.detail["valid_until"] > until):
+                plan_id, until = e.detail["membership"]["id"], e.detail["valid_until"]
+        if until is None or until <= now:
+            return None, None
+        return self.program.membership(plan_id or ""), until
+
+    def _view(self, who: _Who, state: _State, now: dt.datetime) -> MemberView:
+        now_iso = iso(now)
+        spendable = state.ledger.spendable(now_iso)
+        held = state.ledger.held(now_iso)
+        tier = tier_status(self.program, state.qualifying)
+        affordable = tuple(
+            r
+            for r in self.program.rewards
+            if r.cost <= spendable and state.ledger.balance >= self.program.min_redeem_balance
+        )
+        flags = ("velocity",) if 0 < self.program.velocity_max_per_day <= state.today else ()
+        return MemberView(
+            member_id=who.member_id,
+            phone=who.phone,
+            name=who.row["name"] if who.row else None,
+            known=who.row is not None,
+            tier=tier,
+            confirmed=state.confirmed,
+            pending=state.pending,
+            spendable=spendable,
+            held=sum(lot.remaining for lot in held),
+            held_until=held[-1].spendable_at if held else None,
+            membership=state.membership,
+            membership_until=state.membership_until,
+            affordable=affordable,
+            transactions_today=state.today,
+            flags=flags,
+        )
+
+    def _day_start(self, now: dt.datetime) -> str:
+        local = now.astimezone(self.zone)
+        return iso(local.replace(hour=0, minute=0, second=0, microsecond=0))
+
+    # -- writing events ----------------------------------------------------------------------
+
+    def _new(
+        self,
+        kind: str,
+        who: _Who,
+        points: int,
+        now: dt.datetime,
+        detail: dict[str, Any],
+        *,
+        amount: int | None = None,
+        ref: str | None = None,
+        cashier: str | None = None,
+        approval: Staff | None = None,
+    ) -> Event:
+        if approval is not None:
+            detail["approved_by"] = approval.staff_id
+        return self.journal.append(
+            NewEvent(
+                event_id=str(uuid.uuid4()),
+                kind=kind,
+                member_id=who.member_id,
+                # The phone is kept only where it is the member's sole name (offline, unseen)
+                # or the enrolment that HQ creates the member from.
+                phone=who.phone if (who.member_id is None or kind == "enroll") else None,
+                points=points,
+                amount=amount,
+                currency=self.currency if amount is not None else None,
+                ref_event_id=ref,
+                ruleset=self.ruleset,
+                detail=detail,
+                staff_id=cashier,
+                created_at=iso(now),
+            )
+        )
+
+    def _lot(self, now: dt.datetime) -> dict[str, str | None]:
+        """Expiry and hold of a lot earned ``now``, frozen into the event."""
+        months, days = self.program.lot_expiry_months, self.program.pending_days
+        return {
+            "expires_at": iso(add_months(now, months)) if months else None,
+            "spendable_at": iso(now + dt.timedelta(days=days)) if days else None,
+        }
+
+    def _result(self, event: Event, who: _Who, *also: Event) -> EventResult:
+        if who.row is None and who.member_id:
+            who = _Who(who.member_id, who.phone, self.journal.member(who.member_id))
+        now = self.clock()
+        return EventResult(event, self._view(who, self._state(who, now), now), also)
+
+    def enroll(
+        self,
+        phone: str,
+        *,
+        name: str | None = None,
+        consent: bool = False,
+        referrer: MemberRef | None = None,
+        cashier: str | None = None,
+    ) -> EventResult:
+        e164 = normalise_phone(phone, self.config.store.phone_region)
+        clean_name = _clean_name(name)
+        program = self.program
+        with self.journal.writing():
+            existing = self.journal.member_by_phone(e164)
+            if existing:
+                code = display_code(member_code(existing["member_id"]))
+                raise AlreadyMember(f"Already a member: {mask_phone(e164)}, code {code}.")
+            sponsor = self._resolve(referrer) if referrer else None
+            if sponsor and sponsor.row is None:
+                raise UnknownMember("The referring member is not known at this till yet.")
+            now = self.clock()
+            member_id = new_member_id()
+            self.journal.add_member(
+                member_id=member_id,
+                phone=e164,
+                name=clean_name,
+                consent=int(consent),
+                enrolled_at=iso(now),
+                referred_by=sponsor.member_id if sponsor else None,
+            )
+            who = _Who(member_id, e164, None)
+            greeting = f"Welcome, {clean_name}!" if clean_name else "Welcome!"
+            welcome = f"{greeting} Member code {display_code(member_code(member_id))}"
+            enrolled = self._new(
+                "enroll",
+                who,
+                0,
+                now,
+                {
+                    "lines": [welcome],
+                    "name": clean_name,
+                    "consent": consent,
+                    "referred_by": sponsor.member_id if sponsor else None,
+                },
+                cashier=cashier,
+            )
+            also = []
+            if program.welcome_bonus:
+                also.append(
+                    self._bonus(
+                        "welcome_bonus",
+                        who,
+                        program.welcome_bonus,
+                        "Welcome bonus",
+                        now,
+                        enrolled,
+                        cashier,
+                    )
+                )
+            if sponsor and program.referral_bonus_referee:
+                also.append(
+                    self._bonus(
+                        "referral_bonus",
+                        who,
+                        program.referral_bonus_referee,
+                        "Referral bonus",
+                        now,
+                        enrolled,
+                        cashier,
+                    )
+                )
+            if sponsor and program.referral_bonus_referrer:
+                also.append(
+                    self._bonus(
+                        "referral_bonus",
+                        sponsor,
+                        program.referral_bonus_referrer,
+                        "Bonus for referring a friend",
+                        now,
+                        enrolled,
+                        cashier,
+                    )
+                )
+        return self._result(enrolled, who, *also)
+
+    def _bonus(
+        self,
+        kind: str,
+        who: _Who,
+        points: int,
+        text: str,
+        now: dt.datetime,
+        cause: Event,
+        cashier: str | None,
+    ) -> Event:
+        detail = {"lines": [f"{text} = {points:+d}"], "lot": self._lot(now)}
+        return self._new(kind, who, points, now, detail, ref=cause.event_id, cashier=cashier)
+
+    def earn(
+        self,
+        ref: MemberRef,
+        *,
+        amount: int | None = None,
+        lines: list[BasketLine] | None = None,
+        cashier: str | None = None,
+        approval: Staff | None = None,
+    ) -> EventResult:
+        """Points for a sale: a total, lines by category, or both (the rest is uncategorised)."""
+        with self.journal.writing():
+            now = self.clock()
+            who = self._resolve(ref, unknown_ok=True)
+            state = self._state(who, now)
+            over = check_velocity(self.program, state.today, approval is not None)
+            basket = build_basket(self.program, self.currency, amount, list(lines or ()))
+            earned = compute_earn(
+                self.program,
+                basket,
+                self.currency,
+                tier=tier_status(self.program, state.qualifying).tier,
+                membership=state.membership,
+                day=now.astimezone(self.zone).date(),
+            )
+            detail: dict[str, Any] = {"lines": list(earned.lines), "breakdown": earned.breakdown}
+            if earned.points:
+                detail["lot"] = self._lot(now)
+            if over:
+                detail["flags"] = ["velocity"]
+            total = sum(line.amount for line in basket)
+            event = self._new(
+                "earn",
+                who,
+                earned.points,
+                now,
+                detail,
+                amount=total,
+                cashier=cashier,
+                approval=approval,
+            )
+        return self._result(event, who)
+
+    def redeem(
+        self,
+        ref: MemberRef,
+        *,
+        reward_id: str | None = None,
+        points: int | None = None,
+        cashier: str | None = None,
+        approval: Staff | None = None,
+    ) -> EventResult:
+        """Spend points on a catalogue reward, or a number of points as money off."""
+        if (reward_id is None) == (points is None):
+            raise BadInput("Redeem either a reward or a number of points.")
+        if reward_id is not None:
+            reward = self.program.reward(reward_id)
+            if reward is None:
+                known = ", ".join(r.id for r in self.program.rewards) or "none"
+                raise UnknownReward(f"There is no reward “{reward_id}”; rewards: {known}.")
+            cost, what = reward.cost, reward.name
+            info = {
+                "id": reward.id,
+                "name": reward.name,
+                "kind": reward.kind,
+                "cost": cost,
+                "item": reward.item or None,
+                "percent": reward.percent or None,
+                "amount": parse_amount(reward.amount, self.currency) if reward.amount else None,
+            }
+        else:
+            cost, what = _positive_points(points), f"{points} points"
+            value = cost * parse_amount(self.program.point_value, self.currency)
+            info = {
+                "id": None,
+                "name": f"{cost} points off",
+                "kind": "points",
+                "cost": cost,
+                "amount": value,
+            }
+        return self._spend("redeem", ref, cost, what, {"reward": info}, cashier, approval)
+
+    def donate(
+        self,
+        ref: MemberRef,
+        *,
+        charity_id: str,
+        points: int,
+        cashier: str | None = None,
+        approval: Staff | None = None,
+    ) -> EventResult:
+        charity = self.program.charity(charity_id)
+        if charity is None:
+            known = ", ".join(c.id for c in self.program.charities) or "none"
+            raise BadInput(f"There is no charity “{charity_id}”; charities: {known}.")
+        cost = _positive_points(points)
+        info = {"charity": {"id": charity.id, "name": charity.name}}
+        return self._spend(
+            "donate", ref, cost, f"Donation to {charity.name}", info, cashier, approval
+        )
+
+    def _spend(
+        self,
+        kind: str,
+        ref: MemberRef,
+        cost: int,
+        what: str,
+        info: dict[str, Any],
+        cashier: str | None,
+        approval: Staff | None,
+    ) -> EventResult:
+        with self.journal.writing():
+            now = self.clock()
+            who = self._resolve(ref)
+            state = self._state(who, now)
+            over = check_velocity(self.program, state.today, approval is not None)
+            check_spend(self.program, state.ledger, cost, iso(now), what)
+            check_offline_cap(self.program, state.unsynced_spent, cost, approval is not None)
+            draws, short = lots_rules.plan_draws(state.ledger, cost, iso(now))
+            assert short == 0, "check_spend let through more than the spendable lots"
+            detail = {
+                "lines": [f"{what} = {-cost:+d}"],
+                "draws": [d.to_json() for d in draws],
+                **info,
+            }
+            if over:
+                detail["flags"] = ["velocity"]
+            event = self._new(kind, who, -cost, now, detail, cashier=cashier, approval=approval)
+        return self._result(event, who)
+
+    def reverse(
+        self,
+        event_ref: str,
+        *,
+        amount: int | None = None,
+        cashier: str | None = None,
+        approval: Staff | None = None,
+    ) -> EventResult:
+        """Refund a sale (whole, or part of its amount) or cancel a redemption or donation."""
+        with self.journal.writing():
+            original = self._find_event(event_ref)
+            who = self._resolve(
+                MemberRef(member_id=original.member_id)
+                if original.member_id
+                else MemberRef(phone=original.phone)
+            )
+            now = self.clock()
+            state = self._state(who, now)
+            if original.kind == "earn":
+                points, detail = self._refund(original, amount, state, iso(now))
+            elif original.kind in SPENDS:
+                points, detail = self._cancel(original, amount)
+            else:
+                raise NotAllowed("Only a sale (earn) or a redemption or donation can be reversed.")
+            check_reversal(self.program, abs(points), approval is not None)
+            event = self._new(
+                "reverse",
+                who,
+                points,
+                now,
+                detail,
+                ref=original.event_id,
+                amount=detail.get("refund_amount"),
+                cashier=cashier,
+                approval=approval,
+            )
+        return self._result(event, who)
+
+    def _find_event(self, event_ref: str) -> Event:
+        text = str(event_ref).strip().lstrip("#")
+        event = self.journal.event_by_seq(int(text)) if text.isdigit() else self.journal.event(text)
+        if event is None:
+            raise UnknownEvent(f"No event “{text}” in this till's journal.")
+        return event
+
+    def _refund(
+        self, sale: Event, amount: int | None, state: _State, now: str
+    ) -> tuple[int, dict[str, Any]]:
+        earlier = self.journal.reversals_of(sale.event_id)
+        refunded = sum(e.detail["refund_amount"] for e in earlier)
+        sale_amount = sale.amount or 0
+        refund = sale_amount - refunded if amount is None else amount
+        points = refund_points(
+            earned=sale.points,
+            sale_amount=sale_amount,
+            refunded_before=refunded,
+            reversed_before=-sum(e.points for e in earlier),
+            refund_amount=refund,
+            currency=self.currency,
+        )
+        draws, short = lots_rules.plan_draws(
+            state.ledger, points, now, first=sale.event_id, any_lot=True
+        )
+        line = f"Refund {format_amount(refund, self.currency)} of sale #{sale.seq} = {-points:+d}"
+        return -points, {
+            "lines": [line],
+            "reverses": "earn",
+            "refund_amount": refund,
+            "draws": [d.to_json() for d in draws],
+            "shortfall": short,
+        }
+
+    def _cancel(self, spend: Event, amount: int | None) -> tuple[int, dict[str, Any]]:
+        if amount is not None:
+            raise BadInput("A redemption is cancelled whole; leave out the amount.")
+        if self.journal.reversals_of(spend.event_id):
+            raise AlreadyReversed(f"That {spend.kind} (#{spend.seq}) was already cancelled.")
+        points = -spend.points
+        line = f"Cancel {spend.kind} #{spend.seq} = {points:+d}"
+        return points, {"lines": [line], "reverses": spend.kind, "restores": spend.detail["draws"]}
+
+    def adjust(
+        self,
+        ref: MemberRef,
+        *,
+        points: int,
+        reason: str,
+        approval: Staff | None,
+        note: str = "",
+        cashier: str | None = None,
+    ) -> EventResult:
+        """A manager's correction of a balance, with a reason code from the program."""
+        if approval is None:
+            raise NeedsManager("Adjusting points needs a manager.")
+        if reason not in self.program.adjust_reasons:
+            raise BadInput(
+                f"“{reason}” is not a reason code; use one of: "
+                f"{', '.join(self.program.adjust_reasons)}."
+            )
+        if points == 0:
+            raise BadInput("An adjustment must add or remove at least one point.")
+        with self.journal.writing():
+            now = self.clock()
+            who = self._resolve(ref)
+            state = self._state(who, now)
+            detail: dict[str, Any] = {
+                "lines": [f"Adjustment ({reason}) = {points:+d}"],
+                "reason": reason,
+                "note": note[:200],
+            }
+            if points > 0:
+                detail["lot"] = self._lot(now)
+            else:
+                draws, short = lots_rules.plan_draws(state.ledger, -points, iso(now), any_lot=True)
+                if short:
+                    raise InsufficientPoints(
+                        f"Cannot remove {-points} points: the balance is {state.ledger.balance}."
+                    )
+                detail["draws"] = [d.to_json() for d in draws]
+            event = self._new(
+                "adjust", who, points, now, detail, cashier=cashier, approval=approval
+            )
+        return self._result(event, who)
+
+    def buy_membership(
+        self, ref: MemberRef, *, plan_id: str, cashier: str | None = None
+    ) -> EventResult:
+        plan = self.program.membership(plan_id)
+        if plan is None:
+            known = ", ".join(m.id for m in self.program.memberships) or "none"
+            raise BadInput(f"There is no membership plan “{plan_id}”; plans: {known}.")
+        fee = parse_amount(plan.fee, self.currency)
+        with self.journal.writing():
+            now = self.clock()
+            who = self._resolve(ref)
+            state = self._state(who, now)
+            start = max(now, _parse(state.membership_until)) if state.membership_until else now
+            until = iso(add_months(start, plan.months))
+            detail = {
+                "lines": [f"{plan.name} until {until[:10]}: {format_amount(fee, self.currency)}"],
+                "membership": {"id": plan.id, "name": plan.name},
+                "valid_until": until,
+            }
+            event = self._new("membership", who, 0, now, detail, amount=fee, cashier=cashier)
+        return self._result(event, who)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def history(self, ref: MemberRef, limit: int = 20) -> tuple[MemberView, list[Event]]:
+        who = self._resolve(ref)
+        now = self.clock()
+        events = self.journal.recent_member_events(
+            who.member_id, who.phone, max(1, min(limit, 1000))
+        )
+        return self._view(who, self._state(who, now), now), events
+
+    # -- staff -------------------------------------------------------------------------------
+
+    def add_staff(self, staff_id: str, *, name: str, role: str, pin: str) -> Staff:
+        if role not in ROLES:
+            raise BadInput(f"A role is one of: {', '.join(ROLES)}.")
+        if not staff_id or len(staff_id) > 32 or not staff_id.isalnum():
+            raise BadInput("A staff id is 1 to 32 letters or digits.")
+        check_new_pin(pin)
+        with self.journal.writing():
+            self.journal.save_staff(staff_id, _clean_name(name) or staff_id, role, hash_pin(pin))
+        return Staff(staff_id, name, role)
+
+    def authenticate(self, staff_id: str, pin: str, *, manager: bool = False) -> Staff:
+        row = self.journal.staff(staff_id)
+        if row is None or not pin_matches(pin, row["pin_hash"]):
+            raise wrong_pin(staff_id)
+        staff = Staff(row["staff_id"], row["name"], row["role"])
+        if manager and not staff.is_manager:
+            raise NotAllowed(f"{staff.name} is not a manager.")
+        return staff
+
+
+def _qualifies(event: Event) -> bool:
+    return event.kind == "earn" or (
+        event.kind == "reverse" and event.detail.get("reverses") == "earn"
+    )
+
+
+def _is_spend_or_cancel(event: Event) -> bool:
+    return event.kind in SPENDS or (
+        event.kind == "reverse" and event.detail.get("reverses") in SPENDS
+    )
+
+
+def _check_member_id(member_id: str | None) -> str:
+    text = (member_id or "").strip().upper()
+    if len(text) != ID_LENGTH or any(ch not in ALPHABET for ch in text):
+        raise BadInput(f"“{(member_id or '')[:24]}” is not a member id.")
+    return text
+
+
+def _positive_points(points: int | None) -> int:
+    if points is None or points <= 0:
+        raise BadInput("The number of points must be more than zero.")
+    return points
+
+
+def _clean_name(name: str | None) -> str | None:
+    if name is None:
+        return None
+    text = " ".join(name.split())
+    if not text:
+        return None
+    if len(text) > MAX_NAME or not text.isprintable():
+        raise BadInput(f"A name is at most {MAX_NAME} printable characters.")
+    return text
+
+
+def _parse(text: str) -> dt.datetime:
+    from .clock import parse_iso
+
+    return parse_iso(text)
+
+
+__all__ = ["GAINS", "BasketLine", "MemberRef", "Till"]

@@ -1,0 +1,54 @@
+"""Cashier and manager PINs, stored only as slow scrypt hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from .errors import BadInput, NotAllowed
+
+ROLES = ("cashier", "manager")
+# scrypt cost: about 50 ms per check here, so guessing a 6-digit PIN offline takes hours.
+_N, _R, _P = 2**14, 8, 1
+
+
+@dataclass(frozen=True)
+class Staff:
+    staff_id: str
+    name: str
+    role: str
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == "manager"
+
+
+def check_new_pin(pin: str) -> None:
+    if not pin.isdigit() or not 4 <= len(pin) <= 12:
+        raise BadInput("A PIN is 4 to 12 digits.")
+
+
+def hash_pin(pin: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt, n=_N, r=_R, p=_P, dklen=32)
+    return f"scrypt${_N}${_R}${_P}${salt.hex()}${digest.hex()}"
+
+
+def pin_matches(pin: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    candidate = hashlib.scrypt(
+        pin.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
+    )
+    return hmac.compare_digest(candidate.hex(), digest)
+
+
+def wrong_pin(staff_id: str) -> NotAllowed:
+    # One sentence for unknown staff and wrong PIN alike, so ids cannot be probed.
+    return NotAllowed(f"Staff {staff_id} and that PIN do not match.")
