@@ -674,6 +674,25 @@ class Till:
         )
         return self._view(who, self._state(who, now), now), events
 
+    def queue(self) -> dict[str, Any]:
+        """What is waiting to reach HQ: the outbox the sync daemon drains."""
+        outbox = self.journal.outbox()
+        acked = outbox["acked_seq"]
+        rows = self.journal.conn.execute(
+            "SELECT kind, count(*), min(created_at) FROM events WHERE seq > ? GROUP BY kind",
+            (acked,),
+        ).fetchall()
+        oldest = min((r[2] for r in rows), default=None)
+        return {
+            "last_seq": self.journal.last_seq(),
+            "acked_seq": acked,
+            "unsynced": sum(r[1] for r in rows),
+            "oldest_unsynced_at": oldest,
+            "by_kind": {r[0]: r[1] for r in rows},
+            "last_attempt_at": outbox["last_attempt_at"],
+            "last_error": outbox["last_error"],
+        }
+
     # -- staff -------------------------------------------------------------------------------
 
     def add_staff(self, staff_id: str, *, name: str, role: str, pin: str) -> Staff:

@@ -1,0 +1,427 @@
+"""The ``pos-loyalty`` command line: the service layer, one subcommand per operation.
+
+With ``--json`` every command prints exactly one JSON object on stdout (the host-POS contract
+in docs/CLI.md). Exit status: 0 done, 2 refused or bad input, 1 anything else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from . import config as config_mod
+from .errors import BadInput, LoyaltyError, NeedsManager
+
+PIN_ENV = "POS_LOYALTY_PIN"
+MANAGER_PIN_ENV = "POS_LOYALTY_MANAGER_PIN"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes become BadInput, so they exit 2 and honour --json like any refusal."""
+
+    def error(self, message: str) -> NoReturn:
+        raise BadInput(f"{message[0].upper()}{message[1:]} (see `{self.prog} --help`).")
+
+
+class Output:
+    """Either one JSON object or human lines, chosen once per command."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def emit(self, data: dict[str, Any], text: Sequence[str]) -> None:
+        if self.as_json:
+            print(json.dumps(data, ensure_ascii=False))
+        else:
+            print("\n".join(text))
+
+
+# -- rendering for people -------------------------------------------------------------------
+
+
+def member_text(view: Any) -> list[str]:
+    from .members import display_code, mask_phone
+
+    who = view.name or "(no name)"
+    ids = ", ".join(
+        x for x in (display_code(view.code) if view.code else "", mask_phone(view.phone)) if x
+    )
+    lines = [f"{who}  [{ids}]" if ids else who]
+    if not view.known:
+        lines.append("Not yet known to this till's member list: HQ will link these points.")
+    lines.append(
+        f"Balance {view.balance} points "
+        f"(confirmed {view.confirmed}, not yet synced {view.pending:+d})"
+    )
+    if view.held:
+        lines.append(
+            f"Spendable now {view.spendable}; {view.held} held until {view.held_until[:10]}"
+        )
+    lines.append(f"Tier {view.tier.tier.name}: {view.tier.text}")
+    if view.membership:
+        lines.append(f"Membership {view.membership.name} until {view.membership_until[:10]}")
+    if view.affordable:
+        lines.append(
+            "Can redeem now: " + ", ".join(f"{r.name} ({r.cost})" for r in view.affordable)
+        )
+    if view.flags:
+        lines.append(f"Flagged: {view.transactions_today} loyalty transactions today")
+    return lines
+
+
+def result_text(result: Any) -> list[str]:
+    head = f"#{result.event.seq} {result.event.kind}"
+    return [
+        head,
+        *(f"  {line}" for line in result.lines),
+        f"Balance: {result.member.balance} points",
+    ]
+
+
+# -- commands --------------------------------------------------------------------------------
+
+
+def _member_ref(args: argparse.Namespace) -> Any:
+    from .service import MemberRef
+
+    return MemberRef(phone=args.phone, code=args.code, member_id=args.member)
+
+
+def _approval(till: Any, args: argparse.Namespace) -> Any:
+    if not getattr(args, "manager", None):
+        return None
+    return till.authenticate(
+        args.manager, _secret(MANAGER_PIN_ENV, f"PIN for {args.manager}: "), manager=True
+    )
+
+
+def _secret(env: str, prompt: str) -> str:
+    value = os.environ.get(env)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise NeedsManager(f"Give the PIN in ${env}: there is no terminal to ask for it on.")
+    import getpass
+
+    return getpass.getpass(prompt)
+
+
+def cmd_init(args: argparse.Namespace, out: Output) -> int:
+    import shutil
+
+    path = config_mod.config_path(args.config)
+    created = not path.exists()
+    if created:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(config_mod.EXAMPLE, path)
+    loaded = config_mod.load(str(path))
+    with _open_till(loaded):
+        pass
+    db = loaded.database_path
+    out.emit(
+        {"config": str(path), "database": str(db), "created_config": created},
+        [f"{'Created' if created else 'Using'} config {path}", f"Till database ready at {db}"],
+    )
+    return 0
+
+
+def _open_till(loaded: Any) -> Any:
+    from .service import Till
+
+    return Till.open(loaded)
+
+
+def cmd_enroll(args: argparse.Namespace, till: Any, out: Output) -> int:
+    from .service import MemberRef
+
+    referrer = None
+    if args.referrer_code or args.referrer_phone:
+        referrer = MemberRef(code=args.referrer_code, phone=args.referrer_phone)
+    result = till.enroll(
+        args.phone, name=args.name, consent=args.consent, referrer=referrer, cashier=args.cashier
+    )
+    out.emit(result.to_json(), [*result_text(result), *member_text(result.member)])
+    return 0
+
+
+def cmd_lookup(args: argparse.Namespace, till: Any, out: Output) -> int:
+    view = till.lookup(_member_ref(args))
+    out.emit(view.to_json(), member_text(view))
+    return 0
+
+
+def cmd_earn(args: argparse.Namespace, till: Any, out: Output) -> int:
+    from .money import parse_amount
+    from .rules.earn import BasketLine
+
+    amount = parse_amount(args.amount, till.currency) if args.amount is not None else None
+    lines = []
+    for spec in args.line or ():
+        category, sep, value = spec.partition("=")
+        if not sep or not category.strip():
+            raise BadInput(f"A sale line is CATEGORY=AMOUNT, like fresh=4.50; got “{spec}”.")
+        lines.append(BasketLine(category.strip(), parse_amount(value, till.currency)))
+    result = till.earn(
+        _member_ref(args),
+        amount=amount,
+        lines=lines,
+        cashier=args.cashier,
+        approval=_approval(till, args),
+    )
+    out.emit(result.to_json(), result_text(result))
+    return 0
+
+
+def cmd_redeem(args: argparse.Namespace, till: Any, out: Output) -> int:
+    result = till.redeem(
+        _member_ref(args),
+        reward_id=args.reward,
+        points=args.points,
+        cashier=args.cashier,
+        approval=_approval(till, args),
+    )
+    out.emit(result.to_json(), result_text(result))
+    return 0
+
+
+def cmd_donate(args: argparse.Namespace, till: Any, out: Output) -> int:
+    result = till.donate(
+        _member_ref(args),
+        charity_id=args.charity,
+        points=args.points,
+        cashier=args.cashier,
+        approval=_approval(till, args),
+    )
+    out.emit(result.to_json(), result_text(result))
+    return 0
+
+
+def cmd_membership(args: argparse.Namespace, till: Any, out: Output) -> int:
+    result = till.buy_membership(_member_ref(args), plan_id=args.plan, cashier=args.cashier)
+    out.emit(result.to_json(), result_text(result))
+    return 0
+
+
+def cmd_reverse(args: argparse.Namespace, till: Any, out: Output) -> int:
+    from .money import parse_amount
+
+    amount = parse_amount(args.amount, till.currency) if args.amount is not None else None
+    result = till.reverse(
+        args.event, amount=amount, cashier=args.cashier, approval=_approval(till, args)
+    )
+    out.emit(result.to_json(), result_text(result))
+    return 0
+
+
+def cmd_adjust(args: argparse.Namespace, till: Any, out: Output) -> int:
+    result = till.adjust(
+        _member_ref(args),
+        points=args.points,
+        reason=args.reason,
+        note=args.note or "",
+        approval=_approval(till, args),
+        cashier=args.cashier,
+    )
+    out.emit(result.to_json(), result_text(result))
+    return 0
+
+
+def cmd_history(args: argparse.Namespace, till: Any, out: Output) -> int:
+    from .views import event_json
+
+    view, events = till.history(_member_ref(args), limit=args.limit)
+    rows = [event_json(e) for e in events]
+    text = [*member_text(view), ""]
+    for e in events:
+        text.append(
+            f"#{e.seq:<5} {e.created_at[:16].replace('T', ' ')}  {e.kind:<14} {e.points:+6d}"
+        )
+        text.extend(f"        {line}" for line in e.lines)
+    out.emit({"member": view.to_json(), "events": rows}, text)
+    return 0
+
+
+def cmd_rewards(args: argparse.Namespace, till: Any, out: Output) -> int:
+    view = till.lookup(_member_ref(args)) if (args.phone or args.code or args.member) else None
+    rows, text = [], []
+    for r in till.program.rewards:
+        can = view is not None and r in view.affordable
+        rows.append({"id": r.id, "name": r.name, "cost": r.cost, "kind": r.kind, "affordable": can})
+        mark = "✓" if can else " "
+        text.append(f"{mark} {r.id:<12} {r.cost:>6} pts  {r.name}")
+    data: dict[str, Any] = {"rewards": rows}
+    if view:
+        data["member"] = view.to_json()
+    out.emit(data, text or ["No rewards are configured."])
+    return 0
+
+
+def cmd_queue(args: argparse.Namespace, till: Any, out: Output) -> int:
+    status = till.queue()
+    text = [
+        f"Journal: {status['last_seq']} events; HQ has acknowledged up to #{status['acked_seq']}.",
+        f"Waiting to sync: {status['unsynced']}"
+        + (f" (oldest {status['oldest_unsynced_at']})" if status["oldest_unsynced_at"] else ""),
+    ]
+    if status["by_kind"]:
+        text.append("  " + ", ".join(f"{k} {n}" for k, n in sorted(status["by_kind"].items())))
+    if status["last_error"]:
+        text.append(f"Last sync problem: {status['last_error']}")
+    out.emit(status, text)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace, till: Any, out: Output) -> int:
+    from .journal import verify_chain
+
+    report = verify_chain(till.journal)
+    data = {
+        "ok": report.ok,
+        "checked": report.checked,
+        "problem": report.problem,
+        "seq": report.seq,
+    }
+    if report.ok:
+        out.emit(data, [f"Journal intact: {report.checked} events, hash chain verified."])
+        return 0
+    if out.as_json:
+        out.emit({"error": {"code": "chain_broken", "message": report.problem}, **data}, [])
+    else:
+        print(
+            f"Journal broken: {report.problem} ({report.checked} events checked before it).",
+            file=sys.stderr,
+        )
+    return 1
+
+
+def cmd_staff_add(args: argparse.Namespace, till: Any, out: Output) -> int:
+    pin = _secret(PIN_ENV, f"New PIN for {args.staff_id}: ")
+    staff = till.add_staff(args.staff_id, name=args.name or args.staff_id, role=args.role, pin=pin)
+    out.emit(
+        {"staff_id": staff.staff_id, "role": staff.role},
+        [f"Saved {staff.role} {staff.staff_id}."],
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, out: Output) -> int:
+    from .demo import run_walkthrough
+
+    return run_walkthrough(args.dir)
+
+
+# -- the parser ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _Parser(add_help=False)
+    default = f"${config_mod.ENV_VAR} or ./{config_mod.DEFAULT_NAME}"
+    common.add_argument("--config", metavar="PATH", help=f"config file (default {default})")
+    common.add_argument("--json", action="store_true", help="print one JSON object")
+    who = _Parser(add_help=False)
+    group = who.add_argument_group("member (one of)")
+    group.add_argument("--phone", help="phone number in any common format")
+    group.add_argument("--code", help="member code, scanned or typed")
+    group.add_argument("--member", metavar="ID", help="member id")
+    staff = _Parser(add_help=False)
+    staff.add_argument("--cashier", metavar="ID", help="who is at the till (recorded)")
+    staff.add_argument(
+        "--manager", metavar="ID", help=f"manager approving (PIN from ${MANAGER_PIN_ENV})"
+    )
+
+    parser = _Parser(prog="pos-loyalty", description="Offline-first loyalty for the till.")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
+
+    def add(
+        name: str, handler: Callable[..., int], help: str, *parents: argparse.ArgumentParser
+    ) -> Any:
+        p = sub.add_parser(name, help=help, description=help, parents=[common, *parents])
+        p.set_defaults(handler=handler)
+        return p
+
+    add("init", cmd_init, "create the config (if missing) and the till database")
+    p = add("enroll", cmd_enroll, "enrol a new member", staff)
+    p.add_argument("--phone", required=True)
+    p.add_argument("--name")
+    p.add_argument("--consent", action="store_true", help="the customer agreed to marketing")
+    p.add_argument("--referrer-code", metavar="CODE", help="member code of who referred them")
+    p.add_argument("--referrer-phone", metavar="PHONE", help="phone of who referred them")
+    add("lookup", cmd_lookup, "show a member's balance, tier and rewards", who)
+    p = add("earn", cmd_earn, "record a sale and earn points", who, staff)
+    p.add_argument("--amount", help="sale total, e.g. 24.80")
+    p.add_argument(
+        "--line", action="append", metavar="CATEGORY=AMOUNT", help="a basket line (repeatable)"
+    )
+    p = add("redeem", cmd_redeem, "redeem a reward or points", who, staff)
+    p.add_argument("--reward", metavar="ID")
+    p.add_argument("--points", type=int)
+    p = add("donate", cmd_donate, "donate points to a charity", who, staff)
+    p.add_argument("--charity", required=True, metavar="ID")
+    p.add_argument("--points", type=int, required=True)
+    p = add("membership", cmd_membership, "sell a paid membership", who, staff)
+    p.add_argument("--plan", required=True, metavar="ID")
+    p = add("reverse", cmd_reverse, "refund a sale's points or cancel a redemption", staff)
+    p.add_argument("event", metavar="EVENT", help="event id or #seq")
+    p.add_argument("--amount", help="refund only this much of the sale")
+    p = add("adjust", cmd_adjust, "manager's adjustment of a balance", who, staff)
+    p.add_argument("--points", type=int, required=True, help="signed, e.g. 50 or -20")
+    p.add_argument("--reason", required=True, help="a reason code from the program")
+    p.add_argument("--note", help="free text kept with the adjustment")
+    p = add("history", cmd_history, "a member's recent events", who)
+    p.add_argument("--limit", type=int, default=20)
+    add("rewards", cmd_rewards, "the rewards catalogue (and what a member can afford)", who)
+    add("queue", cmd_queue, "events waiting to sync to HQ")
+    add("verify", cmd_verify, "check the journal's hash chain")
+    staff_cmd = sub.add_parser("staff", help="manage cashier and manager PINs", parents=[common])
+    staff_sub = staff_cmd.add_subparsers(dest="staff_command", required=True, parser_class=_Parser)
+    p = staff_sub.add_parser(
+        "add", help=f"add or update staff (PIN from ${PIN_ENV})", parents=[common]
+    )
+    p.add_argument("staff_id", metavar="ID")
+    p.add_argument("--role", choices=("cashier", "manager"), default="cashier")
+    p.add_argument("--name")
+    p.set_defaults(handler=cmd_staff_add)
+    p = add("demo", cmd_demo, "a scripted walk-through: enrol, earn, redeem, refund, balance")
+    p.add_argument("--dir", help="where to keep the demo till (default: a new temporary folder)")
+    return parser
+
+
+_NO_TILL = {cmd_init, cmd_demo}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    out = Output("--json" in argv)
+    try:
+        args = build_parser().parse_args(argv)
+        out = Output(args.json)
+        if args.handler in _NO_TILL:
+            return args.handler(args, out)
+        with _open_till(config_mod.load(args.config)) as till:
+            return args.handler(args, till, out)
+    except LoyaltyError as exc:
+        return _fail(out, exc.code, exc.message, exc.exit_status)
+    except KeyboardInterrupt:
+        return _fail(out, "interrupted", "Stopped.", 130)
+    except Exception as exc:  # the till never shows a stack trace
+        if os.environ.get("POS_LOYALTY_DEBUG"):
+            raise
+        return _fail(out, "internal", f"Something went wrong: {type(exc).__name__}: {exc}", 1)
+
+
+def _fail(out: Output, code: str, message: str, status: int) -> int:
+    if out.as_json:
+        print(json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False))
+    else:
+        print(f"pos-loyalty: {message}", file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
