@@ -6,6 +6,7 @@ by ``--config PATH``, else ``$POS_LOYALTY_CONFIG``, else ``./pos-loyalty.toml``.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import tomllib
@@ -233,7 +234,7 @@ def _check_tiers(program: Program) -> Any:
         return
     if program.tiers[0].threshold != 0:
         yield "program.tiers[0].threshold", "the first tier must start at 0"
-    for i, (lower, upper) in enumerate(zip(program.tiers, program.tiers[1:], strict=False)):
+    for i, (lower, upper) in enumerate(itertools.pairwise(program.tiers)):
         if upper.threshold <= lower.threshold:
             yield f"program.tiers[{i + 1}].threshold", "tiers must rise in threshold"
     for i, tier in enumerate(program.tiers):

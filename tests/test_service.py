@@ -1,0 +1,288 @@
+"""The till's stories through the service layer, on a real journal file."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pos_loyalty.errors import (
+    AlreadyMember,
+    AlreadyReversed,
+    BadInput,
+    InsufficientPoints,
+    NeedsManager,
+    NotAllowed,
+    OfflineCapExceeded,
+    UnknownMember,
+)
+from pos_loyalty.journal import verify_chain
+from pos_loyalty.rules.earn import BasketLine
+from pos_loyalty.service import MemberRef
+
+ANNA = MemberRef(phone="0612345678")
+NO_BONUS = {"welcome_bonus": 0, "referral_bonus_referrer": 0, "referral_bonus_referee": 0}
+
+
+def manager(till):
+    till.add_staff("M1", name="Maria", role="manager", pin="2468")
+    return till.authenticate("M1", "2468", manager=True)
+
+
+def nothing_written(till, before: int) -> bool:
+    return till.journal.last_seq() == before
+
+
+def test_enrol_gives_welcome_bonus_and_a_checked_member_code(till):
+    result = till.enroll("06-12 34 56 78", name="  Anna   de Vries ", consent=True)
+    member = result.member
+    assert (member.name, member.phone, member.balance) == ("Anna de Vries", "+31612345678", 50)
+    assert result.lines[-1] == "Welcome bonus = +50"
+    assert till.lookup(MemberRef(code=member.code)).member_id == member.member_id
+    assert till.lookup(MemberRef(phone="+31 6 12345678")).member_id == member.member_id
+
+
+def test_enrol_refuses_a_phone_that_is_already_a_member(till):
+    till.enroll("0612345678")
+    before = till.journal.last_seq()
+    with pytest.raises(AlreadyMember, match=r"Already a member: •+678, code M1-"):
+        till.enroll("+31612345678", name="Someone else")
+    assert nothing_written(till, before)
+
+
+def test_referral_pays_both_members_once(till):
+    anna = till.enroll("0612345678").member
+    bob = till.enroll("0687654321", referrer=MemberRef(code=anna.code))
+    assert bob.member.balance == 50 + 50
+    assert till.lookup(ANNA).balance == 50 + 100
+    kinds = [e.kind for e in bob.also]
+    assert kinds == ["welcome_bonus", "referral_bonus", "referral_bonus"]
+
+
+def test_unknown_member_is_refused_with_a_sentence(till):
+    with pytest.raises(UnknownMember, match=r"No member has the phone number •+999\."):
+        till.lookup(MemberRef(phone="0612345999"))
+
+
+def test_offline_earn_for_an_unseen_phone_is_kept_and_joins_the_member_on_enrolment(make_till):
+    till = make_till(**NO_BONUS)
+    sale = till.earn(MemberRef(phone="0611111111"), amount=2000)
+    assert (sale.event.member_id, sale.event.phone, sale.event.points) == (None, "+31611111111", 20)
+    assert sale.member.known is False
+    joined = till.enroll("+31 6 11111111", name="Carla")
+    assert joined.member.balance == 20
+
+
+def test_earn_by_scanned_code_of_a_member_the_till_has_not_seen(make_till):
+    from pos_loyalty.members import member_code, new_member_id
+
+    till = make_till(**NO_BONUS)
+    code = member_code(new_member_id())
+    result = till.earn(MemberRef(code=code), amount=1500)
+    assert result.member.balance == 15
+    assert result.event.member_id == code[2:-1]
+    assert till.lookup(MemberRef(code=code)).balance == 15
+
+
+def test_refund_in_parts_reverses_exactly_what_was_earned_even_after_rules_change(make_till):
+    till = make_till(**NO_BONUS)
+    till.enroll("0612345678")
+    sale = till.earn(ANNA, amount=2480, lines=[BasketLine("fresh", 1000)])
+    assert sale.event.points == 24 + 10
+    till.close()
+    till = make_till(points_per_unit=5, **NO_BONUS)  # new rules: 5 points per euro
+    first = till.reverse(sale.event.event_id, amount=1000)  # 34 × 10.00/24.80 = 13.7 → 14
+    assert first.event.points == -14
+    second = till.reverse(f"#{sale.event.seq}")  # the rest
+    assert second.event.points == -20
+    assert second.member.balance == 0
+    before = till.journal.last_seq()
+    with pytest.raises(AlreadyReversed):
+        till.reverse(sale.event.event_id, amount=100)
+    assert nothing_written(till, before)
+
+
+def test_refund_of_spent_points_leaves_a_negative_balance_for_hq_to_flag(make_till):
+    till = make_till(**NO_BONUS)
+    till.enroll("0612345678")
+    sale = till.earn(ANNA, amount=20000)
+    till.redeem(ANNA, reward_id="coffee")
+    refund = till.reverse(sale.event.event_id, approval=manager(till))
+    assert refund.member.balance == 200 - 150 - 200
+
+
+def test_redeem_spends_soonest_expiring_lots_and_cancel_restores_the_same_lots(make_till, clock):
+    till = make_till(lot_expiry_months=12, **NO_BONUS)
+    till.enroll("0612345678")
+    old = till.earn(ANNA, amount=10000).event
+    clock.advance(days=40)
+    new = till.earn(ANNA, amount=10000).event
+    spent = till.redeem(ANNA, reward_id="coffee")
+    assert [(d["lot_id"], d["points"]) for d in spent.event.detail["draws"]] == [
+        (old.event_id, 100),
+        (new.event_id, 50),
+    ]
+    cancel = till.reverse(spent.event.event_id)
+    assert cancel.event.detail["restores"] == spent.event.detail["draws"]
+    assert cancel.member.balance == 200
+    with pytest.raises(AlreadyReversed, match="already cancelled"):
+        till.reverse(spent.event.event_id)
+
+
+def test_points_pending_for_n_days_cannot_be_spent_yet(make_till, clock):
+    till = make_till(pending_days=3, **NO_BONUS)
+    till.enroll("0612345678")
+    till.earn(ANNA, amount=20000)
+    view = till.lookup(ANNA)
+    assert (view.balance, view.spendable, view.held) == (200, 0, 200)
+    before = till.journal.last_seq()
+    with pytest.raises(InsufficientPoints, match="200 more become spendable from 2026-11-28"):
+        till.redeem(ANNA, reward_id="coffee")
+    assert nothing_written(till, before)
+    clock.advance(days=3)
+    assert till.redeem(ANNA, reward_id="coffee").member.balance == 50
+
+
+def test_redeem_beyond_balance_refused_in_plain_words(till):
+    till.enroll("0612345678")
+    with pytest.raises(InsufficientPoints, match="Free coffee needs 150, only 50 can be spent now"):
+        till.redeem(ANNA, reward_id="coffee")
+
+
+def test_redeem_offline_beyond_cap_needs_manager(make_till):
+    till = make_till(offline_redeem_cap=200, **NO_BONUS)
+    till.enroll("0612345678")
+    till.earn(ANNA, amount=100000)
+    till.redeem(ANNA, reward_id="coffee")
+    before = till.journal.last_seq()
+    with pytest.raises(OfflineCapExceeded, match="Only 50 more points"):
+        till.redeem(ANNA, reward_id="coffee")
+    assert nothing_written(till, before)
+    approved = till.redeem(ANNA, reward_id="coffee", approval=manager(till))
+    assert approved.event.detail["approved_by"] == "M1"
+
+
+def test_too_many_transactions_a_day_flags_the_member_and_needs_a_manager(make_till, clock):
+    till = make_till(velocity_max_per_day=2, **NO_BONUS)
+    till.enroll("0612345678")
+    till.earn(ANNA, amount=100)
+    till.earn(ANNA, amount=100)
+    assert till.lookup(ANNA).flags == ("velocity",)
+    with pytest.raises(NeedsManager, match="already has 2 loyalty transactions today"):
+        till.earn(ANNA, amount=100)
+    third = till.earn(ANNA, amount=100, approval=manager(till))
+    assert third.event.detail["flags"] == ["velocity"]
+    clock.advance(days=1)
+    till.earn(ANNA, amount=100)  # a new day in the store's time zone
+
+
+def test_large_reversal_needs_a_manager(make_till):
+    till = make_till(reversal_manager_limit=100, **NO_BONUS)
+    till.enroll("0612345678")
+    sale = till.earn(ANNA, amount=50000)
+    with pytest.raises(NeedsManager, match="above the 100-point limit"):
+        till.reverse(sale.event.event_id)
+    assert till.reverse(sale.event.event_id, amount=5000).event.points == -50
+
+
+def test_only_sales_and_redemptions_can_be_reversed(till):
+    enrolled = till.enroll("0612345678")
+    with pytest.raises(NotAllowed):
+        till.reverse(enrolled.event.event_id)
+
+
+def test_manager_adjustment_with_reason_code(till):
+    till.enroll("0612345678")
+    with pytest.raises(NeedsManager):
+        till.adjust(ANNA, points=10, reason="goodwill", approval=None)
+    boss = manager(till)
+    with pytest.raises(BadInput, match="not a reason code"):
+        till.adjust(ANNA, points=10, reason="because", approval=boss)
+    with pytest.raises(InsufficientPoints, match="Cannot remove 80 points: the balance is 50"):
+        till.adjust(ANNA, points=-80, reason="correction", approval=boss)
+    assert till.adjust(ANNA, points=-20, reason="correction", approval=boss).member.balance == 30
+
+
+def test_cashier_pin_is_hashed_and_is_not_a_manager(till):
+    till.add_staff("C7", name="Chris", role="cashier", pin="1357")
+    stored = till.journal.staff("C7")["pin_hash"]
+    assert "1357" not in stored and stored.startswith("scrypt$")
+    with pytest.raises(NotAllowed, match="Staff C7 and that PIN do not match"):
+        till.authenticate("C7", "0000")
+    with pytest.raises(NotAllowed, match="Chris is not a manager"):
+        till.authenticate("C7", "1357", manager=True)
+
+
+def test_paid_membership_doubles_points_until_it_ends(make_till, clock):
+    till = make_till(**NO_BONUS)
+    till.enroll("0612345678")
+    bought = till.buy_membership(ANNA, plan_id="plus")
+    assert bought.event.amount == 4900 and bought.member.membership.id == "plus"
+    assert till.earn(ANNA, amount=1000).event.points == 20
+    clock.advance(days=366)
+    assert till.earn(ANNA, amount=1000).event.points == 10
+
+
+def test_donation_to_a_charity(till):
+    till.enroll("0612345678")
+    gift = till.donate(ANNA, charity_id="foodbank", points=30)
+    assert gift.event.kind == "donate" and gift.member.balance == 20
+    assert gift.to_json()["charity"] == {"id": "foodbank", "name": "Amsterdam Food Bank"}
+
+
+def test_tier_follows_qualifying_points_over_the_rolling_window(make_till, clock):
+    till = make_till(**NO_BONUS)
+    till.enroll("0612345678")
+    till.earn(ANNA, amount=60000)
+    view = till.lookup(ANNA)
+    assert (view.tier.tier.name, view.tier.text) == ("Silver", "1400 points to Gold")
+    assert till.earn(ANNA, amount=1000).event.points == 12  # Silver ×1.25: 10 + 2 (floor)
+    clock.advance(days=366)
+    assert till.lookup(ANNA).tier.tier.name == "Bronze"
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    ops=st.lists(
+        st.tuples(
+            st.sampled_from(["earn", "redeem", "refund", "cancel", "donate"]), st.integers(1, 40000)
+        ),
+        max_size=15,
+    )
+)
+def test_property_shown_balance_is_the_sum_of_the_members_journal(make_till, ops):
+    till = make_till(velocity_max_per_day=0, offline_redeem_cap=10**6, reversal_manager_limit=10**6)
+    member = till.enroll("0612345678").member
+    for op, n in ops:
+        try:
+            if op == "earn":
+                till.earn(ANNA, amount=n)
+            elif op == "redeem":
+                till.redeem(ANNA, points=n % 500 + 1)
+            elif op == "donate":
+                till.donate(ANNA, charity_id="foodbank", points=n % 300 + 1)
+            else:
+                kind = "earn" if op == "refund" else "redeem"
+                rows = till.journal.conn.execute(
+                    "SELECT event_id FROM events WHERE kind = ?", (kind,)
+                ).fetchall()
+                if rows:
+                    till.reverse(
+                        rows[n % len(rows)][0], amount=n % 5000 + 1 if op == "refund" else None
+                    )
+        except (InsufficientPoints, AlreadyReversed, BadInput):
+            pass
+    total = till.journal.conn.execute(
+        "SELECT sum(points) FROM events WHERE member_id = ?", (member.member_id,)
+    ).fetchone()[0]
+    view = till.lookup(ANNA)
+    assert view.balance == total
+    state = till._state(till._resolve(ANNA), till.clock())
+    assert all(lot.remaining >= 0 for lot in state.ledger.lots)
+    assert state.ledger.balance == total
+    assert verify_chain(till.journal).ok
+    till.close()
+    for suffix in ("", "-wal", "-shm"):
+        till.journal.path.with_name(till.journal.path.name + suffix).unlink(missing_ok=True)
