@@ -14,7 +14,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -298,7 +298,7 @@ class Journal:
             "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
         ).fetchone()
         seq, prev = (last["seq"] + 1, last["hash"]) if last else (1, GENESIS)
-        row = asdict(new)
+        row = dict(new.__dict__)  # not asdict(): it deep-copies the detail for nothing
         row.update(
             seq=seq,
             store_id=self.store_id,

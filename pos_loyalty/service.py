@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 import zoneinfo
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .clock import add_months, iso, utc_now
@@ -77,15 +77,44 @@ class _Who:
 
 @dataclass
 class _State:
+    """A member as this till knows them: HQ's confirmed word plus the events since."""
+
     ledger: Ledger
     confirmed: int
-    pending: int
     qualifying: int
-    membership: Membership | None
-    membership_until: str | None
-    unsynced_spent: int
+    plan_id: str | None
+    until: str | None
     today: int
-    events: list[Event] = field(default_factory=list)
+    acked: int  # highest seq HQ has acknowledged
+    since: str  # start of the rolling tier window
+    pending: int = 0
+    unsynced_spent: int = 0
+
+    def absorb(self, events: list[Event]) -> _State:
+        self.ledger = lots_rules.replay(
+            self.ledger, ((e.event_id, e.points, e.created_at, e.detail) for e in events)
+        )
+        for e in events:
+            self.pending += e.points
+            if e.created_at >= self.since and _qualifies(e):
+                self.qualifying += e.points
+            if e.seq > self.acked and _is_spend_or_cancel(e):
+                self.unsynced_spent -= e.points
+            if e.kind == "membership" and (
+                self.until is None or e.detail["valid_until"] > self.until
+            ):
+                self.plan_id, self.until = e.detail["membership"]["id"], e.detail["valid_until"]
+        return self
+
+    def after(self, event: Event) -> _State:
+        """The state once ``event`` (just written) is part of it."""
+        self.today += event.kind in TRANSACTION_KINDS
+        return self.absorb([event])
+
+    def membership(self, program: Program, now: str) -> tuple[Membership | None, str | None]:
+        if self.until is None or self.until <= now:
+            return None, None
+        return program.membership(self.plan_id or ""), self.until
 
 
 class Till:
@@ -145,32 +174,20 @@ class Till:
     def _state(self, who: _Who, now: dt.datetime) -> _State:
         row, j = who.row, self.journal
         confirmed = row["confirmed_balance"] if row else 0
+        state = _State(
+            ledger=self._confirmed_ledger(who, confirmed),
+            confirmed=confirmed,
+            qualifying=row["confirmed_qualifying"] if row else 0,
+            plan_id=row["membership_plan"] if row else None,
+            until=row["membership_until"] if row else None,
+            today=j.count_member_events(
+                who.member_id, who.phone, TRANSACTION_KINDS, self._day_start(now)
+            ),
+            acked=j.outbox()["acked_seq"],
+            since=iso(now - dt.timedelta(days=self.program.tier_window_days)),
+        )
         through = row["confirmed_through_seq"] if row else 0
-        ledger = self._confirmed_ledger(who, confirmed)
-        events = j.member_events(who.member_id, who.phone, after_seq=through)
-        for e in events:
-            ledger = lots_rules.apply(ledger, e.event_id, e.kind, e.points, e.created_at, e.detail)
-        since = iso(now - dt.timedelta(days=self.program.tier_window_days))
-        qualifying = (row["confirmed_qualifying"] if row else 0) + sum(
-            e.points for e in events if e.created_at >= since and _qualifies(e)
-        )
-        acked = j.outbox()["acked_seq"]
-        spent = -sum(e.points for e in events if e.seq > acked and _is_spend_or_cancel(e))
-        plan, until = self._membership(row, events, iso(now))
-        today = j.count_member_events(
-            who.member_id, who.phone, TRANSACTION_KINDS, self._day_start(now)
-        )
-        return _State(
-            ledger,
-            confirmed,
-            sum(e.points for e in events),
-            qualifying,
-            plan,
-            until,
-            max(spent, 0),
-            today,
-            events,
-        )
+        return state.absorb(j.member_events(who.member_id, who.phone, after_seq=through))
 
     def _confirmed_ledger(self, who: _Who, confirmed: int) -> Ledger:
         """HQ's last word on the member as lots; a bare balance becomes one undated lot."""
@@ -196,20 +213,9 @@ class Till:
             )
         return Ledger(lots, max(0, held - confirmed))
 
-    def _membership(
-        self, row: Any, events: list[Event], now: str
-    ) -> tuple[Membership | None, str | None]:
-        plan_id = row["membership_plan"] if row else None
-        until = row["membership_until"] if row else None
-        for e in events:
-            if e.kind == "membership" and (until is None or e.detail["valid_until"] > until):
-                plan_id, until = e.detail["membership"]["id"], e.detail["valid_until"]
-        if until is None or until <= now:
-            return None, None
-        return self.program.membership(plan_id or ""), until
-
     def _view(self, who: _Who, state: _State, now: dt.datetime) -> MemberView:
         now_iso = iso(now)
+        membership, until = state.membership(self.program, now_iso)
         spendable = state.ledger.spendable(now_iso)
         held = state.ledger.held(now_iso)
         tier = tier_status(self.program, state.qualifying)
@@ -230,8 +236,8 @@ class Till:
             spendable=spendable,
             held=sum(lot.remaining for lot in held),
             held_until=held[-1].spendable_at if held else None,
-            membership=state.membership,
-            membership_until=state.membership_until,
+            membership=membership,
+            membership_until=until,
             affordable=affordable,
             transactions_today=state.today,
             flags=flags,
@@ -285,11 +291,9 @@ class Till:
             "spendable_at": iso(now + dt.timedelta(days=days)) if days else None,
         }
 
-    def _result(self, event: Event, who: _Who, *also: Event) -> EventResult:
-        if who.row is None and who.member_id:
-            who = _Who(who.member_id, who.phone, self.journal.member(who.member_id))
-        now = self.clock()
-        return EventResult(event, self._view(who, self._state(who, now), now), also)
+    def _result(self, event: Event, who: _Who, state: _State, now: dt.datetime) -> EventResult:
+        """The event and the member after it, without reading the journal again."""
+        return EventResult(event, self._view(who, state.after(event), now))
 
     def enroll(
         self,
@@ -374,7 +378,9 @@ class Till:
                         cashier,
                     )
                 )
-        return self._result(enrolled, who, *also)
+        who = _Who(member_id, e164, self.journal.member(member_id))
+        now = self.clock()
+        return EventResult(enrolled, self._view(who, self._state(who, now), now), tuple(also))
 
     def _bonus(
         self,
@@ -410,7 +416,7 @@ class Till:
                 basket,
                 self.currency,
                 tier=tier_status(self.program, state.qualifying).tier,
-                membership=state.membership,
+                membership=state.membership(self.program, iso(now))[0],
                 day=now.astimezone(self.zone).date(),
             )
             detail: dict[str, Any] = {"lines": list(earned.lines), "breakdown": earned.breakdown}
@@ -429,7 +435,7 @@ class Till:
                 cashier=cashier,
                 approval=approval,
             )
-        return self._result(event, who)
+        return self._result(event, who, state, now)
 
     def redeem(
         self,
@@ -505,7 +511,8 @@ class Till:
             state = self._state(who, now)
             over = check_velocity(self.program, state.today, approval is not None)
             check_spend(self.program, state.ledger, cost, iso(now), what)
-            check_offline_cap(self.program, state.unsynced_spent, cost, approval is not None)
+            spent = max(0, state.unsynced_spent)
+            check_offline_cap(self.program, spent, cost, approval is not None)
             draws, short = lots_rules.plan_draws(state.ledger, cost, iso(now))
             assert short == 0, "check_spend let through more than the spendable lots"
             detail = {
@@ -516,7 +523,7 @@ class Till:
             if over:
                 detail["flags"] = ["velocity"]
             event = self._new(kind, who, -cost, now, detail, cashier=cashier, approval=approval)
-        return self._result(event, who)
+        return self._result(event, who, state, now)
 
     def reverse(
         self,
@@ -554,7 +561,7 @@ class Till:
                 cashier=cashier,
                 approval=approval,
             )
-        return self._result(event, who)
+        return self._result(event, who, state, now)
 
     def _find_event(self, event_ref: str) -> Event:
         text = str(event_ref).strip().lstrip("#")
@@ -640,7 +647,7 @@ class Till:
             event = self._new(
                 "adjust", who, points, now, detail, cashier=cashier, approval=approval
             )
-        return self._result(event, who)
+        return self._result(event, who, state, now)
 
     def buy_membership(
         self, ref: MemberRef, *, plan_id: str, cashier: str | None = None
@@ -654,7 +661,8 @@ class Till:
             now = self.clock()
             who = self._resolve(ref)
             state = self._state(who, now)
-            start = max(now, _parse(state.membership_until)) if state.membership_until else now
+            _, current_until = state.membership(self.program, iso(now))
+            start = max(now, _parse(current_until)) if current_until else now
             until = iso(add_months(start, plan.months))
             detail = {
                 "lines": [f"{plan.name} until {until[:10]}: {format_amount(fee, self.currency)}"],
@@ -662,7 +670,7 @@ class Till:
                 "valid_until": until,
             }
             event = self._new("membership", who, 0, now, detail, amount=fee, cashier=cashier)
-        return self._result(event, who)
+        return self._result(event, who, state, now)
 
     # -- reading -----------------------------------------------------------------------------
 

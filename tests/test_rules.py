@@ -213,6 +213,9 @@ def test_redeem_draws_soonest_expiring_lots_first_and_cancel_restores_them():
     spent = lots.take(ledger, draws)
     assert {x.lot_id: x.remaining for x in spent.lots} == {"a": 50, "b": 0, "c": 100}
     assert lots.restore(spent, draws) == ledger
+    gone = lots.Ledger((lot("a", 100, "2027-06-01T00:00:00.000Z"),))  # "b" no longer listed
+    back = lots.restore(gone, draws)
+    assert {x.lot_id: x.remaining for x in back.lots} == {"a": 150, "b": 100}
 
 
 def test_pending_points_are_held_until_their_day():
@@ -326,7 +329,7 @@ def test_property_balance_is_the_sum_of_event_points_and_lots_never_go_negative(
             points, detail = spent, {"restores": draws}
         else:
             continue
-        ledger = lots.apply(ledger, event_id, "x", points, now, detail)
+        ledger = lots.apply(ledger, event_id, points, now, detail)
         events.append(points)
         assert all(x.remaining >= 0 for x in ledger.lots)
         assert ledger.deficit >= 0

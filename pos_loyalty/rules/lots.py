@@ -74,11 +74,59 @@ class Ledger:
         return sorted(live, key=lambda lot: lot.expires_at or NEVER)
 
 
+class _Book:
+    """A ledger being changed in place, so replaying n events costs O(n), not O(n²)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.lots = {lot.lot_id: lot for lot in ledger.lots}
+        self.remaining = {lot.lot_id: lot.remaining for lot in ledger.lots}
+        self.deficit = ledger.deficit
+
+    def add(self, lot: Lot) -> None:
+        """A new lot first pays off any deficit."""
+        paid = min(self.deficit, lot.remaining)
+        self.deficit -= paid
+        self.lots[lot.lot_id] = lot
+        self.remaining[lot.lot_id] = lot.remaining - paid
+
+    def take(self, draws: Iterable[Draw], shortfall: int) -> None:
+        for draw in draws:
+            if draw.lot_id not in self.remaining:
+                raise ValueError(f"a draw from unknown lot {draw.lot_id}")
+            self.remaining[draw.lot_id] -= draw.points
+        self.deficit += shortfall
+
+    def restore(self, draws: Iterable[Draw]) -> None:
+        """Put drawn points back into the very lots they came from (recreated if gone)."""
+        for d in draws:
+            if d.lot_id not in self.lots:
+                self.lots[d.lot_id] = Lot(d.lot_id, 0, 0, d.earned_at, d.expires_at, d.spendable_at)
+                self.remaining[d.lot_id] = 0
+            self.remaining[d.lot_id] += d.points
+
+    def apply(self, event_id: str, points: int, created_at: str, detail: Mapping[str, Any]) -> None:
+        if "lot" in detail:
+            lot = detail["lot"]
+            expires, spendable = lot.get("expires_at"), lot.get("spendable_at")
+            self.add(Lot(event_id, points, points, created_at, expires, spendable))
+        elif "restores" in detail:
+            self.restore(draws_from_json(detail["restores"]))
+        elif "draws" in detail:
+            self.take(draws_from_json(detail["draws"]), detail.get("shortfall", 0))
+
+    def ledger(self) -> Ledger:
+        left = self.remaining
+        lots = tuple(
+            lot if lot.remaining == left[key] else replace(lot, remaining=left[key])
+            for key, lot in self.lots.items()
+        )
+        return Ledger(lots, self.deficit)
+
+
 def add_lot(ledger: Ledger, lot: Lot) -> Ledger:
-    """A new lot first pays off any deficit."""
-    paid = min(ledger.deficit, lot.remaining)
-    lot = replace(lot, remaining=lot.remaining - paid)
-    return Ledger((*ledger.lots, lot), ledger.deficit - paid)
+    book = _Book(ledger)
+    book.add(lot)
+    return book.ledger()
 
 
 def _draw_order(lot: Lot) -> tuple[str, str, str]:
@@ -104,36 +152,22 @@ def plan_draws(
     for lot in candidates:
         if left <= 0:
             break
-        take = min(lot.remaining, left)
-        draws.append(Draw(lot.lot_id, take, lot.earned_at, lot.expires_at, lot.spendable_at))
-        left -= take
+        taken = min(lot.remaining, left)
+        draws.append(Draw(lot.lot_id, taken, lot.earned_at, lot.expires_at, lot.spendable_at))
+        left -= taken
     return tuple(draws), left
 
 
 def take(ledger: Ledger, draws: Iterable[Draw], shortfall: int = 0) -> Ledger:
-    by_lot = _sum_by_lot(draws)
-    lots = tuple(
-        replace(lot, remaining=lot.remaining - by_lot.pop(lot.lot_id, 0)) for lot in ledger.lots
-    )
-    if by_lot:
-        raise ValueError(f"draws from unknown lots: {sorted(by_lot)}")
-    return Ledger(lots, ledger.deficit + shortfall)
+    book = _Book(ledger)
+    book.take(draws, shortfall)
+    return book.ledger()
 
 
 def restore(ledger: Ledger, draws: Iterable[Draw]) -> Ledger:
-    """Put drawn points back into the very lots they came from (recreated if gone)."""
-    draws = tuple(draws)
-    by_lot = _sum_by_lot(draws)
-    lots = [
-        replace(lot, remaining=lot.remaining + by_lot.pop(lot.lot_id, 0)) for lot in ledger.lots
-    ]
-    for draw in draws:
-        if draw.lot_id in by_lot:
-            points = by_lot.pop(draw.lot_id)
-            lots.append(
-                Lot(draw.lot_id, points, points, draw.earned_at, draw.expires_at, draw.spendable_at)
-            )
-    return Ledger(tuple(lots), ledger.deficit)
+    book = _Book(ledger)
+    book.restore(draws)
+    return book.ledger()
 
 
 def expire(ledger: Ledger, now: str) -> tuple[Ledger, int]:
@@ -143,34 +177,20 @@ def expire(ledger: Ledger, now: str) -> tuple[Ledger, int]:
     return Ledger(lots, ledger.deficit), expired
 
 
-def _sum_by_lot(draws: Iterable[Draw]) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for draw in draws:
-        totals[draw.lot_id] = totals.get(draw.lot_id, 0) + draw.points
-    return totals
-
-
 def draws_from_json(items: Iterable[Mapping[str, Any]]) -> tuple[Draw, ...]:
     return tuple(Draw(**item) for item in items)
 
 
 def apply(
-    ledger: Ledger,
-    event_id: str,
-    kind: str,
-    points: int,
-    created_at: str,
-    detail: Mapping[str, Any],
+    ledger: Ledger, event_id: str, points: int, created_at: str, detail: Mapping[str, Any]
 ) -> Ledger:
     """The ledger after one journal event, from what the event froze in its detail."""
-    if "lot" in detail:
-        lot = detail["lot"]
-        new = Lot(
-            event_id, points, points, created_at, lot.get("expires_at"), lot.get("spendable_at")
-        )
-        return add_lot(ledger, new)
-    if "restores" in detail:
-        return restore(ledger, draws_from_json(detail["restores"]))
-    if "draws" in detail:
-        return take(ledger, draws_from_json(detail["draws"]), detail.get("shortfall", 0))
-    return ledger
+    return replay(ledger, [(event_id, points, created_at, detail)])
+
+
+def replay(ledger: Ledger, events: Iterable[tuple[str, int, str, Mapping[str, Any]]]) -> Ledger:
+    """The ledger after ``(event_id, points, created_at, detail)`` events, in order."""
+    book = _Book(ledger)
+    for event_id, points, created_at, detail in events:
+        book.apply(event_id, points, created_at, detail)
+    return book.ledger()
