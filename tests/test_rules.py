@@ -233,6 +233,24 @@ def test_expired_lots_cannot_be_spent_and_expire_removes_them():
     assert (after.balance, expired) == (30, 100)
 
 
+def test_inactivity_expiry_lapses_everything_after_months_without_activity():
+    ledger = lots.Ledger((lot("a", 100), lot("b", 30)))
+    last = "2025-10-01T12:00:00.000Z"
+    assert lots.expire_inactive(ledger, last, "2026-09-30T12:00:00.000Z", 12) == (ledger, 0)
+    assert lots.expire_inactive(ledger, last, NOW, 0) == (ledger, 0)  # 0 months: switched off
+    after, lapsed = lots.expire_inactive(ledger, last, NOW, 12)
+    assert (after.balance, lapsed) == (0, 130)
+
+
+def test_add_months_clamps_to_the_end_of_the_month():
+    from pos_loyalty.clock import add_months
+
+    jan31 = dt.datetime(2027, 1, 31, 9, 0, tzinfo=dt.UTC)
+    assert add_months(jan31, 1).date() == dt.date(2027, 2, 28)
+    assert add_months(jan31, 13).date() == dt.date(2028, 2, 29)
+    assert add_months(jan31, -2).date() == dt.date(2026, 11, 30)
+
+
 def test_refund_after_spending_leaves_a_deficit_paid_by_the_next_lot():
     ledger = lots.Ledger((lot("sale", 50),))
     ledger = lots.take(ledger, lots.plan_draws(ledger, 50, NOW)[0])  # all spent

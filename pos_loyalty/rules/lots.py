@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..clock import NEVER
+from ..clock import NEVER, add_months, iso, parse_iso
 
 GAINS = frozenset({"earn", "welcome_bonus", "referral_bonus"})
 SPENDS = frozenset({"redeem", "donate"})
@@ -194,3 +194,14 @@ def replay(ledger: Ledger, events: Iterable[tuple[str, int, str, Mapping[str, An
     for event_id, points, created_at, detail in events:
         book.apply(event_id, points, created_at, detail)
     return book.ledger()
+
+
+def expire_inactive(
+    ledger: Ledger, last_activity: str, now: str, months: int
+) -> tuple[Ledger, int]:
+    """With inactivity expiry, every point lapses once ``months`` pass with no activity (HQ
+    applies it; the till only shows the date)."""
+    if not months or not last_activity or iso(add_months(parse_iso(last_activity), months)) > now:
+        return ledger, 0
+    lapsed = sum(lot.remaining for lot in ledger.lots)
+    return Ledger(tuple(replace(lot, remaining=0) for lot in ledger.lots), ledger.deficit), lapsed
