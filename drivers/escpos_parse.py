@@ -23,7 +23,7 @@ dot, default line spacing 30 dots. Choices where printers differ are noted where
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Final
 
@@ -789,9 +789,15 @@ def _bitmap_from_columns(data: bytes, columns: int, dots: int) -> Bitmap:
 class _Printer:
     """Runs tokens through the printer's state; `_cmd_<action>` handles each command."""
 
-    def __init__(self, paper: Paper, default_code_page: int) -> None:
+    def __init__(
+        self,
+        paper: Paper,
+        default_code_page: int,
+        code_pages: Mapping[int, tuple[str, str | None]] | None = None,
+    ) -> None:
         self.paper = paper
         self.default_code_page = default_code_page
+        self.code_pages = code_pages or CODE_PAGES
         self.state = _State(default_code_page, paper.dots)
         self.line = _LineBuffer()
         self.blocks: list[Block] = []
@@ -889,7 +895,7 @@ class _Printer:
     # -- text ---------------------------------------------------------------------------------
 
     def _decode(self, data: bytes) -> str:
-        codec = CODE_PAGES.get(self.state.code_page, ("", None))[1] or "cp437"
+        codec = self.code_pages.get(self.state.code_page, ("", None))[1] or "cp437"
         return data.decode(codec, errors="replace").translate(_CHARSET_TABLES[self.state.charset])
 
     def _print_text(self, data: bytes) -> None:
@@ -1021,9 +1027,9 @@ class _Printer:
 
     def _cmd_code_page(self, token: Token) -> None:
         n = token.args[0]
-        if n not in CODE_PAGES:
+        if n not in self.code_pages:
             return self.invalid("code page")
-        name, codec = CODE_PAGES[n]
+        name, codec = self.code_pages[n]
         if codec is None:
             self.warn(f"code page {n} ({name}) is not simulated: its letters print as PC437")
         self.state.code_page = n
@@ -1261,6 +1267,30 @@ _DISPATCH: Final[dict[str, Callable[[_Printer, Token], None]]] = {
 }
 
 
-def parse_job(data: Buffer, paper: Paper = PAPERS[80], *, default_code_page: int = 0) -> Job:
+def profile_code_pages(profile: str) -> dict[int, tuple[str, str | None]]:
+    """A printer model's own ESC t numbering (clones differ from Epson's), from python-escpos's
+    profile database."""
+    import codecs
+
+    from escpos import capabilities
+
+    pages = capabilities.get_profile(profile).profile_data.get("codePages", {})
+    table: dict[int, tuple[str, str | None]] = {}
+    for number, name in pages.items():
+        try:
+            codec: str | None = codecs.lookup(name.lower().replace("_", "-")).name
+        except LookupError:
+            codec = None
+        table[int(number)] = (name, codec)
+    return table
+
+
+def parse_job(
+    data: Buffer,
+    paper: Paper = PAPERS[80],
+    *,
+    default_code_page: int = 0,
+    code_pages: Mapping[int, tuple[str, str | None]] | None = None,
+) -> Job:
     """Interpret the bytes of one job as the printer would print them. Never raises."""
-    return _Printer(paper, default_code_page).run(lex(data))
+    return _Printer(paper, default_code_page, code_pages).run(lex(data))

@@ -67,6 +67,7 @@ from drivers.escpos_parse import (
     lex,
     next_token,
     parse_job,
+    profile_code_pages,
 )
 from drivers.receipt_render import render_image, render_text
 
@@ -228,6 +229,7 @@ class SimPrinter:
         idle_timeout: float | None = None,
         control_file: Path | str | None = None,
         default_code_page: int = 0,
+        profile: str | None = None,
         on_job: Callable[[PrintJob], None] | None = None,
     ) -> None:
         _check_fault(fault)
@@ -237,6 +239,8 @@ class SimPrinter:
         self.rate, self.drop_after, self.idle_timeout = max(1, rate), drop_after, idle_timeout
         self.control_file = Path(control_file) if control_file else None
         self.default_code_page = default_code_page
+        # A profile gives the model's own code-page numbering; without one, Epson's.
+        self.code_pages = profile_code_pages(profile) if profile else None
         self.on_job = on_job
         self._fault_name = fault
         self._jobs: list[PrintJob] = []
@@ -448,7 +452,10 @@ class SimPrinter:
         number, self._next_number = self._next_number, self._next_number + 1
         stem = self.out_dir / f"job-{number:04d}"
         parsed = parse_job(
-            reception.printable, self.paper, default_code_page=self.default_code_page
+            reception.printable,
+            self.paper,
+            default_code_page=self.default_code_page,
+            code_pages=self.code_pages,
         )
         outcome = "dropped" if reception.dropped else reception.discarded_by or "printed"
         has_output = any(receipt.blocks for receipt in parsed.receipts)
@@ -536,6 +543,9 @@ def _arguments() -> argparse.ArgumentParser:
     parser.add_argument("--idle", type=float, help="also end a job after this many idle seconds")
     parser.add_argument("--control-file", type=Path, help="file naming the fault to apply")
     parser.add_argument("--code-page", type=int, default=0, help="code page after power-on")
+    parser.add_argument(
+        "--profile", help="python-escpos profile whose code-page numbers to use (default Epson's)"
+    )
     parser.epilog = (
         "To change the fault while it runs, start with --control-file PATH and write a fault "
         "name into that file, e.g. `echo paper_out > PATH` (`none` for healthy)."
@@ -568,6 +578,7 @@ def main(argv: list[str] | None = None) -> int:
         idle_timeout=args.idle,
         control_file=args.control_file,
         default_code_page=args.code_page,
+        profile=args.profile,
         on_job=lambda job: print(_job_line(job), flush=True),
     )
     try:

@@ -308,6 +308,17 @@ def cmd_staff_add(args: argparse.Namespace, till: Any, out: Output) -> int:
     return 0
 
 
+def cmd_sim(args: argparse.Namespace, out: Output) -> int:
+    """The simulators are tools of their own; hand them the rest of the command line."""
+    if args.device == "printer":
+        from drivers.sim_printer import main as run
+    elif args.device == "scanner":
+        from drivers.sim_scanner import main_scanner as run
+    else:
+        from drivers.sim_scanner import main_scan as run
+    return run(list(args.rest))
+
+
 def cmd_demo(args: argparse.Namespace, out: Output) -> int:
     from .demo import run_walkthrough
 
@@ -387,12 +398,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", choices=("cashier", "manager"), default="cashier")
     p.add_argument("--name")
     p.set_defaults(handler=cmd_staff_add)
+    p = sub.add_parser(
+        "sim",
+        help="simulated printer and scanner for testing without hardware",
+        description="pos-loyalty sim printer [--port 9100 --out DIR --paper 58|80 --fault F] | "
+        "sim scanner | sim scan CODE [--suffix cr|lf|crlf] [--aim ]Q1]",
+    )
+    p.add_argument("device", choices=("printer", "scanner", "scan"))
+    p.add_argument("rest", nargs=argparse.REMAINDER, help="the simulator's own options")
+    p.set_defaults(handler=cmd_sim, json=False, config=None)
     p = add("demo", cmd_demo, "a scripted walk-through: enrol, earn, redeem, refund, balance")
     p.add_argument("--dir", help="where to keep the demo till (default: a new temporary folder)")
     return parser
 
 
-_NO_TILL = {cmd_init, cmd_demo}
+_NO_TILL = {cmd_init, cmd_demo, cmd_sim}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 
 from .errors import ConfigError, SchemaTooNew, StorageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 GENESIS = "0" * 64
 BUSY_TIMEOUT_MS = 5000
 EVENT_COLUMNS = (
@@ -197,7 +197,36 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
         )
 
 
-MIGRATIONS = {1: _migrate_to_1}
+def _migrate_to_2(conn: sqlite3.Connection) -> None:
+    """The print queue: a slip is queued in the same transaction as the event it prints."""
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn)
+    db["print_jobs"].create(
+        {
+            "job_id": int,
+            "event_id": str,
+            "kind": str,
+            "slip": str,
+            "status": str,
+            "attempts": int,
+            "next_attempt_at": str,
+            "last_error": str,
+            "created_at": str,
+            "printed_at": str,
+            "reprint_of": int,
+        },
+        pk="job_id",
+        not_null={"kind", "slip", "status", "attempts", "created_at"},
+        defaults={"status": "queued", "attempts": 0},
+    )
+    db["print_jobs"].create_index(["status", "job_id"])
+    db["device_state"].create(
+        {"device": str, "state": str, "detail": str, "updated_at": str}, pk="device"
+    )
+
+
+MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2}
 
 
 class Journal:
@@ -397,6 +426,76 @@ class Journal:
     def outbox(self) -> sqlite3.Row:
         return self.conn.execute(
             "SELECT * FROM outbox WHERE terminal_id = ?", (self.terminal_id,)
+        ).fetchone()
+
+    # -- print queue ---------------------------------------------------------------------------
+
+    def add_print_job(
+        self,
+        kind: str,
+        slip: dict[str, Any],
+        created_at: str,
+        *,
+        event_id: str | None = None,
+        reprint_of: int | None = None,
+    ) -> int:
+        """Queue a slip; call inside ``writing()``, with the event it prints."""
+        assert self._in_write, "add_print_job outside a transaction"
+        cur = self.conn.execute(
+            "INSERT INTO print_jobs (event_id, kind, slip, created_at, reprint_of) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (event_id, kind, canonical_detail(slip), created_at, reprint_of),
+        )
+        return int(cur.lastrowid or 0)
+
+    def print_job(self, job_id: int) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM print_jobs WHERE job_id = ?", (job_id,)).fetchone()
+
+    def last_print_job(self) -> sqlite3.Row | None:
+        return self.conn.execute("SELECT * FROM print_jobs ORDER BY job_id DESC LIMIT 1").fetchone()
+
+    def due_print_jobs(self, now: str, limit: int = 20) -> list[sqlite3.Row]:
+        return self.conn.execute(
+            "SELECT * FROM print_jobs WHERE status = 'queued' "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY job_id LIMIT ?",
+            (now, limit),
+        ).fetchall()
+
+    def mark_printed(self, job_id: int, at: str) -> None:
+        with self.writing():
+            self.conn.execute(
+                "UPDATE print_jobs SET status = 'printed', printed_at = ?, "
+                "attempts = attempts + 1, last_error = NULL WHERE job_id = ?",
+                (at, job_id),
+            )
+
+    def mark_retry(self, job_id: int, error: str, next_attempt_at: str) -> None:
+        with self.writing():
+            self.conn.execute(
+                "UPDATE print_jobs SET attempts = attempts + 1, last_error = ?, "
+                "next_attempt_at = ? WHERE job_id = ?",
+                (error, next_attempt_at, job_id),
+            )
+
+    def print_queue(self) -> dict[str, Any]:
+        row = self.conn.execute(
+            "SELECT count(*), min(created_at), max(last_error) FROM print_jobs "
+            "WHERE status = 'queued'"
+        ).fetchone()
+        return {"queued": row[0], "oldest_queued_at": row[1], "last_error": row[2]}
+
+    def set_device_state(self, device: str, state: str, detail: str, at: str) -> None:
+        with self.writing():
+            self.conn.execute(
+                "INSERT INTO device_state (device, state, detail, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (device) DO UPDATE SET state = excluded.state, "
+                "detail = excluded.detail, updated_at = excluded.updated_at",
+                (device, state, detail, at),
+            )
+
+    def device_state(self, device: str) -> sqlite3.Row | None:
+        return self.conn.execute(
+            "SELECT * FROM device_state WHERE device = ?", (device,)
         ).fetchone()
 
     def staff(self, staff_id: str) -> sqlite3.Row | None:

@@ -9,10 +9,11 @@ by another process on the same till.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 import zoneinfo
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .clock import add_months, iso, utc_now
@@ -47,6 +48,7 @@ from .rules.lots import GAINS, SPENDS, Ledger, Lot
 from .rules.program import Membership, Program, ruleset_version
 from .rules.reversal import refund_points
 from .rules.tiers import tier_status
+from .slips import Header, balance_slip, event_slip
 from .staff import ROLES, Staff, check_new_pin, hash_pin, pin_matches, wrong_pin
 from .views import EventResult, MemberView
 
@@ -130,6 +132,9 @@ class Till:
         self.clock = clock
         self.ruleset = ruleset_version(config.program)
         self.zone = zoneinfo.ZoneInfo(config.store.timezone)
+        self.printing = config.printer.transport != "none"
+        store = config.store
+        self.header = Header(store.name, store.address, config.terminal.id, store.timezone)
 
     @classmethod
     def open(cls, loaded: LoadedConfig, clock: Callable[[], dt.datetime] = utc_now) -> Till:
@@ -293,7 +298,42 @@ class Till:
 
     def _result(self, event: Event, who: _Who, state: _State, now: dt.datetime) -> EventResult:
         """The event and the member after it, without reading the journal again."""
-        return EventResult(event, self._view(who, state.after(event), now))
+        return self._printed(EventResult(event, self._view(who, state.after(event), now)))
+
+    def _printed(self, result: EventResult) -> EventResult:
+        """Queue the event's slip in the event's own transaction: a printer failure can delay
+        a slip, never lose it, and never undo or hold up the event."""
+        if not self.printing:
+            return result
+        slip = event_slip(self.header, result)
+        job = self.journal.add_print_job(
+            slip.kind, slip.to_json(), result.event.created_at, event_id=result.event.event_id
+        )
+        return replace(result, print_job=job)
+
+    def print_balance(self, ref: MemberRef) -> tuple[MemberView, int]:
+        """Queue a balance slip for a member; returns the view and the print job."""
+        view = self.lookup(ref)
+        at = iso(self.clock())
+        slip = balance_slip(self.header, view, at)
+        with self.journal.writing():
+            return view, self.journal.add_print_job(slip.kind, slip.to_json(), at)
+
+    def reprint(self, job_id: int | None = None) -> int:
+        """Queue a copy of an earlier slip (the last one by default)."""
+        with self.journal.writing():
+            job = self.journal.print_job(job_id) if job_id else self.journal.last_print_job()
+            if job is None:
+                raise UnknownEvent(
+                    f"No print job {job_id}." if job_id else "Nothing has been printed yet."
+                )
+            return self.journal.add_print_job(
+                job["kind"],
+                json.loads(job["slip"]),
+                iso(self.clock()),
+                event_id=job["event_id"],
+                reprint_of=job["job_id"],
+            )
 
     def enroll(
         self,
@@ -378,9 +418,9 @@ class Till:
                         cashier,
                     )
                 )
-        who = _Who(member_id, e164, self.journal.member(member_id))
-        now = self.clock()
-        return EventResult(enrolled, self._view(who, self._state(who, now), now), tuple(also))
+            who = _Who(member_id, e164, self.journal.member(member_id))
+            view = self._view(who, self._state(who, now), now)
+            return self._printed(EventResult(enrolled, view, tuple(also)))
 
     def _bonus(
         self,
@@ -435,7 +475,7 @@ class Till:
                 cashier=cashier,
                 approval=approval,
             )
-        return self._result(event, who, state, now)
+            return self._result(event, who, state, now)
 
     def redeem(
         self,
@@ -523,7 +563,7 @@ class Till:
             if over:
                 detail["flags"] = ["velocity"]
             event = self._new(kind, who, -cost, now, detail, cashier=cashier, approval=approval)
-        return self._result(event, who, state, now)
+            return self._result(event, who, state, now)
 
     def reverse(
         self,
@@ -561,7 +601,7 @@ class Till:
                 cashier=cashier,
                 approval=approval,
             )
-        return self._result(event, who, state, now)
+            return self._result(event, who, state, now)
 
     def _find_event(self, event_ref: str) -> Event:
         text = str(event_ref).strip().lstrip("#")
@@ -647,7 +687,7 @@ class Till:
             event = self._new(
                 "adjust", who, points, now, detail, cashier=cashier, approval=approval
             )
-        return self._result(event, who, state, now)
+            return self._result(event, who, state, now)
 
     def buy_membership(
         self, ref: MemberRef, *, plan_id: str, cashier: str | None = None
@@ -670,7 +710,7 @@ class Till:
                 "valid_until": until,
             }
             event = self._new("membership", who, 0, now, detail, amount=fee, cashier=cashier)
-        return self._result(event, who, state, now)
+            return self._result(event, who, state, now)
 
     # -- reading -----------------------------------------------------------------------------
 

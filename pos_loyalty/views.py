@@ -78,6 +78,7 @@ class EventResult:
     event: Event
     member: MemberView
     also: tuple[Event, ...] = field(default=())  # bonuses recorded with it (welcome, referral)
+    print_job: int | None = None  # the slip queued with it, when a printer is configured
 
     @property
     def lines(self) -> list[str]:
@@ -99,6 +100,8 @@ class EventResult:
             "ref_event_id": event.ref_event_id,
             "member": self.member.to_json(),
         }
+        if self.print_job is not None:
+            out["print_job"] = self.print_job
         for key in ("reward", "charity", "membership", "flags", "approved_by", "reason"):
             if key in event.detail:
                 out[key] = event.detail[key]

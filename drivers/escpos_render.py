@@ -1,0 +1,133 @@
+"""A slip rendered to ESC/POS bytes for one printer profile.
+
+Designed around python-escpos 3.1's traps: the code page is pinned (``ESC t``) right after
+every ``ESC @`` and text is encoded with it here (no auto-switching mid-line); only the style
+changes a line needs are sent; QR is native (``GS ( k``) where the profile has it, otherwise a
+raster image positioned by alignment, never a full-width padded picture.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import unicodedata
+
+from pos_loyalty.slips import QR, Row, Rule, Slip, Text
+
+from .profiles import Profile, code_page_for
+
+ESC, GS = b"\x1b", b"\x1d"
+INIT = ESC + b"@"
+ALIGN = {"left": 0, "center": 1, "right": 2}
+FEED_AND_CUT = GS + b"V" + bytes([66, 3])  # feed to the cutter plus 3 lines, partial cut
+# Letters a code page may lack, spelled so a customer still reads them.
+_FALLBACK = {
+    "€": "EUR",
+    "×": "x",
+    "•": "*",
+    "–": "-",
+    "—": "-",
+    "“": '"',
+    "”": '"',
+    "’": "'",
+    "→": "->",
+}
+
+
+class Style:
+    """What the printer is set to now, so only changes are sent."""
+
+    def __init__(self) -> None:
+        self.align, self.bold, self.underline, self.big = "left", False, False, False
+
+    def change(self, align: str, bold: bool, underline: bool, big: bool) -> bytes:
+        out = b""
+        if align != self.align:
+            out += ESC + b"a" + bytes([ALIGN[align]])
+        if bold != self.bold:
+            out += ESC + b"E" + bytes([bold])
+        if underline != self.underline:
+            out += ESC + b"-" + bytes([underline])
+        if big != self.big:
+            out += GS + b"!" + bytes([0x11 if big else 0])
+        self.align, self.bold, self.underline, self.big = align, bold, underline, big
+        return out
+
+
+class Renderer:
+    def __init__(self, profile: Profile, locale: str) -> None:
+        self.profile = profile
+        self.code_page, self.code_page_number = code_page_for(locale, profile)
+        self.codec = self.code_page.lower().replace("_", "-")
+
+    def start(self) -> bytes:
+        """Reset, then pin the code page: a reset forgets it."""
+        return INIT + ESC + b"t" + bytes([self.code_page_number])
+
+    def render(self, slip: Slip) -> bytes:
+        style = Style()
+        out = [self.start()]
+        for block in slip.blocks:
+            out.append(self._block(block, style))
+        out.append(style.change("left", False, False, False))
+        out.append(FEED_AND_CUT)
+        return b"".join(out)
+
+    def _block(self, block: Text | Row | Rule | QR, style: Style) -> bytes:
+        cols = self.profile.columns
+        if isinstance(block, Text):
+            width = cols // 2 if block.big else cols
+            lines = textwrap.wrap(block.text, width) or [""]
+            head = style.change(block.align, block.bold, block.underline, block.big)
+            return head + b"".join(self.encode(line) + b"\n" for line in lines)
+        if isinstance(block, Row):
+            head = style.change("left", block.bold, False, False)
+            right = block.right[:cols]
+            left = block.left[: max(0, cols - len(right) - 1)]
+            return head + self.encode(left + " " * (cols - len(left) - len(right)) + right) + b"\n"
+        if isinstance(block, Rule):
+            return (
+                style.change("left", False, False, False) + self.encode(block.char * cols) + b"\n"
+            )
+        return style.change("center", False, False, False) + self.qr(block.data)
+
+    def encode(self, text: str) -> bytes:
+        """Text in the pinned code page; what it cannot carry is spelled out, never garbage."""
+        try:
+            return text.encode(self.codec)
+        except UnicodeEncodeError:
+            return "".join(self._char(ch) for ch in text).encode(self.codec, errors="replace")
+
+    def _char(self, ch: str) -> str:
+        try:
+            ch.encode(self.codec)
+            return ch
+        except UnicodeEncodeError:
+            pass
+        if ch in _FALLBACK:
+            return _FALLBACK[ch]
+        base = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+        return base or "?"
+
+    def qr(self, data: str) -> bytes:
+        from escpos.constants import QR_ECLEVEL_M
+        from escpos.printer import Dummy
+
+        dummy = Dummy(profile=self.profile.name)
+        size = self.profile.module_dots
+        if self.profile.native_qr:
+            dummy.qr(data, ec=QR_ECLEVEL_M, size=size, native=True)
+            return dummy.output + b"\n"
+        dummy.image(qr_image(data, size), impl="bitImageRaster", center=False)
+        return dummy.output
+
+
+def qr_image(data: str, module_dots: int):  # type: ignore[no-untyped-def]
+    """A QR as a 1-bit image: ``module_dots`` per module, the standard 4-module quiet zone."""
+    import qrcode
+
+    code = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=module_dots, border=4
+    )
+    code.add_data(data)
+    code.make(fit=True)
+    return code.make_image(fill_color="black", back_color="white").get_image().convert("1")

@@ -1,0 +1,119 @@
+"""Each slip on a 58 mm and an 80 mm profile through the real path: the renderer's bytes →
+python-escpos's network transport → TCP → the simulated printer → .txt and .png."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import zxingcpp
+from escpos.printer import Network
+from PIL import Image
+
+from drivers.escpos_render import Renderer
+from drivers.profiles import load_profile
+from drivers.sim_printer import SimPrinter
+from pos_loyalty import config as config_mod
+from pos_loyalty.errors import ConfigError
+from pos_loyalty.service import MemberRef, Till
+from pos_loyalty.slips import Header, Slip, Text, balance_slip, event_slip
+
+PROFILES = {58: "POS-5890", 80: "TM-T20II"}  # raster QR only / native QR
+NOON = dt.datetime(2026, 11, 25, 11, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def till(tmp_path: Path):
+    cfg = tmp_path / "pos-loyalty.toml"
+    cfg.write_text(config_mod.EXAMPLE.read_text())
+    with Till.open(config_mod.load(str(cfg)), clock=lambda: NOON) as till:
+        yield till
+
+
+def print_on(paper: int, slip: Slip, out: Path, locale: str = "nl_NL"):
+    renderer = Renderer(load_profile(PROFILES[paper]), locale)
+    data = renderer.render(slip)
+    with SimPrinter(paper=paper, out_dir=out, profile=PROFILES[paper]) as sim:
+        link = Network("127.0.0.1", sim.port, timeout=2)
+        link.open()
+        link._raw(data)
+        link.close()
+        (job,) = sim.wait_for_jobs(1)
+    assert not job.warnings, job.warnings
+    return job, data
+
+
+def decoded_qr(png: Path) -> list[str]:
+    return [r.text for r in zxingcpp.read_barcodes(Image.open(png))]
+
+
+@pytest.mark.parametrize("paper", [58, 80])
+def test_welcome_card_qr_scans_back_to_the_member_code(till, tmp_path, paper):
+    result = till.enroll("0612345678", name="Anna de Vries")
+    job, data = print_on(paper, event_slip(till.header, result), tmp_path)
+    assert decoded_qr(job.png_path) == [result.member.code]
+    assert "Welcome, Anna de Vries!" in job.text
+    assert "BALANCE" in job.text and "50 pts" in job.text
+    if paper == 80:
+        assert b"\x1d(k" in data  # native QR where the profile has it
+    else:
+        assert b"\x1d(k" not in data and b"\x1dv0" in data  # raster otherwise
+
+
+@pytest.mark.parametrize("paper", [58, 80])
+def test_earn_slip_holds_explanations_and_balance_as_of_last_sync(till, tmp_path, paper):
+    till.enroll("0612345678", name="Anna")
+    sale = till.earn(MemberRef(phone="0612345678"), amount=2480, lines=[])
+    job, _ = print_on(paper, event_slip(till.header, sale), tmp_path)
+    lines = job.text.splitlines()
+    columns = 32 if paper == 58 else 48
+    assert all(len(line) <= columns for line in lines)
+    assert any(line.startswith("24.80 EUR × 1 pt") and line.endswith(" 24") for line in lines)
+    assert any(line.startswith("Points") and line.endswith("+24") for line in lines)
+    assert any(line.startswith("BALANCE") and line.endswith("74 pts") for line in lines)
+    assert any("not yet synced" in line and line.endswith("+74 pts") for line in lines)
+    assert "Till T1" in job.text and "2026-11-25 12:00" in job.text  # store's local time
+
+
+def test_balance_slip_on_58_mm(till, tmp_path):
+    result = till.enroll("0612345678", name="Anna")
+    slip = balance_slip(till.header, result.member, "2026-11-25T11:00:00.000Z")
+    job, _ = print_on(58, slip, tmp_path)
+    assert "YOUR POINTS" in job.text
+    assert "Tier Bronze: 500 points to\nSilver" in job.text  # wrapped at 32 columns
+
+
+@pytest.mark.parametrize(
+    ("locale", "text"),
+    [("nl_NL", "Café Müller – 12,40 €"), ("tr_TR", "İstanbul şubesi ğüşİ"), ("de_DE", "Grüße")],
+)
+def test_non_ascii_text_prints_as_the_same_glyphs(tmp_path, locale, text):
+    job, data = print_on(80, Slip("test", (Text(text),)), tmp_path, locale)
+    assert text.replace("–", "-") in job.text
+    assert data.startswith(b"\x1b@\x1bt")  # the code page pinned right after the reset
+
+
+def test_text_the_code_page_cannot_carry_is_spelled_out_not_garbage(tmp_path):
+    job, _ = print_on(80, Slip("test", (Text("Zoë pays 5 € → ✓"),)), tmp_path, "tr_TR")
+    assert "Zoë pays 5 EUR -> ?" in job.text
+
+
+def test_only_needed_style_changes_are_sent(tmp_path):
+    slip = Slip("test", (Text("a", bold=True), Text("b", bold=True), Text("c")))
+    data = Renderer(load_profile("TM-T20II"), "nl_NL").render(slip)
+    assert data.count(b"\x1bE\x01") == 1 and data.count(b"\x1bE\x00") == 1
+    assert data.count(b"\x1b@") == 1
+
+
+def test_a_profile_without_a_known_paper_width_is_refused_at_start():
+    with pytest.raises(ConfigError, match="does not say its paper width"):
+        load_profile("default")
+    with pytest.raises(ConfigError, match="not in python-escpos's profile list"):
+        load_profile("NoSuchPrinter-9000")
+
+
+def test_slip_survives_the_print_queue_as_json(till):
+    result = till.enroll("0612345678", name="Anna")
+    slip = event_slip(Header("Shop", "", "T1", "Europe/Amsterdam"), result)
+    assert Slip.from_json(slip.to_json()) == slip
