@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import textwrap
 import unicodedata
+from dataclasses import replace
 
-from pos_loyalty.slips import QR, Row, Rule, Slip, Text
+from pos_loyalty.slips import Block, Row, Rule, Slip, Text
 
 from .profiles import Profile, code_page_for
 
 ESC, GS = b"\x1b", b"\x1d"
 INIT = ESC + b"@"
+RASTER_MODULE_DOTS = 3
 ALIGN = {"left": 0, "center": 1, "right": 2}
 FEED_AND_CUT = GS + b"V" + bytes([66, 3])  # feed to the cutter plus 3 lines, partial cut
 # Letters a code page may lack, spelled so a customer still reads them.
@@ -72,8 +74,9 @@ class Renderer:
         out.append(FEED_AND_CUT)
         return b"".join(out)
 
-    def _block(self, block: Text | Row | Rule | QR, style: Style) -> bytes:
+    def _block(self, block: Block, style: Style) -> bytes:
         cols = self.profile.columns
+        block = self.printable(block)
         if isinstance(block, Text):
             width = cols // 2 if block.big else cols
             lines = textwrap.wrap(block.text, width) or [""]
@@ -83,19 +86,40 @@ class Renderer:
             head = style.change("left", block.bold, False, False)
             right = block.right[:cols]
             left = block.left[: max(0, cols - len(right) - 1)]
-            return head + self.encode(left + " " * (cols - len(left) - len(right)) + right) + b"\n"
-        if isinstance(block, Rule):
             return (
-                style.change("left", False, False, False) + self.encode(block.char * cols) + b"\n"
+                head
+                + self.encode(left)
+                + self.column(cols - len(right))
+                + self.encode(right)
+                + b"\n"
             )
+        if isinstance(block, Rule):  # a third of the width, centred: fewer bytes on slow lines
+            rule = self.encode(block.char * (cols // 3))
+            return style.change("center", False, False, False) + rule + b"\n"
         return style.change("center", False, False, False) + self.qr(block.data)
+
+    def column(self, n: int) -> bytes:
+        """Jump to character column ``n`` (``ESC $``): 4 bytes instead of a run of spaces."""
+        dots = n * self.profile.dots // self.profile.columns
+        return ESC + b"$" + bytes([dots % 256, dots // 256])
+
+    def printable(self, block: Block) -> Block:
+        """The block with text the code page cannot carry spelled out, before widths are
+        measured ("…" becomes "..." and takes three columns)."""
+        fields = {"text", "left", "right"} & set(block.__dataclass_fields__)
+        changed = {f: self.spell(getattr(block, f)) for f in fields}
+        return replace(block, **changed) if changed else block
+
+    def spell(self, text: str) -> str:
+        try:
+            text.encode(self.codec)
+            return text
+        except UnicodeEncodeError:
+            return "".join(self._char(ch) for ch in text)
 
     def encode(self, text: str) -> bytes:
         """Text in the pinned code page; what it cannot carry is spelled out, never garbage."""
-        try:
-            return text.encode(self.codec)
-        except UnicodeEncodeError:
-            return "".join(self._char(ch) for ch in text).encode(self.codec, errors="replace")
+        return self.spell(text).encode(self.codec, errors="replace")
 
     def _char(self, ch: str) -> str:
         try:
@@ -113,11 +137,11 @@ class Renderer:
         from escpos.printer import Dummy
 
         dummy = Dummy(profile=self.profile.name)
-        size = self.profile.module_dots
         if self.profile.native_qr:
-            dummy.qr(data, ec=QR_ECLEVEL_M, size=size, native=True)
+            dummy.qr(data, ec=QR_ECLEVEL_M, size=self.profile.module_dots, native=True)
             return dummy.output + b"\n"
-        dummy.image(qr_image(data, size), impl="bitImageRaster", center=False)
+        # A raster QR costs its bitmap on the wire: the smallest module that scans well.
+        dummy.image(qr_image(data, RASTER_MODULE_DOTS), impl="bitImageRaster", center=False)
         return dummy.output
 
 

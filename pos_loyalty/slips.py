@@ -101,7 +101,6 @@ class Header:
             top.append(Text(self.address, "center"))
         top += [
             Row(f"Till {self.terminal_id}", self.local_time(utc_iso)),
-            Rule(),
             Text(title, "center", bold=True),
         ]
         return top
@@ -124,24 +123,21 @@ def event_slip(header: Header, result: EventResult) -> Slip:
     if event.kind == "enroll":
         return welcome_slip(header, result)
     blocks = header.blocks(event.created_at, TITLES.get(event.kind, event.kind.upper()))
-    blocks += _member_blocks(member)
-    blocks.append(Rule())
+    blocks += [*_member_blocks(member), Rule()]
     blocks += [_explained(line) for line in result.lines]
     reward = event.detail.get("reward")
     if reward and reward.get("item"):
         blocks.append(Text(f"Give item: {reward['item']}", bold=True))
-    blocks.append(Row("Points", f"{result.event.points:+d}", bold=True))
-    blocks.append(Rule())
+    blocks += [Row("Points", f"{result.event.points:+d}", bold=True), Rule()]
     blocks += _balance_blocks(member)
     blocks += _card_blocks(member)
-    blocks += [Rule(), Text(f"Ref #{event.seq} {event.event_id[:8]}", "center")]
+    blocks.append(Text(f"Ref {header.terminal_id}-{event.seq}", "center"))
     return Slip(event.kind, tuple(blocks))
 
 
 def balance_slip(header: Header, member: MemberView, at: str) -> Slip:
     blocks = header.blocks(at, "YOUR POINTS")
-    blocks += _member_blocks(member)
-    blocks.append(Rule())
+    blocks += [*_member_blocks(member), Rule()]
     blocks += _balance_blocks(member)
     blocks += _card_blocks(member)
     return Slip("balance", tuple(blocks))
@@ -172,34 +168,24 @@ def _card_blocks(member: MemberView) -> list[Block]:
 
 
 def _member_blocks(member: MemberView) -> list[Block]:
-    blocks: list[Block] = []
-    if member.name:
-        blocks.append(Text(member.name, bold=True))
-    if member.code:
-        blocks.append(Text(f"Member …{display_code(member.code)[-6:]}"))
-    elif member.phone:
-        blocks.append(Text(f"Phone {mask_phone(member.phone)}"))
-    return blocks
+    short = f"card {display_code(member.code)[-6:]}" if member.code else mask_phone(member.phone)
+    return [Row(member.name or "Member", short, bold=True)]
 
 
 def _balance_blocks(member: MemberView) -> list[Block]:
     blocks: list[Block] = [Row("BALANCE", f"{member.balance} pts", bold=True)]
     if member.pending:
-        blocks.append(Row("  at last sync", f"{member.confirmed} pts"))
-        blocks.append(Row("  not yet synced *", f"{member.pending:+d} pts"))
+        blocks.append(Row("  as of last sync", str(member.confirmed)))
+        blocks.append(Row("  pending*", f"{member.pending:+d}"))
     if member.held:
-        blocks.append(
-            Row(
-                f"  held until {member.held_until[:10] if member.held_until else ''}",
-                f"{member.held} pts",
-            )
-        )
-    blocks.append(Text(f"Tier {member.tier.tier.name}: {member.tier.text}"))
+        until = member.held_until[:10] if member.held_until else ""
+        blocks.append(Row(f"  held until {until}", f"{member.held} pts"))
+    blocks.append(Text(f"{member.tier.tier.name}: {member.tier.text}"))
     if member.affordable:
         blocks.append(Text("You can redeem now:"))
         blocks += [Row(f"  {r.name}", f"{r.cost} pts") for r in member.affordable]
     if member.pending:
-        blocks.append(Text("* confirmed when the till syncs with HQ"))
+        blocks.append(Text("*confirmed at the next sync"))
     return blocks
 
 
