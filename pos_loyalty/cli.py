@@ -35,7 +35,9 @@ class Output:
 
     def emit(self, data: dict[str, Any], text: Sequence[str]) -> None:
         if self.as_json:
-            print(json.dumps(data, ensure_ascii=False))
+            # ASCII escapes: a committed event must never fail to report because the host's
+            # stdout cannot encode "×" or "€".
+            print(json.dumps(data))
         else:
             print("\n".join(text))
 
@@ -99,12 +101,12 @@ def _approval(till: Any, args: argparse.Namespace) -> Any:
     )
 
 
-def _secret(env: str, prompt: str) -> str:
+def _secret(env: str, prompt: str, missing: type[LoyaltyError] = NeedsManager) -> str:
     value = os.environ.get(env)
     if value:
         return value
     if not sys.stdin.isatty():
-        raise NeedsManager(f"Give the PIN in ${env}: there is no terminal to ask for it on.")
+        raise missing(f"Give the PIN in ${env}: there is no terminal to ask for it on.")
     import getpass
 
     return getpass.getpass(prompt)
@@ -144,7 +146,8 @@ def cmd_enroll(args: argparse.Namespace, till: Any, out: Output) -> int:
     result = till.enroll(
         args.phone, name=args.name, consent=args.consent, referrer=referrer, cashier=args.cashier
     )
-    out.emit(result.to_json(), [*result_text(result), *member_text(result.member)])
+    text = [f"#{result.event.seq} enroll", *(f"  {line}" for line in result.lines)]
+    out.emit(result.to_json(), [*text, *member_text(result.member)])
     return 0
 
 
@@ -292,14 +295,13 @@ def cmd_verify(args: argparse.Namespace, till: Any, out: Output) -> int:
         out.emit({"error": {"code": "chain_broken", "message": report.problem}, **data}, [])
     else:
         print(
-            f"Journal broken: {report.problem} ({report.checked} events checked before it).",
-            file=sys.stderr,
+            f"Journal broken after {report.checked} good events: {report.problem}", file=sys.stderr
         )
     return 1
 
 
 def cmd_staff_add(args: argparse.Namespace, till: Any, out: Output) -> int:
-    pin = _secret(PIN_ENV, f"New PIN for {args.staff_id}: ")
+    pin = _secret(PIN_ENV, f"New PIN for {args.staff_id}: ", BadInput)
     staff = till.add_staff(args.staff_id, name=args.name or args.staff_id, role=args.role, pin=pin)
     out.emit(
         {"staff_id": staff.staff_id, "role": staff.role},
@@ -322,29 +324,42 @@ def cmd_sim(args: argparse.Namespace, out: Output) -> int:
 def cmd_demo(args: argparse.Namespace, out: Output) -> int:
     from .demo import run_walkthrough
 
-    return run_walkthrough(args.dir)
+    return run_walkthrough(args.dir, as_json=out.as_json)
 
 
 # -- the parser ------------------------------------------------------------------------------
 
 
+def _common(parser: argparse.ArgumentParser, default: Any) -> None:
+    """--config and --json, before or after the command (SUPPRESS keeps a sub-command's
+    absent option from clobbering one given before the command)."""
+    where = f"${config_mod.ENV_VAR} or ./{config_mod.DEFAULT_NAME}"
+    parser.add_argument(
+        "--config", metavar="PATH", default=default, help=f"config file (default {where})"
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=default, help="print one JSON object"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
-    default = f"${config_mod.ENV_VAR} or ./{config_mod.DEFAULT_NAME}"
-    common.add_argument("--config", metavar="PATH", help=f"config file (default {default})")
-    common.add_argument("--json", action="store_true", help="print one JSON object")
+    _common(common, argparse.SUPPRESS)
     who = _Parser(add_help=False)
     group = who.add_argument_group("member (one of)")
     group.add_argument("--phone", help="phone number in any common format")
     group.add_argument("--code", help="member code, scanned or typed")
     group.add_argument("--member", metavar="ID", help="member id")
-    staff = _Parser(add_help=False)
-    staff.add_argument("--cashier", metavar="ID", help="who is at the till (recorded)")
+    cashier = _Parser(add_help=False)
+    cashier.add_argument("--cashier", metavar="ID", help="who is at the till (recorded)")
+    staff = _Parser(add_help=False, parents=[cashier])
     staff.add_argument(
         "--manager", metavar="ID", help=f"manager approving (PIN from ${MANAGER_PIN_ENV})"
     )
 
     parser = _Parser(prog="pos-loyalty", description="Offline-first loyalty for the till.")
+    parser.add_argument("--config", metavar="PATH", help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
@@ -357,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     add("init", cmd_init, "create the config (if missing) and the till database")
-    p = add("enroll", cmd_enroll, "enrol a new member", staff)
+    p = add("enroll", cmd_enroll, "enrol a new member", cashier)
     p.add_argument("--phone", required=True)
     p.add_argument("--name")
     p.add_argument("--consent", action="store_true", help="the customer agreed to marketing")
@@ -375,7 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("donate", cmd_donate, "donate points to a charity", who, staff)
     p.add_argument("--charity", required=True, metavar="ID")
     p.add_argument("--points", type=int, required=True)
-    p = add("membership", cmd_membership, "sell a paid membership", who, staff)
+    p = add("membership", cmd_membership, "sell a paid membership", who, cashier)
     p.add_argument("--plan", required=True, metavar="ID")
     p = add("reverse", cmd_reverse, "refund a sale's points or cancel a redemption", staff)
     p.add_argument("event", metavar="EVENT", help="event id or #seq")
@@ -390,7 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("queue", cmd_queue, "events waiting to sync to HQ")
     add("verify", cmd_verify, "check the journal's hash chain")
     staff_cmd = sub.add_parser("staff", help="manage cashier and manager PINs", parents=[common])
-    staff_sub = staff_cmd.add_subparsers(dest="staff_command", required=True, parser_class=_Parser)
+    staff_sub = staff_cmd.add_subparsers(
+        dest="staff_command", required=True, metavar="ACTION", parser_class=_Parser
+    )
     p = staff_sub.add_parser(
         "add", help=f"add or update staff (PIN from ${PIN_ENV})", parents=[common]
     )
@@ -418,6 +435,9 @@ _NO_TILL = {cmd_init, cmd_demo, cmd_sim}
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     out = Output("--json" in argv)
+    for stream in (sys.stdout, sys.stderr):  # a sentence with "€" must reach any terminal
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
     try:
         args = build_parser().parse_args(argv)
         out = Output(args.json)
@@ -429,6 +449,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(out, exc.code, exc.message, exc.exit_status)
     except KeyboardInterrupt:
         return _fail(out, "interrupted", "Stopped.", 130)
+    except BrokenPipeError:  # the reader went away (`| head`): nothing left to tell
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:  # the till never shows a stack trace
         if os.environ.get("POS_LOYALTY_DEBUG"):
             raise
@@ -437,7 +460,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _fail(out: Output, code: str, message: str, status: int) -> int:
     if out.as_json:
-        print(json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False))
+        print(json.dumps({"error": {"code": code, "message": message}}))
     else:
         print(f"pos-loyalty: {message}", file=sys.stderr)
     return status

@@ -146,7 +146,21 @@ def _describe(message: str) -> str:
     if missing:
         return f"{_join(key, missing.group(1))}: missing (it is required)."
     text = text.replace("`", "")
+    choices = _CHOICES.get(re.sub(r"\[\d+\]", "[]", key))
+    if choices and text.startswith("Invalid enum value"):
+        text += f"; use one of: {choices}"
     return f"{key}: {text[0].lower()}{text[1:]}." if key else f"{text}."
+
+
+# Keys whose values come from a fixed list, to name the choices when a value is not one.
+_CHOICES = {
+    "program.rounding": "floor, half_up, ceil",
+    "program.rewards[].kind": "free_item, fixed_discount, percent_discount",
+    "program.promotions[].weekdays[]": "mon, tue, wed, thu, fri, sat, sun",
+    "printer.transport": "none, network, usb, serial, file",
+    "scanner.transport": "none, serial, keyboard",
+    "scanner.aim": "off, optional, required",
+}
 
 
 def _join(prefix: str, key: str) -> str:
@@ -273,7 +287,7 @@ def _money(key: str, text: str, currency: str, *, allow_zero: bool = False) -> A
     try:
         parse_amount(text, currency, allow_zero=allow_zero)
     except BadAmount as exc:
-        yield key, exc.message.rstrip(".")
+        yield key, exc.message[0].lower() + exc.message[1:].rstrip(".")
 
 
 def _unique(key: str, ids: list[str], field: str = "id") -> Any:

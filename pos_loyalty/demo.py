@@ -15,14 +15,14 @@ from .service import MemberRef, Till
 MANAGER_PIN = "2468"
 
 
-def run_walkthrough(folder: str | None) -> int:
+def run_walkthrough(folder: str | None, *, as_json: bool = False) -> int:
     root = Path(folder or tempfile.mkdtemp(prefix="pos-loyalty-demo-"))
     root.mkdir(parents=True, exist_ok=True)
     cfg_path = root / "pos-loyalty.toml"
     if not cfg_path.exists():
         cfg_path.write_bytes(config_mod.EXAMPLE.read_bytes())
     loaded = config_mod.load(str(cfg_path))
-    say = _narrator()
+    say = Narrator(quiet=as_json)
     with Till.open(loaded) as till:
         manager = till.add_staff("M1", name="Maria (manager)", role="manager", pin=MANAGER_PIN)
         store, terminal = loaded.config.store.name, loaded.config.terminal.id
@@ -71,18 +71,34 @@ def run_walkthrough(folder: str | None) -> int:
             f"Journal verified: {report.checked} events in an intact hash chain; "
             f"{queue['unsynced']} wait for HQ."
         )
-    print(f"\nTry it yourself:  pos-loyalty lookup --config {cfg_path} --phone 0612345678")
+    if as_json:
+        import json
+
+        summary = {
+            "config": str(cfg_path),
+            "database": str(loaded.database_path),
+            "verified": report.ok,
+            "steps": say.steps,
+        }
+        print(json.dumps(summary))
+    else:
+        print(f"\nTry it yourself:  pos-loyalty lookup --config {cfg_path} --phone 0612345678")
     return 0 if report.ok else 1
 
 
-def _narrator():  # type: ignore[no-untyped-def]
-    step = iter(range(1, 100))
+class Narrator:
+    """Numbers and prints each step, and keeps them for the JSON summary."""
 
-    def say(title: str, lines: list[str] | None = None, tail: str | None = None) -> None:
-        print(f"\n{next(step)}. {title}")
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+        self.steps: list[dict[str, object]] = []
+
+    def __call__(self, title: str, lines: list[str] | None = None, tail: str | None = None) -> None:
+        self.steps.append({"title": title, "lines": list(lines or ()), "result": tail})
+        if self.quiet:
+            return
+        print(f"\n{len(self.steps)}. {title}")
         for line in lines or ():
             print(f"     {line}")
         if tail:
             print(f"     → {tail}")
-
-    return say

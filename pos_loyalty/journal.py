@@ -555,17 +555,17 @@ def verify_chain(journal: Journal) -> ChainReport:
         r[0] for r in journal.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
     }
     if not {"events_no_update", "events_no_delete"} <= triggers:
-        return ChainReport(0, "the append-only guards on the events table have been removed")
+        return ChainReport(0, "The append-only guards on the events table have been removed.")
     prev, expected, checked = GENESIS, 1, 0
     for row in journal.iter_events():
         seq = row["seq"]
         if seq != expected:
-            return ChainReport(checked, f"events {expected}–{seq - 1} are missing", expected)
+            return ChainReport(checked, f"Events {expected}–{seq - 1} are missing.", expected)
         if (row["store_id"], row["terminal_id"]) != (journal.store_id, journal.terminal_id):
-            return ChainReport(checked, f"event {seq} names another store or terminal", seq)
+            return ChainReport(checked, f"Event {seq} names another store or terminal.", seq)
         if row["prev_hash"] != prev:
-            return ChainReport(checked, f"event {seq} does not link to event {seq - 1}", seq)
+            return ChainReport(checked, f"Event {seq} does not link to event {seq - 1}.", seq)
         if event_hash(dict(row)) != row["hash"]:
-            return ChainReport(checked, f"event {seq} was altered after it was written", seq)
+            return ChainReport(checked, f"Event {seq} was altered after it was written.", seq)
         prev, expected, checked = row["hash"], seq + 1, checked + 1
     return ChainReport(checked)

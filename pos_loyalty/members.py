@@ -2,9 +2,10 @@
 
 A member code is ``M1`` (kind and version) + a 16-character member id + one check character,
 all in Crockford base-32, e.g. ``M1K8Q3ZT0B7N4XW2HC5`` (printed grouped as
-``M1-K8Q3-ZT0B-7N4X-W2HC-5``). The check is Luhn mod 32 over version and id, so any single
-mistyped character and any swap of two neighbours is rejected rather than matched to
-someone else.
+``M1-K8Q3-ZT0B-7N4X-W2HC-5``). The check is Damm's algorithm over GF(32) (the quasigroup
+``x∗y = 2x + y``, which is totally anti-symmetric), so every single mistyped character and
+every swap of two neighbours is rejected rather than matched to someone else. (Luhn mod 32
+would miss a swap of 0 and Z.)
 """
 
 from __future__ import annotations
@@ -29,21 +30,27 @@ def new_member_id() -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(ID_LENGTH))
 
 
-def _luhn32(payload: str) -> str:
-    """Luhn mod N check character over ``payload`` (every char in ALPHABET)."""
-    n = len(ALPHABET)
-    factor = 2
-    total = 0
-    for ch in reversed(payload):
-        addend = factor * _VALUE[ch]
-        factor = 1 if factor == 2 else 2
-        total += addend // n + addend % n
-    return ALPHABET[(n - total % n) % n]
+def _times_two(x: int) -> int:
+    """2·x in GF(32) with the field polynomial x⁵ + x² + 1."""
+    x <<= 1
+    return (x ^ 0b100101) if x & 0b100000 else x
+
+
+def _damm(payload: str) -> int:
+    interim = 0
+    for ch in payload:
+        interim = _times_two(interim) ^ _VALUE[ch]
+    return interim
+
+
+def _check_char(payload: str) -> str:
+    """The character that brings the Damm fold of ``payload`` + it to zero."""
+    return ALPHABET[_times_two(_damm(payload))]
 
 
 def member_code(member_id: str) -> str:
     """The scannable code for a member id."""
-    return f"{PREFIX}{VERSION}{member_id}{_luhn32(VERSION + member_id)}"
+    return f"{PREFIX}{VERSION}{member_id}{_check_char(VERSION + member_id)}"
 
 
 def display_code(code: str) -> str:
@@ -62,8 +69,8 @@ def parse_member_code(text: str) -> str:
         raise BadScan("That member code is from an unsupported version; ask for a new card.")
     if len(cleaned) != CODE_LENGTH or any(ch not in _VALUE for ch in cleaned[1:]):
         raise BadScan("That member code is incomplete or misread; scan or type it again.")
-    payload, check = cleaned[1:-1], cleaned[-1]
-    if _luhn32(payload) != check:
+    payload = cleaned[1:-1]
+    if _damm(cleaned[1:]) != 0:
         raise BadScan("That member code does not check out; scan or type it again.")
     return payload[1:]
 

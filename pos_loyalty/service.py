@@ -54,6 +54,7 @@ from .views import EventResult, MemberView
 
 TRANSACTION_KINDS = ("earn", "redeem", "donate")  # what the velocity check counts
 MAX_NAME = 80
+MAX_POINTS = 10**9  # far above any real balance, far below SQLite's 64-bit limit
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,10 @@ class Till:
             row = j.member(member_id)
             who = _Who(member_id, row["phone"] if row else None, row)
             missing = f"No member with code {display_code(member_code(member_id))} is known here."
-        if who.row is None and not unknown_ok and not j.member_events(who.member_id, who.phone):
+        # An unseen member may earn offline when named by phone or checked code; a bare
+        # member id carries no check, so a typo there must not earn for a stranger.
+        may_be_new = unknown_ok and not ref.member_id
+        if who.row is None and not may_be_new and not j.member_events(who.member_id, who.phone):
             raise UnknownMember(missing)
         return who
 
@@ -288,12 +292,13 @@ class Till:
             )
         )
 
-    def _lot(self, now: dt.datetime) -> dict[str, str | None]:
-        """Expiry and hold of a lot earned ``now``, frozen into the event."""
+    def _lot(self, now: dt.datetime, *, held: bool = False) -> dict[str, str | None]:
+        """Expiry and hold of a lot earned ``now``, frozen into the event. Only points from a
+        sale are held: the hold guards against buy, earn, refund."""
         months, days = self.program.lot_expiry_months, self.program.pending_days
         return {
             "expires_at": iso(add_months(now, months)) if months else None,
-            "spendable_at": iso(now + dt.timedelta(days=days)) if days else None,
+            "spendable_at": iso(now + dt.timedelta(days=days)) if days and held else None,
         }
 
     def _result(self, event: Event, who: _Who, state: _State, now: dt.datetime) -> EventResult:
@@ -461,7 +466,7 @@ class Till:
             )
             detail: dict[str, Any] = {"lines": list(earned.lines), "breakdown": earned.breakdown}
             if earned.points:
-                detail["lot"] = self._lot(now)
+                detail["lot"] = self._lot(now, held=True)
             if over:
                 detail["flags"] = ["velocity"]
             total = sum(line.amount for line in basket)
@@ -503,15 +508,17 @@ class Till:
                 "item": reward.item or None,
                 "percent": reward.percent or None,
                 "amount": parse_amount(reward.amount, self.currency) if reward.amount else None,
+                "currency": self.currency if reward.amount else None,
             }
         else:
-            cost, what = _positive_points(points), f"{points} points"
+            cost, what = _positive_points(points), None
             value = cost * parse_amount(self.program.point_value, self.currency)
             info = {
                 "id": None,
                 "name": f"{cost} points off",
                 "kind": "points",
                 "cost": cost,
+                "currency": self.currency,
                 "amount": value,
             }
         return self._spend("redeem", ref, cost, what, {"reward": info}, cashier, approval)
@@ -540,7 +547,7 @@ class Till:
         kind: str,
         ref: MemberRef,
         cost: int,
-        what: str,
+        what: str | None,
         info: dict[str, Any],
         cashier: str | None,
         approval: Staff | None,
@@ -556,7 +563,7 @@ class Till:
             draws, short = lots_rules.plan_draws(state.ledger, cost, iso(now))
             assert short == 0, "check_spend let through more than the spendable lots"
             detail = {
-                "lines": [f"{what} = {-cost:+d}"],
+                "lines": [f"{what or 'Points off'} = {-cost:+d}"],
                 "draws": [d.to_json() for d in draws],
                 **info,
             }
@@ -604,8 +611,9 @@ class Till:
             return self._result(event, who, state, now)
 
     def _find_event(self, event_ref: str) -> Event:
-        text = str(event_ref).strip().lstrip("#")
-        event = self.journal.event_by_seq(int(text)) if text.isdigit() else self.journal.event(text)
+        text = str(event_ref).strip().lstrip("#")[:64]
+        by_seq = text.isdigit() and int(text) <= MAX_POINTS  # SQLite integers are 64-bit
+        event = self.journal.event_by_seq(int(text)) if by_seq else self.journal.event(text)
         if event is None:
             raise UnknownEvent(f"No event “{text}” in this till's journal.")
         return event
@@ -664,7 +672,7 @@ class Till:
                 f"“{reason}” is not a reason code; use one of: "
                 f"{', '.join(self.program.adjust_reasons)}."
             )
-        if points == 0:
+        if _bounded(points) == 0:
             raise BadInput("An adjustment must add or remove at least one point.")
         with self.journal.writing():
             now = self.clock()
@@ -785,6 +793,12 @@ def _check_member_id(member_id: str | None) -> str:
 def _positive_points(points: int | None) -> int:
     if points is None or points <= 0:
         raise BadInput("The number of points must be more than zero.")
+    return _bounded(points)
+
+
+def _bounded(points: int) -> int:
+    if abs(points) > MAX_POINTS:
+        raise BadInput(f"{points} points is not a plausible number; check it and try again.")
     return points
 
 

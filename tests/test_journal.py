@@ -50,7 +50,7 @@ def test_verify_finds_a_tampered_row(till):
     )
     report = verify_chain(till.journal)
     assert (report.ok, report.seq, report.checked) == (False, 4, 3)
-    assert report.problem == "event 4 was altered after it was written"
+    assert report.problem == "Event 4 was altered after it was written."
 
 
 def test_verify_finds_a_deleted_row_and_removed_guards(till):
@@ -58,13 +58,13 @@ def test_verify_finds_a_deleted_row_and_removed_guards(till):
     db = raw(till.journal.path)
     db.executescript("DROP TRIGGER events_no_delete; DELETE FROM events WHERE seq = 3;")
     assert verify_chain(till.journal).problem == (
-        "the append-only guards on the events table have been removed"
+        "The append-only guards on the events table have been removed."
     )
     db.execute(
         "CREATE TRIGGER events_no_delete BEFORE DELETE ON events "
         "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
     )
-    assert verify_chain(till.journal).problem == "events 3–3 are missing"
+    assert verify_chain(till.journal).problem == "Events 3–3 are missing."
 
 
 def test_verify_finds_a_rewritten_history(till):
@@ -82,7 +82,7 @@ def test_verify_finds_a_rewritten_history(till):
         "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
         "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
     )
-    assert verify_chain(till.journal).problem == "event 3 does not link to event 2"
+    assert verify_chain(till.journal).problem == "Event 3 does not link to event 2."
 
 
 def test_events_carry_ids_sequence_and_chain(till):

@@ -7,7 +7,9 @@ from .lots import Ledger
 from .program import Program
 
 
-def check_spend(program: Program, ledger: Ledger, points: int, now: str, what: str) -> None:
+def check_spend(
+    program: Program, ledger: Ledger, points: int, now: str, what: str | None = None
+) -> None:
     """Refuse a spend the balance cannot cover, in the words the cashier reads."""
     balance, spendable = ledger.balance, ledger.spendable(now)
     if balance < program.min_redeem_balance:
@@ -17,7 +19,11 @@ def check_spend(program: Program, ledger: Ledger, points: int, now: str, what: s
         )
     if points <= spendable:
         return
-    message = f"Not enough points: {what} needs {points}, only {max(spendable, 0)} can be spent now"
+    can = max(spendable, 0)
+    if what:
+        message = f"Not enough points: {what} needs {points}, only {can} can be spent now"
+    else:
+        message = f"Not enough points: only {can} can be spent now, not {points}"
     held = ledger.held(now)
     if held:
         waiting = sum(lot.remaining for lot in held)
