@@ -51,6 +51,7 @@ from .rules.tiers import tier_status
 from .slips import Header, balance_slip, event_slip
 from .staff import ROLES, Staff, check_new_pin, hash_pin, pin_matches, wrong_pin
 from .views import EventResult, MemberView
+from .zreport import ZReport, z_report, z_report_slip
 
 TRANSACTION_KINDS = ("earn", "redeem", "donate")  # what the velocity check counts
 MAX_NAME = 80
@@ -748,6 +749,24 @@ class Till:
             "last_attempt_at": outbox["last_attempt_at"],
             "last_error": outbox["last_error"],
         }
+
+    def z_report(
+        self, day: dt.date | None = None, *, print_slip: bool = False
+    ) -> tuple[ZReport, int | None]:
+        """The store day's figures (today by default); queue its slip if asked."""
+        now = self.clock()
+        report = z_report(
+            self.journal,
+            day=day or now.astimezone(self.zone).date(),
+            timezone=self.config.store.timezone,
+            currency=self.currency,
+            point_value=self.program.point_value,
+        )
+        if not print_slip:
+            return report, None
+        slip = z_report_slip(self.header, report, iso(now))
+        with self.journal.writing():
+            return report, self.journal.add_print_job(slip.kind, slip.to_json(), iso(now))
 
     # -- staff -------------------------------------------------------------------------------
 
