@@ -75,6 +75,33 @@ def member_text(view: Any) -> list[str]:
     return lines
 
 
+def deliver(till: Any, out: Output, data: dict[str, Any], text: list[str]) -> None:
+    """Print what was queued now (bounded by the printer's timeout), then report; a printer
+    problem is reported, never an error: the event is already safe in the journal."""
+    job = data.get("print_job")
+    if job is not None and till.printing:
+        data["print"] = print_now(till, job)
+        state = data["print"]
+        text.append(
+            "Slip printed." if state["status"] == "printed" else f"Slip waiting: {state['detail']}"
+        )
+    out.emit(data, text)
+
+
+def print_now(till: Any, job: int) -> dict[str, Any]:
+    from drivers.print_worker import PrintWorker
+
+    worker = PrintWorker(till.source)
+    outcomes = dict(worker.run_once())
+    state = worker.state
+    return {
+        "job": job,
+        "status": outcomes.get(job, "kept"),
+        "printer": state.state if state else "unknown",
+        "detail": state.detail if state else "The printer was not reached.",
+    }
+
+
 def result_text(result: Any) -> list[str]:
     head = f"#{result.event.seq} {result.event.kind}"
     return [
@@ -147,13 +174,75 @@ def cmd_enroll(args: argparse.Namespace, till: Any, out: Output) -> int:
         args.phone, name=args.name, consent=args.consent, referrer=referrer, cashier=args.cashier
     )
     text = [f"#{result.event.seq} enroll", *(f"  {line}" for line in result.lines)]
-    out.emit(result.to_json(), [*text, *member_text(result.member)])
+    deliver(till, out, result.to_json(), [*text, *member_text(result.member)])
     return 0
 
 
 def cmd_lookup(args: argparse.Namespace, till: Any, out: Output) -> int:
-    view = till.lookup(_member_ref(args))
-    out.emit(view.to_json(), member_text(view))
+    if not args.print:
+        view = till.lookup(_member_ref(args))
+        out.emit(view.to_json(), member_text(view))
+        return 0
+    _need_printer(till)
+    view, job = till.print_balance(_member_ref(args))
+    deliver(till, out, {**view.to_json(), "print_job": job}, member_text(view))
+    return 0
+
+
+def _need_printer(till: Any) -> None:
+    if not till.printing:
+        raise BadInput("No printer is configured: set [printer] transport in the config.")
+
+
+def cmd_print(args: argparse.Namespace, till: Any, out: Output) -> int:
+    """Send what waits in the print queue now (a scheduled job can run this too)."""
+    _need_printer(till)
+    from drivers.print_worker import PrintWorker
+
+    worker = PrintWorker(till.source)
+    outcomes = worker.run_once(limit=args.limit)
+    state = worker.state
+    waiting = till.journal.print_queue()
+    data = {
+        "printed": [j for j, o in outcomes if o == "printed"],
+        "kept": [j for j, o in outcomes if o != "printed"],
+        "waiting": waiting["queued"],
+        "printer": state.state if state else "unknown",
+        "detail": state.detail if state else "Nothing was waiting to print.",
+    }
+    text = [f"Printed {len(data['printed'])}, waiting {data['waiting']}.", data["detail"]]
+    out.emit(data, text)
+    return 0
+
+
+def cmd_reprint(args: argparse.Namespace, till: Any, out: Output) -> int:
+    _need_printer(till)
+    job = till.reprint(args.job)
+    deliver(
+        till, out, {"print_job": job, "reprint_of": args.job}, [f"Reprint queued as job {job}."]
+    )
+    return 0
+
+
+def cmd_zreport(args: argparse.Namespace, till: Any, out: Output) -> int:
+    import datetime as dt
+
+    from .clock import iso
+    from .zreport import z_report_slip
+
+    try:
+        day = dt.date.fromisoformat(args.day) if args.day else None
+    except ValueError:
+        raise BadInput(f"“{args.day}” is not a date like 2026-11-24.") from None
+    if args.print:
+        _need_printer(till)
+    report, job = till.z_report(day, print_slip=args.print)
+    data = {**report.to_json(), "print_job": job}
+    text = z_report_slip(till.header, report, iso(till.clock())).text().splitlines()
+    if job is None:
+        out.emit(data, text)
+    else:
+        deliver(till, out, data, text)
     return 0
 
 
@@ -175,7 +264,7 @@ def cmd_earn(args: argparse.Namespace, till: Any, out: Output) -> int:
         cashier=args.cashier,
         approval=_approval(till, args),
     )
-    out.emit(result.to_json(), result_text(result))
+    deliver(till, out, result.to_json(), result_text(result))
     return 0
 
 
@@ -187,7 +276,7 @@ def cmd_redeem(args: argparse.Namespace, till: Any, out: Output) -> int:
         cashier=args.cashier,
         approval=_approval(till, args),
     )
-    out.emit(result.to_json(), result_text(result))
+    deliver(till, out, result.to_json(), result_text(result))
     return 0
 
 
@@ -199,13 +288,13 @@ def cmd_donate(args: argparse.Namespace, till: Any, out: Output) -> int:
         cashier=args.cashier,
         approval=_approval(till, args),
     )
-    out.emit(result.to_json(), result_text(result))
+    deliver(till, out, result.to_json(), result_text(result))
     return 0
 
 
 def cmd_membership(args: argparse.Namespace, till: Any, out: Output) -> int:
     result = till.buy_membership(_member_ref(args), plan_id=args.plan, cashier=args.cashier)
-    out.emit(result.to_json(), result_text(result))
+    deliver(till, out, result.to_json(), result_text(result))
     return 0
 
 
@@ -216,7 +305,7 @@ def cmd_reverse(args: argparse.Namespace, till: Any, out: Output) -> int:
     result = till.reverse(
         args.event, amount=amount, cashier=args.cashier, approval=_approval(till, args)
     )
-    out.emit(result.to_json(), result_text(result))
+    deliver(till, out, result.to_json(), result_text(result))
     return 0
 
 
@@ -229,7 +318,7 @@ def cmd_adjust(args: argparse.Namespace, till: Any, out: Output) -> int:
         approval=_approval(till, args),
         cashier=args.cashier,
     )
-    out.emit(result.to_json(), result_text(result))
+    deliver(till, out, result.to_json(), result_text(result))
     return 0
 
 
@@ -378,7 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--consent", action="store_true", help="the customer agreed to marketing")
     p.add_argument("--referrer-code", metavar="CODE", help="member code of who referred them")
     p.add_argument("--referrer-phone", metavar="PHONE", help="phone of who referred them")
-    add("lookup", cmd_lookup, "show a member's balance, tier and rewards", who)
+    p = add("lookup", cmd_lookup, "show a member's balance, tier and rewards", who)
+    p.add_argument("--print", action="store_true", help="print a balance slip")
     p = add("earn", cmd_earn, "record a sale and earn points", who, staff)
     p.add_argument("--amount", help="sale total, e.g. 24.80")
     p.add_argument(
@@ -403,6 +493,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=20)
     add("rewards", cmd_rewards, "the rewards catalogue (and what a member can afford)", who)
     add("queue", cmd_queue, "events waiting to sync to HQ")
+    p = add("print", cmd_print, "send the slips waiting in the print queue")
+    p.add_argument("--limit", type=int, default=50)
+    p = add("reprint", cmd_reprint, "print a slip again (the last one by default)")
+    p.add_argument("job", nargs="?", type=int, metavar="JOB", help="print job number")
+    p.add_argument("--last", action="store_true", help="the last slip (the default)")
+    p = add("zreport", cmd_zreport, "end-of-day figures (the Z-report)")
+    p.add_argument("--day", metavar="YYYY-MM-DD", help="store day (default today)")
+    p.add_argument("--print", action="store_true", help="print the Z-report slip")
     add("verify", cmd_verify, "check the journal's hash chain")
     staff_cmd = sub.add_parser("staff", help="manage cashier and manager PINs", parents=[common])
     staff_sub = staff_cmd.add_subparsers(

@@ -135,6 +135,7 @@ class Till:
         self.ruleset = ruleset_version(config.program)
         self.zone = zoneinfo.ZoneInfo(config.store.timezone)
         self.printing = config.printer.transport != "none"
+        self.source: LoadedConfig | None = None  # the file it was opened from, for workers
         store = config.store
         self.header = Header(store.name, store.address, config.terminal.id, store.timezone)
 
@@ -144,7 +145,9 @@ class Till:
         journal = Journal.open(
             loaded.database_path, store_id=cfg.store.id, terminal_id=cfg.terminal.id
         )
-        return cls(cfg, journal, clock)
+        till = cls(cfg, journal, clock)
+        till.source = loaded
+        return till
 
     def close(self) -> None:
         self.journal.close()
