@@ -454,12 +454,30 @@ class Journal:
     def last_print_job(self) -> sqlite3.Row | None:
         return self.conn.execute("SELECT * FROM print_jobs ORDER BY job_id DESC LIMIT 1").fetchone()
 
-    def due_print_jobs(self, now: str, limit: int = 20) -> list[sqlite3.Row]:
-        return self.conn.execute(
-            "SELECT * FROM print_jobs WHERE status = 'queued' "
-            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY job_id LIMIT ?",
-            (now, limit),
-        ).fetchall()
+    def claim_print_jobs(self, now: str, lease_until: str, limit: int = 20) -> list[sqlite3.Row]:
+        """The due jobs, leased to the caller until ``lease_until``: another process draining
+        the same queue (the UI's worker and a CLI call) skips them, so no slip prints twice;
+        a worker that dies leaves them due again when the lease ends."""
+        with self.writing():
+            jobs = self.conn.execute(
+                "SELECT * FROM print_jobs WHERE status = 'queued' "
+                "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY job_id LIMIT ?",
+                (now, limit),
+            ).fetchall()
+            self.conn.executemany(
+                "UPDATE print_jobs SET next_attempt_at = ? WHERE job_id = ?",
+                [(lease_until, job["job_id"]) for job in jobs],
+            )
+        return jobs
+
+    def mark_failed(self, job_id: int, error: str) -> None:
+        """A job that can never print (its slip cannot be read); kept for the record."""
+        with self.writing():
+            self.conn.execute(
+                "UPDATE print_jobs SET status = 'failed', attempts = attempts + 1, "
+                "last_error = ? WHERE job_id = ?",
+                (error, job_id),
+            )
 
     def mark_printed(self, job_id: int, at: str) -> None:
         with self.writing():
@@ -479,10 +497,13 @@ class Journal:
 
     def print_queue(self) -> dict[str, Any]:
         row = self.conn.execute(
-            "SELECT count(*), min(created_at), max(last_error) FROM print_jobs "
-            "WHERE status = 'queued'"
+            "SELECT count(*), min(created_at) FROM print_jobs WHERE status = 'queued'"
         ).fetchone()
-        return {"queued": row[0], "oldest_queued_at": row[1], "last_error": row[2]}
+        latest = self.conn.execute(
+            "SELECT last_error FROM print_jobs WHERE status = 'queued' AND last_error IS NOT NULL "
+            "ORDER BY job_id DESC LIMIT 1"
+        ).fetchone()
+        return {"queued": row[0], "oldest_queued_at": row[1], "last_error": latest and latest[0]}
 
     def set_device_state(self, device: str, state: str, detail: str, at: str) -> None:
         with self.writing():

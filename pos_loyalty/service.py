@@ -341,7 +341,7 @@ class Till:
                 json.loads(job["slip"]),
                 iso(self.clock()),
                 event_id=job["event_id"],
-                reprint_of=job["job_id"],
+                reprint_of=job["reprint_of"] or job["job_id"],  # always the original
             )
 
     def enroll(
