@@ -25,6 +25,7 @@ from typing import Literal
 
 import serial
 
+from pos_loyalty.config import Scanner as ScannerConfig
 from pos_loyalty.errors import BadScan, ConfigError, LoyaltyError
 from pos_loyalty.members import parse_member_code
 
@@ -170,6 +171,14 @@ class ScannerSettings:
     duplicate_window: float = 1.5  # seconds; a repeat of the last code within it is ignored
     max_frame: int = 512
     stale_after: float = 2.0  # seconds a partial frame may wait for its line end
+
+    @classmethod
+    def from_config(cls, scanner: ScannerConfig) -> ScannerSettings:
+        return cls(
+            aim=scanner.aim,
+            symbologies=frozenset(scanner.symbologies),
+            duplicate_window=scanner.duplicate_window_seconds,
+        )
 
     def __post_init__(self) -> None:
         if self.aim not in AIM_MODES:
@@ -345,6 +354,25 @@ class SerialScanner:
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
+
+    @classmethod
+    def from_config(
+        cls,
+        scanner: ScannerConfig,
+        *,
+        on_scan: Callable[[Scan], object] | None = None,
+        queue: Queue[Scan] | None = None,
+    ) -> SerialScanner:
+        """The serial scanner a config's ``[scanner]`` table describes."""
+        if scanner.transport != "serial":
+            raise ConfigError('scanner.transport: this till has no serial scanner (not "serial").')
+        return cls(
+            scanner.port,
+            baudrate=scanner.baudrate,
+            settings=ScannerSettings.from_config(scanner),
+            on_scan=on_scan,
+            queue=queue,
+        )
 
     def start(self) -> None:
         """Open the port (ScannerError if it cannot be) and start reading."""

@@ -71,6 +71,7 @@ class Scanner(_Section):
     port: str = ""
     baudrate: int = 9600
     aim: Literal["off", "optional", "required"] = "optional"
+    symbologies: tuple[str, ...] = ()
     duplicate_window_seconds: float = 1.5
 
 
@@ -180,6 +181,14 @@ def validate(config: Config) -> Any:
     yield from _check_program(program, store.currency)
     if not 0 < config.hq.timeout_seconds <= 120:
         yield "hq.timeout_seconds", "must be between 0 and 120"
+    scanner = config.scanner
+    if scanner.transport == "serial" and not scanner.port:
+        yield "scanner.port", "a serial scanner needs its device path or pyserial URL"
+    if not 0 <= scanner.duplicate_window_seconds <= 60:
+        yield "scanner.duplicate_window_seconds", "must be between 0 and 60"
+    for i, aim in enumerate(scanner.symbologies):
+        if not re.fullmatch(r"\][A-Za-z][0-9A-Za-z]", aim):
+            yield f"scanner.symbologies[{i}]", f"“{aim}” is not an AIM identifier like ]Q1"
     if not 0 < config.printer.timeout_seconds <= 120:
         yield "printer.timeout_seconds", "must be between 0 and 120 (0 would block forever)"
 

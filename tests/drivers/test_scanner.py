@@ -508,3 +508,25 @@ def _line_from(process: subprocess.Popen[bytes], timeout: float = 5.0) -> str:
         )
         line += byte
     return line.decode().rstrip("\n")
+
+
+def test_scanner_from_the_till_config_reads_the_simulated_scanner(tmp_path):
+    """The config's [scanner] table, as a till sets it up, pointed at the simulator's pty."""
+    from pos_loyalty import config as config_mod
+
+    with SimScanner() as sim:
+        text = config_mod.EXAMPLE.read_text()
+        text = text.replace('transport = "keyboard"', 'transport = "serial"', 1)
+        text = text.replace('port = ""', f'port = "{sim.device_path}"', 1)
+        text = text.replace("symbologies = []", 'symbologies = ["]Q1"]', 1)
+        text = text.replace('aim = "optional"', 'aim = "required"', 1)
+        cfg = tmp_path / "till.toml"
+        cfg.write_text(text)
+        scanner_cfg = config_mod.load(str(cfg)).config.scanner
+        scans: Queue[Scan] = Queue()
+        with SerialScanner.from_config(scanner_cfg, queue=scans):
+            sim.scan("M1ABCDEFGHJKMNPQRS5", suffix="crlf", aim="]Q1")
+            sim.scan("4006381333931", aim="]E0")
+            first, second = scans.get(timeout=2), scans.get(timeout=2)
+    assert (first.code, first.symbology) == ("M1ABCDEFGHJKMNPQRS5", "]Q1")
+    assert not second.ok  # an EAN-13 is not accepted by a till that takes only QR

@@ -1,0 +1,85 @@
+"""Config validation: a bad file gives one sentence naming the file, the key and the problem."""
+
+from __future__ import annotations
+
+import pytest
+
+from pos_loyalty import config as config_mod
+from pos_loyalty.errors import ConfigError
+
+EXAMPLE = config_mod.EXAMPLE.read_text()
+
+
+def edited(old: str, new: str) -> bytes:
+    assert old in EXAMPLE, old
+    return EXAMPLE.replace(old, new, 1).encode()
+
+
+def test_the_example_config_is_valid():
+    cfg = config_mod.parse(EXAMPLE.encode(), "example.toml")
+    assert cfg.store.currency == "EUR" and cfg.program.tiers[-1].name == "Gold"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('name = "Corner Market Amsterdam"', 'nmae = "x"', "c.toml: store.nmae: unknown key."),
+        ("points_per_unit = 1 ", 'points_per_unit = "one" ',
+         "c.toml: program.points_per_unit: expected float, got str."),
+        ('rounding = "floor"', 'rounding = "down"',
+         "c.toml: program.rounding: invalid enum value 'down'; use one of: floor, half_up, ceil."),
+        ('currency = "EUR"', 'currency = "EUX"',
+         "c.toml: store.currency: “EUX” is not an ISO 4217 code like EUR."),
+        ('phone_region = "NL"', 'phone_region = "XX"',
+         "c.toml: store.phone_region: “XX” is not a region code like NL, US or TR."),
+        ('timezone = "Europe/Amsterdam"', 'timezone = "Mars/Olympus"',
+         "c.toml: store.timezone: “Mars/Olympus” is not a time zone like Europe/Amsterdam."),
+        ("threshold = 500", "threshold = 0",
+         "c.toml: program.tiers[1].threshold: tiers must rise in threshold."),
+        ('categories = ["fresh"]', 'categories = ["toys"]',
+         "c.toml: program.promotions[1].categories: “toys” is not a category in "
+         "program.categories."),
+        ('item = "SKU-COFFEE"', 'item = ""',
+         "c.toml: program.rewards[0].item: a free_item reward names the item the POS should "
+         "give."),
+        ("percent = 10", "percent = 150",
+         "c.toml: program.rewards[2].percent: must be between 1 and 100."),
+        ('fee = "49.00"', 'fee = "49.001"',
+         "c.toml: program.memberships[0].fee: the amount 49.001 has too many decimals: EUR has "
+         "only 2 decimals."),
+        ("timeout_seconds = 5.0             # every", "timeout_seconds = 0  # every",
+         "c.toml: printer.timeout_seconds: must be between 0 and 120 (0 would block forever)."),
+        ("symbologies = []", 'symbologies = ["Q1"]',
+         "c.toml: scanner.symbologies[0]: “Q1” is not an AIM identifier like ]Q1."),
+        ('id = "T1"', 'id = "till one"',
+         "c.toml: terminal.id: use 1-32 letters, digits, dot, dash or underscore."),
+        ("welcome_bonus = 50", "welcome_bonus = -5",
+         "c.toml: program.welcome_bonus: must not be negative."),
+    ],
+)  # fmt: skip
+def test_each_mistake_is_one_sentence_naming_file_and_key(old, new, message):
+    with pytest.raises(ConfigError) as caught:
+        config_mod.parse(edited(old, new), "c.toml")
+    assert str(caught.value) == message
+
+
+def test_not_toml_and_not_utf8():
+    with pytest.raises(ConfigError, match=r"^c.toml: is not valid TOML \(.*\)\.$"):
+        config_mod.parse(b"[store\n", "c.toml")
+    with pytest.raises(ConfigError, match=r"^c.toml: is not UTF-8 text\.$"):
+        config_mod.parse(b"\xff\xfe", "c.toml")
+
+
+def test_missing_file_says_how_to_make_one(tmp_path, monkeypatch):
+    monkeypatch.delenv(config_mod.ENV_VAR, raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="run `pos-loyalty init` to create one"):
+        config_mod.load(None)
+
+
+def test_environment_variable_selects_the_file(tmp_path, monkeypatch):
+    path = tmp_path / "elsewhere.toml"
+    path.write_text(EXAMPLE)
+    monkeypatch.setenv(config_mod.ENV_VAR, str(path))
+    loaded = config_mod.load(None)
+    assert loaded.path == path and loaded.database_path == tmp_path / "till.db"
