@@ -118,3 +118,37 @@ def test_slip_survives_the_print_queue_as_json(till):
     result = till.enroll("0612345678", name="Anna")
     slip = event_slip(Header("Shop", "", "T1", "Europe/Amsterdam"), result)
     assert Slip.from_json(slip.to_json()) == slip
+
+
+@pytest.mark.parametrize("paper", [58, 80])
+def test_redeem_slip_tells_the_cashier_what_to_give(till, tmp_path, paper):
+    till.enroll("0612345678", name="Anna")
+    till.earn(MemberRef(phone="0612345678"), amount=20000)
+    redeemed = till.redeem(MemberRef(phone="0612345678"), reward_id="coffee")
+    job, _ = print_on(paper, event_slip(till.header, redeemed), tmp_path)
+    assert "REWARD REDEEMED" in job.text and "Give item: SKU-COFFEE" in job.text
+    lines = job.text.splitlines()
+    assert any(line.startswith("Free coffee") and line.endswith("-150") for line in lines)
+    assert any(
+        line.startswith("BALANCE") and line.endswith(f"{redeemed.member.balance} pts")
+        for line in lines
+    )
+    assert decoded_qr(job.png_path) == [redeemed.member.code]
+
+
+@pytest.mark.parametrize("paper", [58, 80])
+def test_z_report_slip_shows_the_days_figures(till, tmp_path, paper):
+    from pos_loyalty.zreport import z_report_slip
+
+    till.enroll("0612345678")
+    till.earn(MemberRef(phone="0612345678"), amount=2480)
+    report, _ = till.z_report()
+    job, _ = print_on(
+        paper, z_report_slip(till.header, report, "2026-11-25T17:00:00.000Z"), tmp_path
+    )
+    lines = job.text.splitlines()
+    assert "Z-REPORT 2026-11-25" in job.text
+    assert any(line.startswith("Sales") and line.endswith("24.80 EUR") for line in lines)
+    assert any(line.startswith("Points issued") and line.endswith(" 74") for line in lines)
+    assert any(line.startswith("Liability") and line.endswith("0.74 EUR") for line in lines)
+    assert any(line.startswith("Not yet at HQ") and line.endswith("3 events") for line in lines)
