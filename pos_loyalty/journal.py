@@ -46,33 +46,6 @@ _HASHED = EVENT_COLUMNS[:-1]
 
 
 @dataclass(frozen=True)
-class Event:
-    """One journal row. ``detail`` holds what the event froze: lines, breakdown, lots."""
-
-    seq: int
-    event_id: str
-    store_id: str
-    terminal_id: str
-    kind: str
-    member_id: str | None
-    phone: str | None
-    points: int
-    amount: int | None
-    currency: str | None
-    ref_event_id: str | None
-    ruleset: str
-    detail: dict[str, Any] = field(compare=False)
-    staff_id: str | None
-    created_at: str
-    prev_hash: str
-    hash: str
-
-    @property
-    def lines(self) -> list[str]:
-        return list(self.detail.get("lines", ()))
-
-
-@dataclass(frozen=True)
 class NewEvent:
     """What the service layer asks the journal to append; the journal adds seq and hashes."""
 
@@ -85,9 +58,24 @@ class NewEvent:
     currency: str | None
     ref_event_id: str | None
     ruleset: str
-    detail: dict[str, Any]
+    detail: dict[str, Any] = field(compare=False)
     staff_id: str | None
     created_at: str
+
+    @property
+    def lines(self) -> list[str]:
+        return list(self.detail.get("lines", ()))
+
+
+@dataclass(frozen=True)
+class Event(NewEvent):
+    """One journal row. ``detail`` holds what the event froze: lines, breakdown, lots."""
+
+    seq: int
+    store_id: str
+    terminal_id: str
+    prev_hash: str
+    hash: str
 
 
 def canonical_detail(detail: dict[str, Any]) -> str:
