@@ -7,6 +7,7 @@ validated there; the rules functions only read them.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from fractions import Fraction
@@ -113,8 +114,10 @@ class Program(_Data):
         return next((t for t in self.tiers if t.name == name), self.tiers[0])
 
 
+@functools.lru_cache(maxsize=256)
 def ratio(value: float) -> Fraction:
-    """An exact fraction for a multiplier written as a decimal in TOML (1.25 → 5/4)."""
+    """An exact fraction for a multiplier written as a decimal in TOML (1.25 → 5/4); cached,
+    as a program has a handful of multipliers and every sale asks for them."""
     return Fraction(str(value))
 
 
