@@ -111,22 +111,22 @@ class Renderer:
         return replace(block, **changed) if changed else block
 
     def spell(self, text: str) -> str:
+        return text if self._fits(text) else "".join(self._char(ch) for ch in text)
+
+    def _fits(self, text: str) -> bool:
         try:
             text.encode(self.codec)
-            return text
         except UnicodeEncodeError:
-            return "".join(self._char(ch) for ch in text)
+            return False
+        return True
 
     def encode(self, text: str) -> bytes:
         """Text in the pinned code page; what it cannot carry is spelled out, never garbage."""
         return self.spell(text).encode(self.codec, errors="replace")
 
     def _char(self, ch: str) -> str:
-        try:
-            ch.encode(self.codec)
+        if self._fits(ch):
             return ch
-        except UnicodeEncodeError:
-            pass
         if ch in _FALLBACK:
             return _FALLBACK[ch]
         base = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()

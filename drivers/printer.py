@@ -13,6 +13,7 @@ is not used.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import errno
 import os
@@ -105,7 +106,7 @@ class _NoStatus(Exception):
 # -- transports --------------------------------------------------------------------------------
 
 
-class _Port:
+class _Port(abc.ABC):
     """One python-escpos transport. ``read`` returns None when nothing came within the time
     and the link could have carried a reply, b"" when the link carries no replies."""
 
@@ -119,8 +120,9 @@ class _Port:
     def open(self) -> None:
         self.printer.open()
 
+    @abc.abstractmethod
     def write(self, data: bytes, seconds: float) -> None:
-        raise NotImplementedError
+        """Send ``data`` within ``seconds`` or raise; each transport bounds it its own way."""
 
     def read(self, seconds: float) -> bytes | None:
         return b""

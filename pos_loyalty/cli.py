@@ -148,8 +148,7 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(config_mod.EXAMPLE, path)
     loaded = config_mod.load(str(path))
-    with _open_till(loaded):
-        pass
+    _open_till(loaded).close()  # opening creates and migrates the database
     db = loaded.database_path
     out.emit(
         {"config": str(path), "database": str(db), "created_config": created},
