@@ -212,6 +212,8 @@ def _migrate_to_2(conn: sqlite3.Connection) -> None:
     db["device_state"].create(
         {"device": str, "state": str, "detail": str, "updated_at": str}, pk="device"
     )
+    # HQ's word on a member's tier (it sees every store's purchases, and may grant a tier).
+    db["members"].add_column("tier", str)
 
 
 MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2}

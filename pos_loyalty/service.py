@@ -91,6 +91,7 @@ class _State:
     today: int
     acked: int  # highest seq HQ has acknowledged
     since: str  # start of the rolling tier window
+    granted_tier: str | None = None  # HQ's word on the tier, when higher than points reach
     pending: int = 0
     unsynced_spent: int = 0
 
@@ -198,6 +199,7 @@ class Till:
             ),
             acked=j.outbox()["acked_seq"],
             since=iso(now - dt.timedelta(days=self.program.tier_window_days)),
+            granted_tier=row["tier"] if row else None,
         )
         through = row["confirmed_through_seq"] if row else 0
         return state.absorb(j.member_events(who.member_id, who.phone, after_seq=through))
@@ -231,7 +233,7 @@ class Till:
         membership, until = state.membership(self.program, now_iso)
         spendable = state.ledger.spendable(now_iso)
         held = state.ledger.held(now_iso)
-        tier = tier_status(self.program, state.qualifying)
+        tier = tier_status(self.program, state.qualifying, state.granted_tier)
         affordable = tuple(
             r
             for r in self.program.rewards
@@ -464,7 +466,7 @@ class Till:
                 self.program,
                 basket,
                 self.currency,
-                tier=tier_status(self.program, state.qualifying).tier,
+                tier=tier_status(self.program, state.qualifying, state.granted_tier).tier,
                 membership=state.membership(self.program, iso(now))[0],
                 day=now.astimezone(self.zone).date(),
             )

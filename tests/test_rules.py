@@ -143,6 +143,13 @@ def test_tier_progress_text():
     assert tier_status(PROGRAM, -10).tier.name == "Bronze"
 
 
+def test_a_tier_granted_by_hq_counts_when_higher():
+    assert tier_status(PROGRAM, 100, "Gold").text == "Gold: top tier"
+    silver = tier_status(PROGRAM, 100, "Silver")
+    assert (silver.tier.name, silver.text) == ("Silver", "1900 points to Gold")
+    assert tier_status(PROGRAM, 2500, "Silver").tier.name == "Gold"
+
+
 # -- refunds -----------------------------------------------------------------------------------
 
 

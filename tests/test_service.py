@@ -286,3 +286,52 @@ def test_property_shown_balance_is_the_sum_of_the_members_journal(make_till, ops
     till.close()
     for suffix in ("", "-wal", "-shm"):
         till.journal.path.with_name(till.journal.path.name + suffix).unlink(missing_ok=True)
+
+
+def hq_confirms(till, member_id: str, balance: int, lots=(), tier=None, qualifying=0) -> None:
+    """What the sync will do: record HQ's word on a member, including everything so far."""
+    conn = till.journal.conn
+    with till.journal.writing():
+        conn.execute(
+            "UPDATE members SET confirmed_balance = ?, confirmed_qualifying = ?, tier = ?, "
+            "confirmed_through_seq = (SELECT max(seq) FROM events), "
+            "confirmed_at = '2026-11-25T09:00:00.000Z' WHERE member_id = ?",
+            (balance, qualifying, tier, member_id),
+        )
+        conn.executemany(
+            "INSERT INTO member_lots (lot_id, member_id, points, remaining, earned_at, "
+            "expires_at, spendable_at) VALUES (?, ?, ?, ?, '2026-01-01T00:00:00.000Z', ?, NULL)",
+            [(lot_id, member_id, pts, pts, expires) for lot_id, pts, expires in lots],
+        )
+
+
+def test_balance_is_hqs_confirmed_word_plus_this_tills_later_events(make_till):
+    till = make_till(**NO_BONUS)
+    member = till.enroll("0612345678").member
+    till.earn(ANNA, amount=1000)
+    hq_confirms(
+        till,
+        member.member_id,
+        400,
+        lots=[("hq-1", 250, "2027-03-01T00:00:00.000Z"), ("hq-2", 150, "2026-12-31T00:00:00.000Z")],
+    )
+    view = till.lookup(ANNA)
+    assert (view.confirmed, view.pending, view.balance) == (400, 0, 400)
+    spent = till.redeem(ANNA, reward_id="coffee")
+    assert [(d["lot_id"], d["points"]) for d in spent.event.detail["draws"]] == [("hq-2", 150)]
+    assert (spent.member.confirmed, spent.member.pending, spent.member.balance) == (400, -150, 250)
+
+
+def test_a_bare_confirmed_balance_can_be_spent(make_till):
+    till = make_till(**NO_BONUS)
+    member = till.enroll("0612345678").member
+    hq_confirms(till, member.member_id, 200)
+    assert till.redeem(ANNA, reward_id="coffee").member.balance == 50
+
+
+def test_tier_granted_by_hq_sets_the_multiplier(make_till):
+    till = make_till(**NO_BONUS)
+    member = till.enroll("0612345678").member
+    hq_confirms(till, member.member_id, 0, tier="Gold")
+    assert till.lookup(ANNA).tier.tier.name == "Gold"
+    assert till.earn(ANNA, amount=1000).event.points == 15  # 10 × 1.5
