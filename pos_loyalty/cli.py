@@ -362,6 +362,13 @@ def cmd_queue(args: argparse.Namespace, till: Any, out: Output) -> int:
         text.append("  " + ", ".join(f"{k} {n}" for k, n in sorted(status["by_kind"].items())))
     if status["last_error"]:
         text.append(f"Last sync problem: {status['last_error']}")
+    printing = status["print"]
+    if printing["printer"] != "none":
+        text.append(
+            f"Slips waiting to print: {printing['slips_waiting']}; printer {printing['printer']}."
+        )
+        if printing["detail"]:
+            text.append(f"  {printing['detail']}")
     out.emit(status, text)
     return 0
 

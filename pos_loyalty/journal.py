@@ -20,7 +20,7 @@ from typing import Any
 
 from .errors import ConfigError, SchemaTooNew, StorageError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 GENESIS = "0" * 64
 BUSY_TIMEOUT_MS = 5000
 EVENT_COLUMNS = (
@@ -212,11 +212,14 @@ def _migrate_to_2(conn: sqlite3.Connection) -> None:
     db["device_state"].create(
         {"device": str, "state": str, "detail": str, "updated_at": str}, pk="device"
     )
-    # HQ's word on a member's tier (it sees every store's purchases, and may grant a tier).
-    db["members"].add_column("tier", str)
 
 
-MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2}
+def _migrate_to_3(conn: sqlite3.Connection) -> None:
+    """HQ's word on a member's tier: it sees every store's purchases and may grant a tier."""
+    conn.execute("ALTER TABLE members ADD COLUMN tier TEXT")
+
+
+MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
 
 
 class Journal:

@@ -753,6 +753,21 @@ class Till:
             "by_kind": {r[0]: r[1] for r in rows},
             "last_attempt_at": outbox["last_attempt_at"],
             "last_error": outbox["last_error"],
+            "print": self.print_status(),
+        }
+
+    def print_status(self) -> dict[str, Any]:
+        """Slips waiting to print and the printer's last known state (as the worker found it)."""
+        queue = self.journal.print_queue()
+        printer = self.journal.device_state("printer")
+        return {
+            "slips_waiting": queue["queued"],
+            "oldest_waiting_at": queue["oldest_queued_at"],
+            "printer": printer["state"]
+            if printer
+            else ("none" if not self.printing else "unknown"),
+            "detail": printer["detail"] if printer else None,
+            "last_error": queue["last_error"],
         }
 
     def z_report(

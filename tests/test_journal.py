@@ -106,7 +106,7 @@ def test_database_file_is_private_and_durable(till):
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
 
 
 def test_database_from_a_newer_version_is_refused(till):
@@ -171,3 +171,20 @@ def test_sigkill_while_earning_loses_nothing_that_was_reported(tmp_path):
         assert journal.last_seq() >= max(reported)
     finally:
         journal.close()
+
+
+def test_an_older_database_is_migrated_in_place_keeping_its_events(till, make_till):
+    """A till upgraded from schema 1: its events stay, the new tables and columns appear."""
+    seed(till, sales=2)
+    path = till.journal.path
+    till.close()
+    db = raw(path)
+    db.executescript(
+        "DROP TABLE print_jobs; DROP TABLE device_state; ALTER TABLE members DROP COLUMN tier;"
+        "PRAGMA user_version = 1;"
+    )
+    db.close()
+    upgraded = make_till()
+    assert upgraded.journal.conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    assert upgraded.lookup(MemberRef(phone="0612345678")).balance == 50 + 20
+    assert verify_chain(upgraded.journal).ok
