@@ -83,10 +83,11 @@ class PrintWorker:
 
     # -- one pass over the queue -------------------------------------------------------------
 
-    def run_once(self, limit: int = 20) -> list[tuple[int, str]]:
-        """Process the due jobs now; returns (job id, "printed" or "kept") for each."""
+    def run_once(self, limit: int = 20, *, now_not_later: bool = False) -> list[tuple[int, str]]:
+        """Process the due jobs now (every waiting one if ``now_not_later``, as when a cashier
+        asks to print); returns (job id, "printed" or "kept") for each."""
         with self._lock, self._journal() as journal:
-            return self._drain(journal, limit)
+            return self._drain(journal, limit, now_not_later)
 
     @contextlib.contextmanager
     def _journal(self) -> Iterator[Journal]:
@@ -96,12 +97,17 @@ class PrintWorker:
         finally:
             journal.close()
 
-    def _drain(self, journal: Journal, limit: int) -> list[tuple[int, str]]:
+    def _drain(
+        self, journal: Journal, limit: int, now_not_later: bool = False
+    ) -> list[tuple[int, str]]:
         now = self.clock()
-        jobs = journal.claim_print_jobs(iso(now), iso(now + LEASE), limit)
+        jobs = journal.claim_print_jobs(
+            iso(now), iso(now + LEASE), limit, now_not_later=now_not_later
+        )
         outcomes: list[tuple[int, str]] = []
         for index, job in enumerate(jobs):
-            if self._stopping.is_set():
+            if self._stopping.is_set():  # hand the rest back rather than sit on their lease
+                journal.release_print_jobs([j["job_id"] for j in jobs[index:]])
                 break
             data = self._render(job)
             if data is None:
@@ -114,9 +120,11 @@ class PrintWorker:
                 journal.mark_printed(job["job_id"], iso(self.clock()))
                 outcomes.append((job["job_id"], "printed"))
                 continue
-            # The printer is not taking slips: the rest of this batch waits with this job.
+            # The printer is not taking slips: the rest of this batch waits with this job, all
+            # retried at one moment, so slips still come out in the order they were queued.
+            retry_at = self._retry_at(job)
             for held in jobs[index:]:
-                journal.mark_retry(held["job_id"], attempt.error or "", self._retry_at(held))
+                journal.mark_retry(held["job_id"], attempt.error or "", retry_at)
                 outcomes.append((held["job_id"], "kept"))
             break
         return outcomes

@@ -179,6 +179,11 @@ def validate(config: Config) -> Any:
     yield from _check_region(store.phone_region)
     yield from _check_timezone(store.timezone)
     yield from _check_program(program, store.currency)
+    if not config.database.path.strip():
+        yield "database.path", "give the journal's file name, e.g. till.db"
+    if config.hq.url and not re.match(r"^https?://[^\s/]+", config.hq.url):
+        yield "hq.url", f"“{config.hq.url}” is not an http(s) address like https://hq.example.com"
+    yield from _check_printer(config.printer)
     if not 0 < config.hq.timeout_seconds <= 120:
         yield "hq.timeout_seconds", "must be between 0 and 120"
     scanner = config.scanner
@@ -191,6 +196,22 @@ def validate(config: Config) -> Any:
             yield f"scanner.symbologies[{i}]", f"“{aim}” is not an AIM identifier like ]Q1"
     if not 0 < config.printer.timeout_seconds <= 120:
         yield "printer.timeout_seconds", "must be between 0 and 120 (0 would block forever)"
+
+
+def _check_printer(printer: Printer) -> Any:
+    """What can be checked without the printer; the profile is checked when printing starts."""
+    if printer.transport == "none":
+        return
+    if not 1 <= printer.port <= 65535:
+        yield "printer.port", "must be a TCP port between 1 and 65535"
+    if printer.transport in ("serial", "file") and not printer.device:
+        yield "printer.device", f"a {printer.transport} printer needs its device path"
+    if printer.transport == "usb" and not (printer.usb_vendor > 0 and printer.usb_product > 0):
+        yield "printer.usb_vendor", "a usb printer needs usb_vendor and usb_product (e.g. 0x04b8)"
+    if printer.transport == "network" and not printer.host:
+        yield "printer.host", "a network printer needs its host name or address"
+    if printer.baudrate not in (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200):
+        yield "printer.baudrate", "must be a serial speed such as 9600, 19200 or 115200"
 
 
 def _check_region(region: str) -> Any:

@@ -215,8 +215,12 @@ def _migrate_to_2(conn: sqlite3.Connection) -> None:
 
 
 def _migrate_to_3(conn: sqlite3.Connection) -> None:
-    """HQ's word on a member's tier: it sees every store's purchases and may grant a tier."""
+    """HQ's word on a member's tier (it sees every store's purchases and may grant a tier);
+    print-job leases."""
     conn.execute("ALTER TABLE members ADD COLUMN tier TEXT")
+    # A claimed print job's lease, apart from its retry time, so a cashier's "print now" can
+    # skip the backoff without taking a job another worker is printing.
+    conn.execute("ALTER TABLE print_jobs ADD COLUMN lease_until TEXT")
 
 
 MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
@@ -225,15 +229,25 @@ MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
 class Journal:
     """The open journal of one till. Not shared between threads: open one per thread."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path, store_id: str, terminal_id: str):
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        store_id: str,
+        terminal_id: str,
+        currency: str | None = None,
+    ):
         self.conn = conn
         self.path = path
         self.store_id = store_id
         self.terminal_id = terminal_id
+        self.currency = currency
         self._in_write = False
 
     @classmethod
-    def open(cls, path: Path, *, store_id: str, terminal_id: str) -> Journal:
+    def open(
+        cls, path: Path, *, store_id: str, terminal_id: str, currency: str | None = None
+    ) -> Journal:
         path = Path(path)
         _create_private(path)
         try:
@@ -243,7 +257,7 @@ class Journal:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA foreign_keys = ON")
-            journal = cls(conn, path, store_id, terminal_id)
+            journal = cls(conn, path, store_id, terminal_id, currency)
             journal._migrate()
             journal._check_owner()
         except sqlite3.DatabaseError as exc:
@@ -277,11 +291,26 @@ class Journal:
 
     def _check_owner(self) -> None:
         meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
+        if self.currency:
+            self._check_currency(meta.get("currency"))
         owner = (meta.get("store_id"), meta.get("terminal_id"))
         if owner != (self.store_id, self.terminal_id):
             raise ConfigError(
                 f"The till database {self.path} belongs to store {owner[0]} terminal {owner[1]}, "
                 f"but the config says store {self.store_id} terminal {self.terminal_id}."
+            )
+
+    def _check_currency(self, recorded: str | None) -> None:
+        """Amounts in the journal are minor units of one currency: a till never changes it."""
+        if recorded is None:
+            with self.writing():
+                self.conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('currency', ?)", (self.currency,)
+                )
+        elif recorded != self.currency:
+            raise ConfigError(
+                f"The till database {self.path} keeps its amounts in {recorded}, but the config "
+                f"says store.currency = {self.currency}; a till cannot change its currency."
             )
 
     @contextlib.contextmanager
@@ -447,21 +476,31 @@ class Journal:
     def last_print_job(self) -> sqlite3.Row | None:
         return self.conn.execute("SELECT * FROM print_jobs ORDER BY job_id DESC LIMIT 1").fetchone()
 
-    def claim_print_jobs(self, now: str, lease_until: str, limit: int = 20) -> list[sqlite3.Row]:
-        """The due jobs, leased to the caller until ``lease_until``: another process draining
-        the same queue (the UI's worker and a CLI call) skips them, so no slip prints twice;
-        a worker that dies leaves them due again when the lease ends."""
+    def claim_print_jobs(
+        self, now: str, lease_until: str, limit: int = 20, *, now_not_later: bool = False
+    ) -> list[sqlite3.Row]:
+        """The due jobs (all waiting ones if ``now_not_later``), leased to the caller until
+        ``lease_until``: another process draining the same queue (the UI's worker and a CLI
+        call) skips them, so no slip prints twice; if the worker dies, the lease runs out."""
         with self.writing():
             jobs = self.conn.execute(
                 "SELECT * FROM print_jobs WHERE status = 'queued' "
-                "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY job_id LIMIT ?",
-                (now, limit),
+                "AND (lease_until IS NULL OR lease_until <= ?) "
+                "AND (? OR next_attempt_at IS NULL OR next_attempt_at <= ?) "
+                "ORDER BY job_id LIMIT ?",
+                (now, now_not_later, now, limit),
             ).fetchall()
             self.conn.executemany(
-                "UPDATE print_jobs SET next_attempt_at = ? WHERE job_id = ?",
+                "UPDATE print_jobs SET lease_until = ? WHERE job_id = ?",
                 [(lease_until, job["job_id"]) for job in jobs],
             )
         return jobs
+
+    def release_print_jobs(self, job_ids: list[int]) -> None:
+        with self.writing():
+            self.conn.executemany(
+                "UPDATE print_jobs SET lease_until = NULL WHERE job_id = ?", [(j,) for j in job_ids]
+            )
 
     def mark_failed(self, job_id: int, error: str) -> None:
         """A job that can never print (its slip cannot be read); kept for the record."""
@@ -475,7 +514,7 @@ class Journal:
     def mark_printed(self, job_id: int, at: str) -> None:
         with self.writing():
             self.conn.execute(
-                "UPDATE print_jobs SET status = 'printed', printed_at = ?, "
+                "UPDATE print_jobs SET status = 'printed', printed_at = ?, lease_until = NULL, "
                 "attempts = attempts + 1, last_error = NULL WHERE job_id = ?",
                 (at, job_id),
             )
@@ -484,19 +523,25 @@ class Journal:
         with self.writing():
             self.conn.execute(
                 "UPDATE print_jobs SET attempts = attempts + 1, last_error = ?, "
-                "next_attempt_at = ? WHERE job_id = ?",
+                "next_attempt_at = ?, lease_until = NULL WHERE job_id = ?",
                 (error, next_attempt_at, job_id),
             )
 
     def print_queue(self) -> dict[str, Any]:
         row = self.conn.execute(
-            "SELECT count(*), min(created_at) FROM print_jobs WHERE status = 'queued'"
+            "SELECT count(*), min(created_at), min(next_attempt_at) FROM print_jobs "
+            "WHERE status = 'queued'"
         ).fetchone()
         latest = self.conn.execute(
             "SELECT last_error FROM print_jobs WHERE status = 'queued' AND last_error IS NOT NULL "
             "ORDER BY job_id DESC LIMIT 1"
         ).fetchone()
-        return {"queued": row[0], "oldest_queued_at": row[1], "last_error": latest and latest[0]}
+        return {
+            "queued": row[0],
+            "oldest_queued_at": row[1],
+            "next_attempt_at": row[2],
+            "last_error": latest and latest[0],
+        }
 
     def set_device_state(self, device: str, state: str, detail: str, at: str) -> None:
         with self.writing():

@@ -144,7 +144,10 @@ class Till:
     def open(cls, loaded: LoadedConfig, clock: Callable[[], dt.datetime] = utc_now) -> Till:
         cfg = loaded.config
         journal = Journal.open(
-            loaded.database_path, store_id=cfg.store.id, terminal_id=cfg.terminal.id
+            loaded.database_path,
+            store_id=cfg.store.id,
+            terminal_id=cfg.terminal.id,
+            currency=cfg.store.currency,
         )
         till = cls(cfg, journal, clock)
         till.source = loaded

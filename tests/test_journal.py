@@ -188,3 +188,11 @@ def test_an_older_database_is_migrated_in_place_keeping_its_events(till, make_ti
     assert upgraded.journal.conn.execute("PRAGMA user_version").fetchone()[0] == 3
     assert upgraded.lookup(MemberRef(phone="0612345678")).balance == 50 + 20
     assert verify_chain(upgraded.journal).ok
+
+
+def test_a_till_cannot_change_its_currency(till, make_till):
+    seed(till, sales=1)
+    till.close()
+    text = config_text().replace('currency = "EUR"', 'currency = "USD"')
+    with pytest.raises(ConfigError, match="keeps its amounts in EUR, but the config says"):
+        make_till(text)
