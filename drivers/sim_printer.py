@@ -530,7 +530,7 @@ def _arguments() -> argparse.ArgumentParser:
         ".bin, .log, .txt and .png.",
     )
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=9100)
+    parser.add_argument("--port", type=_port, default=9100, help="TCP port, 0 for any free one")
     parser.add_argument("--out", type=Path, default=Path("sim-printer-jobs"), help="job folder")
     parser.add_argument("--paper", type=int, choices=sorted(PAPERS), default=80, help="mm")
     parser.add_argument(
@@ -558,6 +558,12 @@ def _job_line(job: PrintJob) -> str:
     state = "printed" if job.printed else f"not printed ({job.outcome})"
     warnings = f" ({len(job.warnings)} warnings)" if job.warnings else ""
     return f"job-{job.number:04d} {state}: {' '.join(map(str, paths))}{warnings}"
+
+
+def _port(text: str) -> int:
+    if not text.isascii() or not text.isdigit() or int(text) > 65535:
+        raise argparse.ArgumentTypeError(f"“{text}” is not a TCP port (0 to 65535)")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:

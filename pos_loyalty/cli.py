@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -25,6 +26,21 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise BadInput(f"{message[0].upper()}{message[1:]} (see `{self.prog} --help`).")
+
+
+def whole_number(text: str) -> int:
+    """An argparse type: a whole number in ASCII digits (no Arabic or full-width digits, which
+    Python's int() would quietly take), within 64-bit range."""
+    if not re.fullmatch(r"-?[0-9]{1,18}", text.strip()):
+        raise argparse.ArgumentTypeError(f"“{text[:20]}” is not a whole number")
+    return int(text)
+
+
+def limit(text: str) -> int:
+    value = whole_number(text)
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError("give a number from 1 to 1000")
+    return value
 
 
 class Output:
@@ -176,6 +192,8 @@ def cmd_enroll(args: argparse.Namespace, till: Any, out: Output) -> int:
     from .service import MemberRef
 
     referrer = None
+    if args.referrer_code and args.referrer_phone:
+        raise BadInput("Name the referrer by code or by phone, not both.")
     if args.referrer_code or args.referrer_phone:
         referrer = MemberRef(code=args.referrer_code, phone=args.referrer_phone)
     result = till.enroll(
@@ -249,6 +267,8 @@ def cmd_zreport(args: argparse.Namespace, till: Any, out: Output) -> int:
         raise BadInput(f"“{args.day}” is not a date like 2026-11-24.") from None
     if args.print:
         _need_printer(till)
+    if day and not dt.date(2000, 1, 1) <= day <= dt.date(2100, 1, 1):
+        raise BadInput(f"{day.isoformat()} is not a store day this till can have.")
     report, job = till.z_report(day, print_slip=args.print)
     data = {**report.to_json(), "print_job": job}
     text = z_report_slip(till.header, report, iso(till.clock())).text().splitlines()
@@ -496,27 +516,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = add("redeem", cmd_redeem, "redeem a reward or points", who, staff)
     p.add_argument("--reward", metavar="ID")
-    p.add_argument("--points", type=int)
+    p.add_argument("--points", type=whole_number)
     p = add("donate", cmd_donate, "donate points to a charity", who, staff)
     p.add_argument("--charity", required=True, metavar="ID")
-    p.add_argument("--points", type=int, required=True)
+    p.add_argument("--points", type=whole_number, required=True)
     p = add("membership", cmd_membership, "sell a paid membership", who, cashier)
     p.add_argument("--plan", required=True, metavar="ID")
     p = add("reverse", cmd_reverse, "refund a sale's points or cancel a redemption", staff)
     p.add_argument("event", metavar="EVENT", help="event id or #seq")
     p.add_argument("--amount", help="refund only this much of the sale")
     p = add("adjust", cmd_adjust, "manager's adjustment of a balance", who, staff)
-    p.add_argument("--points", type=int, required=True, help="signed, e.g. 50 or -20")
+    p.add_argument("--points", type=whole_number, required=True, help="signed, e.g. 50 or -20")
     p.add_argument("--reason", required=True, help="a reason code from the program")
     p.add_argument("--note", help="free text kept with the adjustment")
     p = add("history", cmd_history, "a member's recent events", who)
-    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--limit", type=limit, default=20, help="1 to 1000 (default 20)")
     add("rewards", cmd_rewards, "the rewards catalogue (and what a member can afford)", who)
     add("queue", cmd_queue, "events waiting to sync to HQ")
     p = add("print", cmd_print, "send the slips waiting in the print queue")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--limit", type=limit, default=50, help="1 to 1000 (default 50)")
     p = add("reprint", cmd_reprint, "print a slip again (the last one by default)")
-    p.add_argument("job", nargs="?", type=int, metavar="JOB", help="print job number")
+    p.add_argument("job", nargs="?", type=whole_number, metavar="JOB", help="print job number")
     p.add_argument("--last", action="store_true", help="the last slip (the default)")
     p = add("zreport", cmd_zreport, "end-of-day figures (the Z-report)")
     p.add_argument("--day", metavar="YYYY-MM-DD", help="store day (default today)")

@@ -92,6 +92,8 @@ def normalise_phone(raw: str, region: str) -> str:
         raise InvalidPhone(f"“{text}” is not a phone number.") from None
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhone(f"{text} is not a valid phone number for region {region}.")
+    if number.extension:  # E.164 has no extensions: dropping it would merge two customers
+        raise InvalidPhone(f"{text} has an extension; give the number without it.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

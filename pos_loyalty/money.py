@@ -23,7 +23,7 @@ ISO_4217 = frozenset(
     "TND TOP TRY TTD TWD TZS UAH UGX USD UYU UZS VES VND VUV WST XAF XCD XOF XPF YER ZAR ZMW "
     "ZWG".split()
 )
-_AMOUNT = re.compile(r"^(\d+)(?:[.,](\d*))?$")
+_AMOUNT = re.compile(r"^([0-9]+)(?:[.,]([0-9]*))?$")  # ASCII digits: what a till's keys type
 MAX_MINOR = 10**12  # a sale above ten thousand million units is a typo, not a sale
 
 

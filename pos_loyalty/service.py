@@ -49,7 +49,7 @@ from .rules.program import Membership, Program, ruleset_version
 from .rules.reversal import refund_points
 from .rules.tiers import tier_status
 from .slips import Header, balance_slip, event_slip
-from .staff import ROLES, Staff, check_new_pin, hash_pin, pin_matches, wrong_pin
+from .staff import ROLES, Staff, check_new_pin, check_staff_id, hash_pin, pin_matches, wrong_pin
 from .views import EventResult, MemberView
 from .zreport import ZReport, z_report, z_report_slip
 
@@ -175,7 +175,10 @@ class Till:
             member_id = parse_member_code(ref.code) if ref.code else _check_member_id(ref.member_id)
             row = j.member(member_id)
             who = _Who(member_id, row["phone"] if row else None, row)
-            missing = f"No member with code {display_code(member_code(member_id))} is known here."
+            named = (
+                f"code {display_code(member_code(member_id))}" if ref.code else f"id {member_id}"
+            )
+            missing = f"No member with {named} is known here."
         # An unseen member may earn offline when named by phone or checked code; a bare
         # member id carries no check, so a typo there must not earn for a stranger.
         may_be_new = unknown_ok and not ref.member_id
@@ -282,6 +285,8 @@ class Till:
     ) -> Event:
         if approval is not None:
             detail["approved_by"] = approval.staff_id
+        if cashier is not None:
+            check_staff_id(cashier, "cashier")
         return self.journal.append(
             NewEvent(
                 event_id=str(uuid.uuid4()),
@@ -605,7 +610,10 @@ class Till:
                 points, detail = self._cancel(original, amount)
             else:
                 raise NotAllowed("Only a sale (earn) or a redemption or donation can be reversed.")
-            check_reversal(self.program, abs(points), approval is not None)
+            # The limit counts every reversal of this event, so refunding in slices cannot
+            # take back more than the limit without a manager.
+            before = -sum(e.points for e in self.journal.reversals_of(original.event_id))
+            check_reversal(self.program, abs(points) + abs(before), approval is not None)
             event = self._new(
                 "reverse",
                 who,
@@ -621,7 +629,7 @@ class Till:
 
     def _find_event(self, event_ref: str) -> Event:
         text = str(event_ref).strip().lstrip("#")[:64]
-        by_seq = text.isdigit() and int(text) <= MAX_POINTS  # SQLite integers are 64-bit
+        by_seq = text.isascii() and text.isdigit() and int(text) <= MAX_POINTS  # 64-bit seq
         event = self.journal.event_by_seq(int(text)) if by_seq else self.journal.event(text)
         if event is None:
             raise UnknownEvent(f"No event “{text}” in this till's journal.")
@@ -656,7 +664,8 @@ class Till:
 
     def _cancel(self, spend: Event, amount: int | None) -> tuple[int, dict[str, Any]]:
         if amount is not None:
-            raise BadInput("A redemption is cancelled whole; leave out the amount.")
+            noun = {"redeem": "redemption", "donate": "donation"}[spend.kind]
+            raise BadInput(f"A {noun} is cancelled whole; leave out the amount.")
         if self.journal.reversals_of(spend.event_id):
             raise AlreadyReversed(f"That {spend.kind} (#{spend.seq}) was already cancelled.")
         points = -spend.points
@@ -784,6 +793,7 @@ class Till:
             timezone=self.config.store.timezone,
             currency=self.currency,
             point_value=self.program.point_value,
+            hq_configured=bool(self.config.hq.url),
         )
         if not print_slip:
             return report, None
@@ -796,8 +806,7 @@ class Till:
     def add_staff(self, staff_id: str, *, name: str, role: str, pin: str) -> Staff:
         if role not in ROLES:
             raise BadInput(f"A role is one of: {', '.join(ROLES)}.")
-        if not staff_id or len(staff_id) > 32 or not staff_id.isalnum():
-            raise BadInput("A staff id is 1 to 32 letters or digits.")
+        check_staff_id(staff_id)
         check_new_pin(pin)
         with self.journal.writing():
             self.journal.save_staff(staff_id, _clean_name(name) or staff_id, role, hash_pin(pin))
@@ -850,8 +859,10 @@ def _clean_name(name: str | None) -> str | None:
     text = " ".join(name.split())
     if not text:
         return None
-    if len(text) > MAX_NAME or not text.isprintable():
-        raise BadInput(f"A name is at most {MAX_NAME} printable characters.")
+    if not text.isprintable():
+        raise BadInput("A name cannot contain control characters.")
+    if len(text) > MAX_NAME:
+        raise BadInput(f"A name is at most {MAX_NAME} characters.")
     return text
 
 

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from .clock import parse_iso
 from .members import display_code, mask_phone
+from .money import format_amount
 from .views import EventResult, MemberView
 
 Align = Literal["left", "center", "right"]
@@ -124,6 +125,9 @@ def event_slip(header: Header, result: EventResult) -> Slip:
         return welcome_slip(header, result)
     blocks = header.blocks(event.created_at, TITLES.get(event.kind, event.kind.upper()))
     blocks += [*_member_blocks(member), Rule()]
+    if event.amount is not None and event.currency:
+        label = "Sale" if event.kind == "earn" else "Amount"
+        blocks.append(Row(label, format_amount(event.amount, event.currency)))
     blocks += [_explained(line) for line in result.lines]
     reward = event.detail.get("reward")
     if reward and reward.get("item"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -25,8 +26,14 @@ class Staff:
         return self.role == "manager"
 
 
+def check_staff_id(staff_id: str, what: str = "staff") -> None:
+    """Ids go into the journal for good: short, plain, no terminal control characters."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", staff_id):
+        raise BadInput(f"A {what} id is 1 to 32 letters, digits, dot, dash or underscore.")
+
+
 def check_new_pin(pin: str) -> None:
-    if not pin.isdigit() or not 4 <= len(pin) <= 12:
+    if not re.fullmatch(r"[0-9]{4,12}", pin):
         raise BadInput("A PIN is 4 to 12 digits.")
 
 

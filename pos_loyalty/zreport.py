@@ -20,13 +20,18 @@ class ZReport:
     by_kind: dict[str, tuple[int, int]]  # kind → (events, points)
     sales: int  # money of the day's sales, minor units
     refunds: int
-    issued: int  # points added: sales, bonuses, positive adjustments, cancelled redemptions
-    redeemed: int  # points spent on rewards and donations (positive number)
-    liability_points: int  # all points this till knows to be outstanding
+    earned: int  # points from sales
+    bonuses: int  # welcome and referral bonuses
+    adjusted: int  # managers' adjustments, net
+    redeemed: int  # spent on rewards and donations (a positive number)
+    refunded: int  # taken back by refunds (a positive number)
+    cancelled: int  # given back by cancelled redemptions
+    net: int  # the day's change: earned + bonuses + adjusted − redeemed − refunded + cancelled
+    liability_points: int  # all points this till knows to be outstanding, every day
     liability: int  # liability_points at the program's point value, minor units
-    unsynced: int
+    unsynced: int  # now, not on the day
     oldest_unsynced_at: str | None
-    sync_problem: str | None
+    sync_problem: str | None  # why events are still waiting, in a sentence
     slips_waiting: int
 
     def to_json(self) -> dict[str, Any]:
@@ -36,8 +41,27 @@ class ZReport:
         return out
 
 
+_DAY_SUMS = """
+SELECT
+  coalesce(sum(CASE WHEN kind = 'earn' THEN points END), 0),
+  coalesce(sum(CASE WHEN kind IN ('welcome_bonus', 'referral_bonus') THEN points END), 0),
+  coalesce(sum(CASE WHEN kind = 'adjust' THEN points END), 0),
+  coalesce(-sum(CASE WHEN kind IN ('redeem', 'donate') THEN points END), 0),
+  coalesce(-sum(CASE WHEN kind = 'reverse' AND points < 0 THEN points END), 0),
+  coalesce(sum(CASE WHEN kind = 'reverse' AND points > 0 THEN points END), 0),
+  coalesce(sum(points), 0)
+FROM events WHERE created_at >= ? AND created_at < ?
+"""
+
+
 def z_report(
-    journal: Journal, *, day: dt.date, timezone: str, currency: str, point_value: str
+    journal: Journal,
+    *,
+    day: dt.date,
+    timezone: str,
+    currency: str,
+    point_value: str,
+    hq_configured: bool,
 ) -> ZReport:
     zone = zoneinfo.ZoneInfo(timezone)
     start = dt.datetime.combine(day, dt.time(), zone)
@@ -48,32 +72,40 @@ def z_report(
         "WHERE created_at >= ? AND created_at < ? GROUP BY kind",
         (since, until),
     ).fetchall()
-    by_kind = {r[0]: (r[1], r[2]) for r in rows}
     money = {r[0]: r[3] for r in rows}
-    issued, redeemed = q(
-        "SELECT coalesce(sum(CASE WHEN points > 0 THEN points END), 0), "
-        "coalesce(-sum(CASE WHEN kind IN ('redeem', 'donate') THEN points END), 0) "
-        "FROM events WHERE created_at >= ? AND created_at < ?",
-        (since, until),
+    earned, bonuses, adjusted, redeemed, refunded, cancelled, net = q(
+        _DAY_SUMS, (since, until)
     ).fetchone()
     outstanding = _outstanding_points(journal)
     outbox = journal.outbox()
-    unsynced = q(
+    unsynced, oldest = q(
         "SELECT count(*), min(created_at) FROM events WHERE seq > ?", (outbox["acked_seq"],)
     ).fetchone()
+    problem = outbox["last_error"]
+    if unsynced and not problem:
+        problem = (
+            "HQ has not confirmed them yet."
+            if hq_configured
+            else ("No HQ is configured (hq.url is empty): this till works offline.")
+        )
     return ZReport(
         day=day,
         currency=currency,
-        by_kind=by_kind,
+        by_kind={r[0]: (r[1], r[2]) for r in rows},
         sales=money.get("earn", 0),
         refunds=money.get("reverse", 0),
-        issued=issued,
+        earned=earned,
+        bonuses=bonuses,
+        adjusted=adjusted,
         redeemed=redeemed,
+        refunded=refunded,
+        cancelled=cancelled,
+        net=net,
         liability_points=outstanding,
         liability=outstanding * parse_amount(point_value, currency),
-        unsynced=unsynced[0],
-        oldest_unsynced_at=unsynced[1],
-        sync_problem=outbox["last_error"],
+        unsynced=unsynced,
+        oldest_unsynced_at=oldest,
+        sync_problem=problem,
         slips_waiting=journal.print_queue()["queued"],
     )
 
@@ -91,7 +123,9 @@ def _outstanding_points(journal: Journal) -> int:
 
 
 def z_report_slip(header: Header, report: ZReport, at: str) -> Slip:
-    money = lambda minor: format_amount(minor, report.currency)  # noqa: E731
+    def money(minor: int) -> str:
+        return format_amount(minor, report.currency)
+
     blocks: list[Block] = header.blocks(at, f"Z-REPORT {report.day.isoformat()}")
     blocks.append(Rule())
     for kind, (count, points) in sorted(report.by_kind.items()):
@@ -100,19 +134,23 @@ def z_report_slip(header: Header, report: ZReport, at: str) -> Slip:
         Rule(),
         Row("Sales", money(report.sales)),
         Row("Refunds", money(report.refunds)),
-        Row("Points issued", str(report.issued)),
-        Row("Points redeemed", str(report.redeemed)),
-        Row("Outstanding points", str(report.liability_points)),
+        Row("Points earned on sales", f"{report.earned:+d}"),
+        Row("Bonuses", f"{report.bonuses:+d}"),
+        Row("Adjustments", f"{report.adjusted:+d}"),
+        Row("Redeemed and donated", f"{-report.redeemed:+d}"),
+        Row("Taken back by refunds", f"{-report.refunded:+d}"),
+        Row("Given back by cancels", f"{report.cancelled:+d}"),
+        Row("Net change on the day", f"{report.net:+d}", bold=True),
+        Rule(),
+        Row("Outstanding points, all days", str(report.liability_points)),
         Row("Liability", money(report.liability), bold=True),
         Rule(),
-        Row("Not yet at HQ", f"{report.unsynced} events", bold=bool(report.unsynced)),
+        Row("Not yet at HQ (now)", f"{report.unsynced} events", bold=bool(report.unsynced)),
     ]
     if report.unsynced and report.oldest_unsynced_at:
         blocks.append(Row("  oldest", header.local_time(report.oldest_unsynced_at)))
     if report.sync_problem:
-        blocks.append(Text(f"  why: {report.sync_problem}"))
-    elif report.unsynced:
-        blocks.append(Text("  why: the till has not reached HQ yet"))
+        blocks.append(Text(f"  {report.sync_problem}"))
     if report.slips_waiting:
         blocks.append(Row("Slips waiting to print", str(report.slips_waiting)))
     return Slip("zreport", tuple(blocks))

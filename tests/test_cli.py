@@ -844,7 +844,10 @@ def test_reversal_above_the_limit_needs_a_manager(shop: Shop, anna: dict[str, An
     sale = shop.earn(ANNA, 30000)  # 300 points, above the 200-point limit
     with shop.writes_nothing():
         message = refused(shop.cli(f"reverse {sale['seq']}"), "needs_manager")
-    assert f"Reversing 300 points is above the {REVERSAL_LIMIT}-point limit" in message
+    assert (
+        f"Reversing 300 points of this sale in all is above the {REVERSAL_LIMIT}-point limit"
+        in message
+    )
     result = done(shop.cli(f"reverse {sale['seq']} --manager M1", manager_pin=MANAGER_PIN))
     assert (result["points"], result["approved_by"]) == (-300, "M1")
 

@@ -81,7 +81,9 @@ def test_phone_numbers_in_common_local_formats_normalise_to_e164(raw, region, e1
     assert normalise_phone(raw, region) == e164
 
 
-@pytest.mark.parametrize("raw", ["", "x", "12", "06 1234 567", "+31 6 1234 56789 0", "9" * 40])
+@pytest.mark.parametrize(
+    "raw", ["", "x", "12", "06 1234 567", "+31 6 1234 56789 0", "9" * 40, "+31 6 1234 5678 ext 5"]
+)
 def test_invalid_phone_numbers_are_refused(raw):
     with pytest.raises(InvalidPhone):
         normalise_phone(raw, "NL")

@@ -183,6 +183,9 @@ def test_large_reversal_needs_a_manager(make_till):
     with pytest.raises(NeedsManager, match="above the 100-point limit"):
         till.reverse(sale.event.event_id)
     assert till.reverse(sale.event.event_id, amount=5000).event.points == -50
+    assert till.reverse(sale.event.event_id, amount=5000).event.points == -50
+    with pytest.raises(NeedsManager, match="Reversing 150 points of this sale in all"):
+        till.reverse(sale.event.event_id, amount=5000)  # slices add up
 
 
 def test_only_sales_and_redemptions_can_be_reversed(till):

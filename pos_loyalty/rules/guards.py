@@ -54,8 +54,9 @@ def check_velocity(program: Program, count_today: int, approved: bool) -> bool:
 
 
 def check_reversal(program: Program, points: int, approved: bool) -> None:
+    """``points``: everything reversed of one event, this reversal included."""
     if points > program.reversal_manager_limit and not approved:
         raise NeedsManager(
-            f"Reversing {points} points is above the {program.reversal_manager_limit}-point "
-            "limit; a manager must approve it."
+            f"Reversing {points} points of this sale in all is above the "
+            f"{program.reversal_manager_limit}-point limit; a manager must approve it."
         )

@@ -149,6 +149,9 @@ def test_z_report_slip_shows_the_days_figures(till, tmp_path, paper):
     lines = job.text.splitlines()
     assert "Z-REPORT 2026-11-25" in job.text
     assert any(line.startswith("Sales") and line.endswith("24.80 EUR") for line in lines)
-    assert any(line.startswith("Points issued") and line.endswith(" 74") for line in lines)
+    assert any(line.startswith("Points earned on sales") and line.endswith("+24") for line in lines)
+    assert any(line.startswith("Bonuses") and line.endswith("+50") for line in lines)
+    assert any(line.startswith("Net change on the day") and line.endswith("+74") for line in lines)
     assert any(line.startswith("Liability") and line.endswith("0.74 EUR") for line in lines)
     assert any(line.startswith("Not yet at HQ") and line.endswith("3 events") for line in lines)
+    assert "No HQ is configured (hq.url is empty)" in " ".join(lines)  # wrapped on 58 mm
