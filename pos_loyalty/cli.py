@@ -439,6 +439,34 @@ def cmd_staff_add(args: argparse.Namespace, till: Any, out: Output) -> int:
     return 0
 
 
+def cmd_scanner(args: argparse.Namespace, till: Any, out: Output) -> int:
+    """Read the configured serial scanner and look up each member scanned, one line (or one
+    JSON object) per scan, until Ctrl-C: the scanner end to end, without the cashier screen."""
+    import queue
+
+    from drivers.scanner import Scan, SerialScanner, classify
+
+    from .service import MemberRef
+
+    scans: queue.Queue[Scan] = queue.Queue()
+    with SerialScanner.from_config(till.config.scanner, queue=scans):
+        where = till.config.scanner.port
+        print(f"Reading the scanner at {where}; Ctrl-C stops.", file=sys.stderr, flush=True)
+        try:
+            for _ in range(args.count or 10**12):
+                scan = scans.get()
+                try:
+                    view = till.lookup(MemberRef(member_id=classify(scan)))
+                except LoyaltyError as exc:
+                    out.emit({"error": {"code": exc.code, "message": exc.message}}, [exc.message])
+                    continue
+                out.emit(view.to_json(), member_text(view))
+                sys.stdout.flush()
+        except KeyboardInterrupt:
+            pass
+    return 0
+
+
 def cmd_sim(args: argparse.Namespace, out: Output) -> int:
     """The simulators are tools of their own; hand them the rest of the command line."""
     if args.device == "printer":
@@ -553,6 +581,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", choices=("cashier", "manager"), default="cashier")
     p.add_argument("--name")
     p.set_defaults(handler=cmd_staff_add)
+    p = add("scanner", cmd_scanner, "read the serial scanner and look up each member scanned")
+    p.add_argument("--count", type=whole_number, help="stop after this many scans")
     p = sub.add_parser(
         "sim",
         help="simulated printer and scanner for testing without hardware",

@@ -530,3 +530,37 @@ def test_scanner_from_the_till_config_reads_the_simulated_scanner(tmp_path):
             first, second = scans.get(timeout=2), scans.get(timeout=2)
     assert (first.code, first.symbology) == ("M1ABCDEFGHJKMNPQRS5", "]Q1")
     assert not second.ok  # an EAN-13 is not accepted by a till that takes only QR
+
+
+def test_scanner_command_looks_up_each_scanned_member(tmp_path):
+    """`pos-loyalty scanner`: the config's serial scanner (the simulator's pty) → member
+    lookups, one JSON object per scan; a misread says so and the next scan still works."""
+    import json as json_mod
+
+    from pos_loyalty import config as config_mod
+    from pos_loyalty.service import Till
+
+    with SimScanner() as sim:
+        text = config_mod.EXAMPLE.read_text()
+        text = text.replace('transport = "keyboard"', 'transport = "serial"', 1)
+        text = text.replace('port = ""', f'port = "{sim.device_path}"', 1)
+        cfg = tmp_path / "till.toml"
+        cfg.write_text(text)
+        with Till.open(config_mod.load(str(cfg))) as till:
+            code = till.enroll("0612345678", name="Anna").member.code
+        argv = ["scanner", "--config", str(cfg), "--json", "--count", "2"]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "pos_loyalty.cli", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stderr is not None
+        assert "Reading the scanner at" in proc.stderr.readline()  # the port is open
+        sim.scan(code[:-1] + ("0" if code[-1] != "0" else "1"), aim="]Q1")  # a misread
+        time.sleep(0.2)
+        sim.scan(code, suffix="crlf", aim="]Q1")
+        output, _ = proc.communicate(timeout=10)
+    first, second = (json_mod.loads(line) for line in output.splitlines())
+    assert first["error"]["code"] == "bad_scan"
+    assert (second["name"], second["code"], second["balance"]) == ("Anna", code, 50)
