@@ -351,7 +351,11 @@ class SimPrinter:
             return
         name = None if not words or words[0].lower() in ("none", "healthy") else words[0]
         if name not in FAULTS:
-            log.warning("control file names unknown fault %r; keeping %r", name, self.fault)
+            log.warning(
+                "The control file names %r, which is not a fault; still %s.",
+                name,
+                self.fault or "healthy",
+            )
             return
         with self._changed:
             self._fault_name = name

@@ -277,6 +277,9 @@ def main_scan(argv: list[str] | None = None) -> int:
     parser.add_argument("--aim", default=None, help="AIM identifier to prefix, e.g. ]Q1")
     _add_control_option(parser)
     args = parser.parse_args(argv)
+    if not args.code.strip():
+        print("Give the code to scan; an empty scan is not a scan.", file=sys.stderr)
+        return 2
     try:
         send_scan(args.control or default_control_path(), args.code, args.suffix, args.aim)
     except LoyaltyError as exc:
