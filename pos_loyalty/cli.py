@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from . import config as config_mod
-from .errors import BadInput, LoyaltyError, NeedsManager
+from .errors import BadInput, ConfigError, LoyaltyError, NeedsManager
 
 PIN_ENV = "POS_LOYALTY_PIN"
 MANAGER_PIN_ENV = "POS_LOYALTY_MANAGER_PIN"
@@ -173,6 +173,13 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
         path.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(config_mod.EXAMPLE, path)
     loaded = config_mod.load(str(path))
+    if loaded.config.printer.transport != "none":
+        from drivers.profiles import load_profile
+
+        try:  # an unknown profile or paper width fails here, early
+            load_profile(loaded.config.printer.profile)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc.message}") from None
     _open_till(loaded).close()  # opening creates and migrates the database
     db = loaded.database_path
     out.emit(
