@@ -585,7 +585,8 @@ def _create_private(path: Path) -> None:
         if path.stat().st_mode & 0o077:
             path.chmod(0o600)
     except OSError as exc:
-        raise StorageError(f"The till database {path} cannot be created: {exc.strerror}.") from None
+        verb = "written" if path.exists() else "created"
+        raise StorageError(f"The till database {path} cannot be {verb}: {exc.strerror}.") from None
 
 
 def _storage_reason(exc: sqlite3.OperationalError) -> str:
