@@ -36,6 +36,13 @@ def whole_number(text: str) -> int:
     return int(text)
 
 
+def positive(text: str) -> int:
+    value = whole_number(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("give a number from 1 up")
+    return value
+
+
 def limit(text: str) -> int:
     value = whole_number(text)
     if not 1 <= value <= 1000:
@@ -70,7 +77,7 @@ def member_text(view: Any) -> list[str]:
     )
     lines = [f"{who}  [{ids}]" if ids else who]
     if not view.known:
-        lines.append("Not yet known to this till's member list: HQ will link these points.")
+        lines.append("Not yet in this till's member list: points kept against the number or code.")
     lines.append(
         f"Balance {view.balance} points "
         f"(confirmed {view.confirmed}, not yet synced {view.pending:+d})"
@@ -96,7 +103,7 @@ def deliver(till: Any, out: Output, data: dict[str, Any], text: list[str]) -> No
     already safe in the journal, so a printer problem of any kind is reported, never raised."""
     job = data.get("print_job")
     if job is not None and till.printing:
-        state = print_now(till, job)
+        state = print_now(till, job, now_not_later=True)  # the cashier waits: try all now
         data["print"] = state
         if state["status"] == "printed":
             text.append(
@@ -123,7 +130,7 @@ def print_now(till: Any, job: int, *, now_not_later: bool = False) -> dict[str, 
         "job": job,
         "status": outcomes.get(job, "kept"),
         "printer": state.state if state else "unknown",
-        "detail": state.detail if state else "Another till process is printing it.",
+        "detail": state.detail if state else "Another till process is printing the slips.",
     }
 
 
@@ -235,13 +242,14 @@ def cmd_print(args: argparse.Namespace, till: Any, out: Output) -> int:
     worker = PrintWorker(till.source)
     outcomes = worker.run_once(limit=args.limit, now_not_later=True)
     queue = till.journal.print_queue()
+    known = till.print_status()  # the state last found, when nothing was tried now
     state = worker.state
     data = {
         "printed": [j for j, o in outcomes if o == "printed"],
         "kept": [j for j, o in outcomes if o != "printed"],
         "waiting": queue["queued"],
-        "printer": state.state if state else "unknown",
-        "detail": state.detail if state else None,
+        "printer": state.state if state else known["printer"],
+        "detail": state.detail if state else known["detail"],
     }
     text = [f"Printed {len(data['printed'])}; {data['waiting']} waiting."]
     if not outcomes and queue["queued"]:
@@ -255,10 +263,9 @@ def cmd_print(args: argparse.Namespace, till: Any, out: Output) -> int:
 
 def cmd_reprint(args: argparse.Namespace, till: Any, out: Output) -> int:
     _need_printer(till)
-    job = till.reprint(args.job)
-    deliver(
-        till, out, {"print_job": job, "reprint_of": args.job}, [f"Reprint queued as job {job}."]
-    )
+    job, original = till.reprint(args.job)
+    text = [f"Reprint of slip {original} queued as job {job}."]
+    deliver(till, out, {"print_job": job, "reprint_of": original}, text)
     return 0
 
 
@@ -369,9 +376,8 @@ def cmd_history(args: argparse.Namespace, till: Any, out: Output) -> int:
     rows = [event_json(e) for e in events]
     text = [*member_text(view), ""]
     for e in events:
-        text.append(
-            f"#{e.seq:<5} {e.created_at[:16].replace('T', ' ')}  {e.kind:<14} {e.points:+6d}"
-        )
+        when = till.header.local_time(e.created_at)  # the store's clock, as on the slips
+        text.append(f"#{e.seq:<5} {when}  {e.kind:<14} {e.points:+6d}")
         text.extend(f"        {line}" for line in e.lines)
     out.emit({"member": view.to_json(), "events": rows}, text)
     return 0
@@ -571,7 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("print", cmd_print, "send the slips waiting in the print queue")
     p.add_argument("--limit", type=limit, default=50, help="1 to 1000 (default 50)")
     p = add("reprint", cmd_reprint, "print a slip again (the last one by default)")
-    p.add_argument("job", nargs="?", type=whole_number, metavar="JOB", help="print job number")
+    p.add_argument("job", nargs="?", type=positive, metavar="JOB", help="print job number")
     p.add_argument("--last", action="store_true", help="the last slip (the default)")
     p = add("zreport", cmd_zreport, "end-of-day figures (the Z-report)")
     p.add_argument("--day", metavar="YYYY-MM-DD", help="store day (default today)")
@@ -589,7 +595,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name")
     p.set_defaults(handler=cmd_staff_add)
     p = add("scanner", cmd_scanner, "read the serial scanner and look up each member scanned")
-    p.add_argument("--count", type=whole_number, help="stop after this many scans")
+    p.add_argument("--count", type=positive, help="stop after this many scans")
     p = sub.add_parser(
         "sim",
         help="simulated printer and scanner for testing without hardware",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import sqlite3
@@ -483,13 +484,13 @@ class Journal:
         ``lease_until``: another process draining the same queue (the UI's worker and a CLI
         call) skips them, so no slip prints twice; if the worker dies, the lease runs out."""
         with self.writing():
-            jobs = self.conn.execute(
-                "SELECT * FROM print_jobs WHERE status = 'queued' "
-                "AND (lease_until IS NULL OR lease_until <= ?) "
-                "AND (? OR next_attempt_at IS NULL OR next_attempt_at <= ?) "
-                "ORDER BY job_id LIMIT ?",
-                (now, now_not_later, now, limit),
+            waiting = self.conn.execute(
+                "SELECT * FROM print_jobs WHERE status = 'queued' ORDER BY job_id LIMIT ?",
+                (limit,),
             ).fetchall()
+            jobs = list(
+                itertools.takewhile(lambda job: _claimable(job, now, now_not_later), waiting)
+            )
             self.conn.executemany(
                 "UPDATE print_jobs SET lease_until = ? WHERE job_id = ?",
                 [(lease_until, job["job_id"]) for job in jobs],
@@ -567,6 +568,14 @@ class Journal:
             "pin_hash = excluded.pin_hash",
             (staff_id, name, role, pin_hash),
         )
+
+
+def _claimable(job: sqlite3.Row, now: str, now_not_later: bool) -> bool:
+    """Slips print in queue order: a job waiting out its backoff, or leased to another worker,
+    holds back every later one."""
+    if job["lease_until"] and job["lease_until"] > now:
+        return False
+    return now_not_later or not job["next_attempt_at"] or job["next_attempt_at"] <= now
 
 
 def _event(row: sqlite3.Row | dict[str, Any]) -> Event:

@@ -338,21 +338,28 @@ class Till:
         with self.journal.writing():
             return view, self.journal.add_print_job(slip.kind, slip.to_json(), at)
 
-    def reprint(self, job_id: int | None = None) -> int:
-        """Queue a copy of an earlier slip (the last one by default)."""
+    def reprint(self, job_id: int | None = None) -> tuple[int, int]:
+        """Queue a copy of an earlier slip (the last one by default); returns the new job and
+        the original it copies."""
         with self.journal.writing():
-            job = self.journal.print_job(job_id) if job_id else self.journal.last_print_job()
+            job = (
+                self.journal.print_job(job_id)
+                if job_id is not None
+                else self.journal.last_print_job()
+            )
             if job is None:
                 raise UnknownEvent(
                     f"No print job {job_id}." if job_id else "Nothing has been printed yet."
                 )
-            return self.journal.add_print_job(
+            original = job["reprint_of"] or job["job_id"]  # always the original
+            copy = self.journal.add_print_job(
                 job["kind"],
                 json.loads(job["slip"]),
                 iso(self.clock()),
                 event_id=job["event_id"],
-                reprint_of=job["reprint_of"] or job["job_id"],  # always the original
+                reprint_of=original,
             )
+            return copy, original
 
     def enroll(
         self,

@@ -196,3 +196,21 @@ def test_a_till_cannot_change_its_currency(till, make_till):
     text = config_text().replace('currency = "EUR"', 'currency = "USD"')
     with pytest.raises(ConfigError, match="keeps its amounts in EUR, but the config says"):
         make_till(text)
+
+
+def test_print_jobs_are_claimed_in_order_and_leased(till):
+    with till.journal.writing():
+        first = till.journal.add_print_job("earn", {"kind": "earn", "blocks": []}, "t0")
+        second = till.journal.add_print_job("earn", {"kind": "earn", "blocks": []}, "t1")
+    till.journal.mark_retry(first, "paper out", "2026-11-25T10:05:00.000Z")
+    now, lease = "2026-11-25T10:00:00.000Z", "2026-11-25T10:02:00.000Z"
+    # The first waits out its backoff, so the second may not overtake it...
+    assert till.journal.claim_print_jobs(now, lease) == []
+    # ...unless the cashier asks to print now: then both, in order.
+    claimed = till.journal.claim_print_jobs(now, lease, now_not_later=True)
+    assert [job["job_id"] for job in claimed] == [first, second]
+    # Leased to that worker: nobody else gets them until the lease runs out.
+    assert till.journal.claim_print_jobs(now, lease, now_not_later=True) == []
+    later = "2026-11-25T10:06:00.000Z"
+    again = till.journal.claim_print_jobs(later, "2026-11-25T10:08:00.000Z")
+    assert [job["job_id"] for job in again] == [first, second]

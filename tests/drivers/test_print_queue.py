@@ -162,7 +162,8 @@ def test_a_printer_fault_keeps_the_job_and_it_prints_once_when_cleared(
 def test_reprint_of_the_last_job_prints_a_second_copy_marked_as_reprint(shop: Shop) -> None:
     result = shop.earn()
     shop.worker.run_once()
-    copy = shop.till.reprint()
+    copy, original = shop.till.reprint()
+    assert original == result.print_job
     assert shop.job(copy)["reprint_of"] == result.print_job
 
     assert shop.worker.run_once() == [(copy, "printed")]
