@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from . import config as config_mod
+from .errors import BadInput
 from .journal import verify_chain
 from .members import display_code
 from .rules.earn import BasketLine
@@ -22,6 +23,8 @@ def run_walkthrough(folder: str | None, *, as_json: bool = False) -> int:
     if not cfg_path.exists():
         cfg_path.write_bytes(config_mod.EXAMPLE.read_bytes())
     loaded = config_mod.load(str(cfg_path))
+    if loaded.database_path.exists():  # the walk-through enrols the same customers each time
+        raise BadInput(f"{root} already holds a demo till; give a new --dir or remove it.")
     say = Narrator(quiet=as_json)
     with Till.open(loaded) as till:
         manager = till.add_staff("M1", name="Maria (manager)", role="manager", pin=MANAGER_PIN)
