@@ -122,6 +122,8 @@ def print_now(till: Any, job: int, *, now_not_later: bool = False) -> dict[str, 
         outcomes = dict(worker.run_once(now_not_later=now_not_later))
     except LoyaltyError as exc:
         return {"job": job, "status": "kept", "printer": "unknown", "detail": exc.message}
+    except KeyboardInterrupt:  # the event is saved; the host must still learn its id
+        return {"job": job, "status": "kept", "printer": "unknown", "detail": "Printing stopped."}
     except Exception as exc:  # a printer driver's bug must not turn a saved sale into an error
         detail = f"The slip could not be sent ({type(exc).__name__}); it waits in the queue."
         return {"job": job, "status": "kept", "printer": "unknown", "detail": detail}
@@ -211,7 +213,12 @@ def cmd_enroll(args: argparse.Namespace, till: Any, out: Output) -> int:
     if args.referrer_code or args.referrer_phone:
         referrer = MemberRef(code=args.referrer_code, phone=args.referrer_phone)
     result = till.enroll(
-        args.phone, name=args.name, consent=args.consent, referrer=referrer, cashier=args.cashier
+        args.phone,
+        name=args.name,
+        consent=args.consent,
+        referrer=referrer,
+        cashier=args.cashier,
+        request_id=args.request_id,
     )
     text = [f"#{result.event.seq} enroll", *(f"  {line}" for line in result.lines)]
     deliver(till, out, result.to_json(), [*text, *member_text(result.member)])
@@ -309,6 +316,7 @@ def cmd_earn(args: argparse.Namespace, till: Any, out: Output) -> int:
         amount=amount,
         lines=lines,
         cashier=args.cashier,
+        request_id=args.request_id,
         approval=_approval(till, args),
     )
     deliver(till, out, result.to_json(), result_text(result))
@@ -321,6 +329,7 @@ def cmd_redeem(args: argparse.Namespace, till: Any, out: Output) -> int:
         reward_id=args.reward,
         points=args.points,
         cashier=args.cashier,
+        request_id=args.request_id,
         approval=_approval(till, args),
     )
     deliver(till, out, result.to_json(), result_text(result))
@@ -333,6 +342,7 @@ def cmd_donate(args: argparse.Namespace, till: Any, out: Output) -> int:
         charity_id=args.charity,
         points=args.points,
         cashier=args.cashier,
+        request_id=args.request_id,
         approval=_approval(till, args),
     )
     deliver(till, out, result.to_json(), result_text(result))
@@ -340,7 +350,9 @@ def cmd_donate(args: argparse.Namespace, till: Any, out: Output) -> int:
 
 
 def cmd_membership(args: argparse.Namespace, till: Any, out: Output) -> int:
-    result = till.buy_membership(_member_ref(args), plan_id=args.plan, cashier=args.cashier)
+    result = till.buy_membership(
+        _member_ref(args), plan_id=args.plan, cashier=args.cashier, request_id=args.request_id
+    )
     deliver(till, out, result.to_json(), result_text(result))
     return 0
 
@@ -350,7 +362,11 @@ def cmd_reverse(args: argparse.Namespace, till: Any, out: Output) -> int:
 
     amount = parse_amount(args.amount, till.currency) if args.amount is not None else None
     result = till.reverse(
-        args.event, amount=amount, cashier=args.cashier, approval=_approval(till, args)
+        args.event,
+        amount=amount,
+        cashier=args.cashier,
+        approval=_approval(till, args),
+        request_id=args.request_id,
     )
     deliver(till, out, result.to_json(), result_text(result))
     return 0
@@ -364,6 +380,7 @@ def cmd_adjust(args: argparse.Namespace, till: Any, out: Output) -> int:
         note=args.note or "",
         approval=_approval(till, args),
         cashier=args.cashier,
+        request_id=args.request_id,
     )
     deliver(till, out, result.to_json(), result_text(result))
     return 0
@@ -522,6 +539,11 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--member", metavar="ID", help="member id")
     cashier = _Parser(add_help=False)
     cashier.add_argument("--cashier", metavar="ID", help="who is at the till (recorded)")
+    cashier.add_argument(
+        "--request-id",
+        metavar="ID",
+        help="the host POS's id for this request: a retry returns the first result",
+    )
     staff = _Parser(add_help=False, parents=[cashier])
     staff.add_argument(
         "--manager", metavar="ID", help=f"manager approving (PIN from ${MANAGER_PIN_ENV})"

@@ -21,7 +21,7 @@ from typing import Any
 
 from .errors import ConfigError, SchemaTooNew, StorageError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 GENESIS = "0" * 64
 BUSY_TIMEOUT_MS = 5000
 EVENT_COLUMNS = (
@@ -224,7 +224,15 @@ def _migrate_to_3(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE print_jobs ADD COLUMN lease_until TEXT")
 
 
-MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3}
+def _migrate_to_4(conn: sqlite3.Connection) -> None:
+    """The host POS's request ids: a retried command returns the event it already made."""
+    conn.execute(
+        "CREATE TABLE requests (request_id TEXT PRIMARY KEY, event_id TEXT NOT NULL "
+        "REFERENCES events (event_id))"
+    )
+
+
+MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3, 4: _migrate_to_4}
 
 
 class Journal:
@@ -278,6 +286,8 @@ class Journal:
         if version == SCHEMA_VERSION:
             return
         with self.writing():
+            # Another process may have migrated while this one waited for the write lock.
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 MIGRATIONS[step](self.conn)
             if version == 0:
@@ -292,23 +302,27 @@ class Journal:
 
     def _check_owner(self) -> None:
         meta = dict(self.conn.execute("SELECT key, value FROM meta").fetchall())
-        if self.currency:
-            self._check_currency(meta.get("currency"))
         owner = (meta.get("store_id"), meta.get("terminal_id"))
         if owner != (self.store_id, self.terminal_id):
             raise ConfigError(
                 f"The till database {self.path} belongs to store {owner[0]} terminal {owner[1]}, "
                 f"but the config says store {self.store_id} terminal {self.terminal_id}."
             )
+        if self.currency:
+            self._check_currency(meta.get("currency"))
 
     def _check_currency(self, recorded: str | None) -> None:
         """Amounts in the journal are minor units of one currency: a till never changes it."""
         if recorded is None:
-            with self.writing():
+            with self.writing():  # first open since the currency was recorded: record it once
                 self.conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('currency', ?)", (self.currency,)
+                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('currency', ?)",
+                    (self.currency,),
                 )
-        elif recorded != self.currency:
+            recorded = self.conn.execute(
+                "SELECT value FROM meta WHERE key = 'currency'"
+            ).fetchone()[0]
+        if recorded != self.currency:
             raise ConfigError(
                 f"The till database {self.path} keeps its amounts in {recorded}, but the config "
                 f"says store.currency = {self.currency}; a till cannot change its currency."
@@ -330,7 +344,7 @@ class Journal:
             self.conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
             self._rollback()
-            raise StorageError(f"The event was not saved: {_storage_reason(exc)}.") from None
+            raise StorageError(f"Nothing was saved: {_storage_reason(exc)}.") from None
         except BaseException:
             self._rollback()
             raise
@@ -421,6 +435,20 @@ class Journal:
 
     def last_seq(self) -> int:
         return self.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0]
+
+    def request_event(self, request_id: str) -> Event | None:
+        row = self.conn.execute(
+            "SELECT e.* FROM requests r JOIN events e ON e.event_id = r.event_id "
+            "WHERE r.request_id = ?",
+            (request_id,),
+        ).fetchone()
+        return _event(row) if row else None
+
+    def remember_request(self, request_id: str, event_id: str) -> None:
+        assert self._in_write, "remember_request outside a transaction"
+        self.conn.execute(
+            "INSERT INTO requests (request_id, event_id) VALUES (?, ?)", (request_id, event_id)
+        )
 
     # -- members cache --------------------------------------------------------------------
 

@@ -56,6 +56,15 @@ def parse_amount(text: str, currency: str, *, allow_zero: bool = False) -> int:
     return minor
 
 
+def check_minor(amount: object, what: str = "The amount") -> int:
+    """An amount handed in by code (the Python API), held to what parse_amount allows."""
+    if type(amount) is not int:  # not bool, not float: money is integer minor units
+        raise BadAmount(f"{what} must be a whole number of minor units, not {amount!r}.")
+    if not 0 < amount <= MAX_MINOR:
+        raise BadAmount(f"{what} must be more than zero and at most {MAX_MINOR} minor units.")
+    return amount
+
+
 def format_amount(minor: int, currency: str) -> str:
     """``1240, "EUR"`` → ``12.40 EUR``."""
     places = exponent(currency)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .clock import add_months, iso, utc_now
+from .clock import add_months, iso, parse_iso, utc_now
 from .config import Config, LoadedConfig
 from .errors import (
     AlreadyMember,
@@ -40,7 +41,7 @@ from .members import (
     normalise_phone,
     parse_member_code,
 )
-from .money import format_amount, parse_amount
+from .money import check_minor, format_amount, parse_amount
 from .rules import lots as lots_rules
 from .rules.earn import BasketLine, build_basket, compute_earn
 from .rules.guards import check_offline_cap, check_reversal, check_spend, check_velocity
@@ -55,6 +56,7 @@ from .zreport import ZReport, z_report, z_report_slip
 
 TRANSACTION_KINDS = ("earn", "redeem", "donate")  # what the velocity check counts
 MAX_NAME = 80
+_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 MAX_POINTS = 10**9  # far above any real balance, far below SQLite's 64-bit limit
 
 
@@ -89,7 +91,6 @@ class _State:
     plan_id: str | None
     until: str | None
     today: int
-    acked: int  # highest seq HQ has acknowledged
     since: str  # start of the rolling tier window
     granted_tier: str | None = None  # HQ's word on the tier, when higher than points reach
     pending: int = 0
@@ -101,9 +102,9 @@ class _State:
         )
         for e in events:
             self.pending += e.points
-            if e.created_at >= self.since and _qualifies(e):
-                self.qualifying += e.points
-            if e.seq > self.acked and _is_spend_or_cancel(e):
+            if _qualifies(e) and e.detail.get("sale_at", e.created_at) >= self.since:
+                self.qualifying += e.points  # a refund counts only while its sale does
+            if _is_spend_or_cancel(e):  # every absorbed event is one HQ has not confirmed
                 self.unsynced_spent -= e.points
             if e.kind == "membership" and (
                 self.until is None or e.detail["valid_until"] > self.until
@@ -203,7 +204,6 @@ class Till:
             today=j.count_member_events(
                 who.member_id, who.phone, TRANSACTION_KINDS, self._day_start(now)
             ),
-            acked=j.outbox()["acked_seq"],
             since=iso(now - dt.timedelta(days=self.program.tier_window_days)),
             granted_tier=row["tier"] if row else None,
         )
@@ -226,13 +226,12 @@ class Till:
             )
             for r in rows
         )
-        held = sum(lot.remaining for lot in lots)
-        if not lots and confirmed > 0:
-            lots, held = (
-                (Lot("hq-balance", confirmed, confirmed, who.row["confirmed_at"] or ""),),
-                confirmed,
-            )
-        return Ledger(lots, max(0, held - confirmed))
+        # HQ's lots should add up to its balance; whatever they do not cover is one undated
+        # lot (or a deficit), so the ledger and the shown balance always agree.
+        gap = confirmed - sum(lot.remaining for lot in lots)
+        if gap > 0:
+            lots += (Lot("hq-balance", gap, gap, who.row["confirmed_at"] or ""),)
+        return Ledger(lots, max(0, -gap))
 
     def _view(self, who: _Who, state: _State, now: dt.datetime) -> MemberView:
         now_iso = iso(now)
@@ -282,12 +281,13 @@ class Till:
         ref: str | None = None,
         cashier: str | None = None,
         approval: Staff | None = None,
+        request_id: str | None = None,
     ) -> Event:
         if approval is not None:
             detail["approved_by"] = approval.staff_id
         if cashier is not None:
             check_staff_id(cashier, "cashier")
-        return self.journal.append(
+        event = self.journal.append(
             NewEvent(
                 event_id=str(uuid.uuid4()),
                 kind=kind,
@@ -305,6 +305,33 @@ class Till:
                 created_at=iso(now),
             )
         )
+        if request_id is not None:
+            self.journal.remember_request(request_id, event.event_id)
+        return event
+
+    def _replayed(self, request_id: str | None, kind: str) -> EventResult | None:
+        """The result of a request already done: the host POS retried after a lost answer.
+        Exactly once: the same request id never makes a second event."""
+        if request_id is None:
+            return None
+        if not _REQUEST_ID.fullmatch(request_id):
+            raise BadInput(
+                "A request id is 1 to 64 letters, digits, dot, dash, colon or underscore."
+            )
+        event = self.journal.request_event(request_id)
+        if event is None:
+            return None
+        if event.kind != kind:
+            raise BadInput(
+                f"Request id {request_id} was already used for another command ({event.kind})."
+            )
+        who = self._resolve(
+            MemberRef(member_id=event.member_id)
+            if event.member_id
+            else MemberRef(phone=event.phone)
+        )
+        now = self.clock()
+        return EventResult(event, self._view(who, self._state(who, now), now), replayed=True)
 
     def _lot(self, now: dt.datetime, *, held: bool = False) -> dict[str, str | None]:
         """Expiry and hold of a lot earned ``now``, frozen into the event. Only points from a
@@ -369,11 +396,14 @@ class Till:
         consent: bool = False,
         referrer: MemberRef | None = None,
         cashier: str | None = None,
+        request_id: str | None = None,
     ) -> EventResult:
         e164 = normalise_phone(phone, self.config.store.phone_region)
         clean_name = _clean_name(name)
         program = self.program
         with self.journal.writing():
+            if done := self._replayed(request_id, "enroll"):
+                return done
             existing = self.journal.member_by_phone(e164)
             if existing:
                 code = display_code(member_code(existing["member_id"]))
@@ -406,6 +436,7 @@ class Till:
                     "referred_by": sponsor.member_id if sponsor else None,
                 },
                 cashier=cashier,
+                request_id=request_id,
             )
             also = []
             if program.welcome_bonus:
@@ -469,9 +500,12 @@ class Till:
         lines: list[BasketLine] | None = None,
         cashier: str | None = None,
         approval: Staff | None = None,
+        request_id: str | None = None,
     ) -> EventResult:
         """Points for a sale: a total, lines by category, or both (the rest is uncategorised)."""
         with self.journal.writing():
+            if done := self._replayed(request_id, "earn"):
+                return done
             now = self.clock()
             who = self._resolve(ref, unknown_ok=True)
             state = self._state(who, now)
@@ -500,6 +534,7 @@ class Till:
                 amount=total,
                 cashier=cashier,
                 approval=approval,
+                request_id=request_id,
             )
             return self._result(event, who, state, now)
 
@@ -511,6 +546,7 @@ class Till:
         points: int | None = None,
         cashier: str | None = None,
         approval: Staff | None = None,
+        request_id: str | None = None,
     ) -> EventResult:
         """Spend points on a catalogue reward, or a number of points as money off."""
         if (reward_id is None) == (points is None):
@@ -542,7 +578,9 @@ class Till:
                 "currency": self.currency,
                 "amount": value,
             }
-        return self._spend("redeem", ref, cost, what, {"reward": info}, cashier, approval)
+        return self._spend(
+            "redeem", ref, cost, what, {"reward": info}, cashier, approval, request_id
+        )
 
     def donate(
         self,
@@ -552,6 +590,7 @@ class Till:
         points: int,
         cashier: str | None = None,
         approval: Staff | None = None,
+        request_id: str | None = None,
     ) -> EventResult:
         charity = self.program.charity(charity_id)
         if charity is None:
@@ -559,9 +598,8 @@ class Till:
             raise BadInput(f"There is no charity “{charity_id}”; charities: {known}.")
         cost = _positive_points(points)
         info = {"charity": {"id": charity.id, "name": charity.name}}
-        return self._spend(
-            "donate", ref, cost, f"Donation to {charity.name}", info, cashier, approval
-        )
+        what = f"Donation to {charity.name}"
+        return self._spend("donate", ref, cost, what, info, cashier, approval, request_id)
 
     def _spend(
         self,
@@ -572,8 +610,11 @@ class Till:
         info: dict[str, Any],
         cashier: str | None,
         approval: Staff | None,
+        request_id: str | None,
     ) -> EventResult:
         with self.journal.writing():
+            if done := self._replayed(request_id, kind):
+                return done
             now = self.clock()
             who = self._resolve(ref)
             state = self._state(who, now)
@@ -590,7 +631,16 @@ class Till:
             }
             if over:
                 detail["flags"] = ["velocity"]
-            event = self._new(kind, who, -cost, now, detail, cashier=cashier, approval=approval)
+            event = self._new(
+                kind,
+                who,
+                -cost,
+                now,
+                detail,
+                cashier=cashier,
+                approval=approval,
+                request_id=request_id,
+            )
             return self._result(event, who, state, now)
 
     def reverse(
@@ -600,9 +650,14 @@ class Till:
         amount: int | None = None,
         cashier: str | None = None,
         approval: Staff | None = None,
+        request_id: str | None = None,
     ) -> EventResult:
         """Refund a sale (whole, or part of its amount) or cancel a redemption or donation."""
+        if amount is not None:
+            check_minor(amount, "The refund amount")
         with self.journal.writing():
+            if done := self._replayed(request_id, "reverse"):
+                return done
             original = self._find_event(event_ref)
             who = self._resolve(
                 MemberRef(member_id=original.member_id)
@@ -631,6 +686,7 @@ class Till:
                 amount=detail.get("refund_amount"),
                 cashier=cashier,
                 approval=approval,
+                request_id=request_id,
             )
             return self._result(event, who, state, now)
 
@@ -664,6 +720,7 @@ class Till:
         return -points, {
             "lines": [line],
             "reverses": "earn",
+            "sale_at": sale.created_at,
             "refund_amount": refund,
             "draws": [d.to_json() for d in draws],
             "shortfall": short,
@@ -688,6 +745,7 @@ class Till:
         approval: Staff | None,
         note: str = "",
         cashier: str | None = None,
+        request_id: str | None = None,
     ) -> EventResult:
         """A manager's correction of a balance, with a reason code from the program."""
         if approval is None:
@@ -700,6 +758,8 @@ class Till:
         if _bounded(points) == 0:
             raise BadInput("An adjustment must add or remove at least one point.")
         with self.journal.writing():
+            if done := self._replayed(request_id, "adjust"):
+                return done
             now = self.clock()
             who = self._resolve(ref)
             state = self._state(who, now)
@@ -718,12 +778,24 @@ class Till:
                     )
                 detail["draws"] = [d.to_json() for d in draws]
             event = self._new(
-                "adjust", who, points, now, detail, cashier=cashier, approval=approval
+                "adjust",
+                who,
+                points,
+                now,
+                detail,
+                cashier=cashier,
+                approval=approval,
+                request_id=request_id,
             )
             return self._result(event, who, state, now)
 
     def buy_membership(
-        self, ref: MemberRef, *, plan_id: str, cashier: str | None = None
+        self,
+        ref: MemberRef,
+        *,
+        plan_id: str,
+        cashier: str | None = None,
+        request_id: str | None = None,
     ) -> EventResult:
         plan = self.program.membership(plan_id)
         if plan is None:
@@ -731,18 +803,34 @@ class Till:
             raise BadInput(f"There is no membership plan “{plan_id}”; plans: {known}.")
         fee = parse_amount(plan.fee, self.currency)
         with self.journal.writing():
+            if done := self._replayed(request_id, "membership"):
+                return done
             now = self.clock()
             who = self._resolve(ref)
             state = self._state(who, now)
-            _, current_until = state.membership(self.program, iso(now))
-            start = max(now, _parse(current_until)) if current_until else now
+            current, current_until = state.membership(self.program, iso(now))
+            if current and current.id != plan.id:
+                raise NotAllowed(
+                    f"This member has {current.name} until {current_until[:10]}; "
+                    f"{plan.name} can be bought when it ends."
+                )
+            start = max(now, parse_iso(current_until)) if current_until else now
             until = iso(add_months(start, plan.months))
             detail = {
                 "lines": [f"{plan.name} until {until[:10]}: {format_amount(fee, self.currency)}"],
                 "membership": {"id": plan.id, "name": plan.name},
                 "valid_until": until,
             }
-            event = self._new("membership", who, 0, now, detail, amount=fee, cashier=cashier)
+            event = self._new(
+                "membership",
+                who,
+                0,
+                now,
+                detail,
+                amount=fee,
+                cashier=cashier,
+                request_id=request_id,
+            )
             return self._result(event, who, state, now)
 
     # -- reading -----------------------------------------------------------------------------
@@ -855,6 +943,8 @@ def _positive_points(points: int | None) -> int:
 
 
 def _bounded(points: int) -> int:
+    if type(points) is not int:  # not bool, not float: the ledger holds whole points
+        raise BadInput(f"{points!r} is not a whole number of points.")
     if abs(points) > MAX_POINTS:
         raise BadInput(f"{points} points is not a plausible number; check it and try again.")
     return points
@@ -871,12 +961,6 @@ def _clean_name(name: str | None) -> str | None:
     if len(text) > MAX_NAME:
         raise BadInput(f"A name is at most {MAX_NAME} characters.")
     return text
-
-
-def _parse(text: str) -> dt.datetime:
-    from .clock import parse_iso
-
-    return parse_iso(text)
 
 
 __all__ = ["GAINS", "BasketLine", "MemberRef", "Till"]

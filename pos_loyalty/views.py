@@ -79,6 +79,7 @@ class EventResult:
     member: MemberView
     also: tuple[Event, ...] = field(default=())  # bonuses recorded with it (welcome, referral)
     print_job: int | None = None  # the slip queued with it, when a printer is configured
+    replayed: bool = False  # returned for a request id already done: nothing new was written
 
     @property
     def lines(self) -> list[str]:
@@ -102,6 +103,8 @@ class EventResult:
         }
         if self.print_job is not None:
             out["print_job"] = self.print_job
+        if self.replayed:
+            out["replayed"] = True
         for key in ("reward", "charity", "membership", "flags", "approved_by", "reason"):
             if key in event.detail:
                 out[key] = event.detail[key]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import config_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -338,3 +339,71 @@ def test_tier_granted_by_hq_sets_the_multiplier(make_till):
     hq_confirms(till, member.member_id, 0, tier="Gold")
     assert till.lookup(ANNA).tier.tier.name == "Gold"
     assert till.earn(ANNA, amount=1000).event.points == 15  # 10 × 1.5
+
+
+def test_a_retried_request_returns_the_first_result_and_writes_nothing(make_till):
+    till = make_till(**NO_BONUS)
+    till.enroll("0612345678", request_id="pos-1")
+    first = till.earn(ANNA, amount=1000, request_id="pos-2")
+    before = till.journal.last_seq()
+    again = till.earn(ANNA, amount=1000, request_id="pos-2")  # the answer was lost; retried
+    assert till.journal.last_seq() == before
+    assert (again.event.event_id, again.replayed, again.member.balance) == (
+        first.event.event_id,
+        True,
+        10,
+    )
+    assert again.to_json()["replayed"] is True
+    with pytest.raises(
+        BadInput, match=r"Request id pos-2 was already used for another command \(earn\)"
+    ):
+        till.redeem(ANNA, points=5, request_id="pos-2")
+    with pytest.raises(BadInput, match="A request id is 1 to 64"):
+        till.earn(ANNA, amount=1000, request_id="no spaces please")
+
+
+def test_amounts_and_points_from_code_are_checked_like_typed_ones(till):
+    from pos_loyalty.errors import BadAmount
+
+    till.enroll("0612345678")
+    for bad in (0, -500, 12.5, True, 10**15):
+        with pytest.raises(BadAmount):
+            till.earn(ANNA, amount=bad)
+    with pytest.raises(BadAmount):
+        till.earn(ANNA, lines=[BasketLine("fresh", 3.3)])
+    with pytest.raises(BadInput):
+        till.redeem(ANNA, points=1.5)
+    assert till.journal.last_seq() == 2
+
+
+def test_offline_cap_counts_spends_until_hq_confirms_them_not_when_it_acknowledges(make_till):
+    till = make_till(offline_redeem_cap=200, **NO_BONUS)
+    till.enroll("0612345678")
+    till.earn(ANNA, amount=100000)
+    till.redeem(ANNA, points=200)
+    with till.journal.writing():  # HQ acknowledged the push, but the member was not refreshed
+        till.journal.conn.execute("UPDATE outbox SET acked_seq = (SELECT max(seq) FROM events)")
+    with pytest.raises(OfflineCapExceeded):
+        till.redeem(ANNA, points=50)
+
+
+def test_a_different_plan_cannot_be_stacked_on_an_active_membership(make_till):
+    text = config_text(**NO_BONUS) + (
+        '\n[[program.memberships]]\nid = "basic"\nname = "Basic"\nfee = "5.00"\nmonths = 12\n'
+    )
+    till = make_till(text)
+    till.enroll("0612345678")
+    till.buy_membership(ANNA, plan_id="basic")
+    with pytest.raises(NotAllowed, match="has Basic until .*; Plus can be bought when it ends"):
+        till.buy_membership(ANNA, plan_id="plus")
+    renewed = till.buy_membership(ANNA, plan_id="basic")  # the same plan extends
+    assert renewed.member.membership_until.startswith("2028-11-25")
+
+
+def test_refunding_a_sale_from_before_the_tier_window_leaves_qualifying_alone(make_till, clock):
+    till = make_till(**NO_BONUS)
+    till.enroll("0612345678")
+    sale = till.earn(ANNA, amount=60000)
+    clock.advance(days=366)
+    refund = till.reverse(sale.event.event_id, approval=manager(till))
+    assert (refund.member.tier.qualifying, refund.member.tier.text) == (0, "500 points to Silver")

@@ -9,7 +9,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..errors import BadAmount, UnknownCategory
-from ..money import exponent, format_amount, parse_amount
+from ..money import check_minor, exponent, format_amount, parse_amount
 from .points import format_ratio, round_points
 from .program import WEEKDAYS, Membership, Program, Promotion, Tier, ratio
 
@@ -33,10 +33,11 @@ def build_basket(
     """The basket lines for a sale given a total, category lines, or both (rest = default)."""
     if not lines and total is None:
         raise BadAmount("Give the sale amount or its lines.")
+    if total is not None:
+        check_minor(total, "The sale amount")
     for line in lines:
         _check_category(program, line.category)
-        if line.amount <= 0:
-            raise BadAmount(f"The {line.category} line must be more than zero.")
+        check_minor(line.amount, f"The {line.category} line")
     listed = sum(line.amount for line in lines)
     if total is None:
         return lines

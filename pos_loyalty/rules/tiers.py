@@ -24,13 +24,13 @@ class TierStatus:
 def tier_status(program: Program, qualifying: int, granted: str | None = None) -> TierStatus:
     """The tier ``qualifying`` points reach (tiers are validated ascending by threshold), or
     the tier HQ ``granted`` if that is higher."""
-    reached = [t for t in program.tiers if t.threshold <= max(qualifying, 0)]
+    qualifying = max(qualifying, 0)  # refunds can outrun what is still in the window
+    reached = [t for t in program.tiers if t.threshold <= qualifying]
     tier = reached[-1] if reached else program.tiers[0]
     given = next((t for t in program.tiers if t.name == granted), None)
     if given and given.threshold > tier.threshold:
         tier = given
-        qualifying = max(qualifying, 0)
-    higher = [t for t in program.tiers if t.threshold > max(qualifying, 0, tier.threshold)]
+    higher = [t for t in program.tiers if t.threshold > max(qualifying, tier.threshold)]
     next_tier = higher[0] if higher else None
     to_next = next_tier.threshold - qualifying if next_tier else 0
     return TierStatus(tier, qualifying, next_tier, to_next)
