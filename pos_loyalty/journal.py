@@ -44,6 +44,8 @@ EVENT_COLUMNS = (
     "hash",
 )
 _HASHED = EVENT_COLUMNS[:-1]
+# A member's events: by member id, or by phone where the till did not know the member yet.
+MEMBER_MATCH = "(member_id = ? OR (member_id IS NULL AND phone = ?))"
 
 
 @dataclass(frozen=True)
@@ -401,8 +403,7 @@ class Journal:
         """A member's events after ``after_seq``, including those recorded against their
         phone before the till knew them."""
         rows = self.conn.execute(
-            "SELECT * FROM events WHERE seq > ? AND (member_id = ? "
-            "OR (member_id IS NULL AND phone = ?)) ORDER BY seq",
+            f"SELECT * FROM events WHERE seq > ? AND {MEMBER_MATCH} ORDER BY seq",
             (after_seq, member_id, phone),
         )
         return [_event(r) for r in rows]
@@ -411,8 +412,7 @@ class Journal:
         self, member_id: str | None, phone: str | None, limit: int
     ) -> list[Event]:
         rows = self.conn.execute(
-            "SELECT * FROM events WHERE member_id = ? OR (member_id IS NULL AND phone = ?) "
-            "ORDER BY seq DESC LIMIT ?",
+            f"SELECT * FROM events WHERE {MEMBER_MATCH} ORDER BY seq DESC LIMIT ?",
             (member_id, phone, limit),
         )
         return [_event(r) for r in rows]
@@ -422,11 +422,30 @@ class Journal:
     ) -> int:
         marks = ", ".join("?" for _ in kinds)
         return self.conn.execute(
-            "SELECT count(*) FROM events WHERE (member_id = ? "
-            "OR (member_id IS NULL AND phone = ?))"
-            f" AND kind IN ({marks}) AND created_at >= ?",
+            f"SELECT count(*) FROM events WHERE {MEMBER_MATCH} "
+            f"AND kind IN ({marks}) AND created_at >= ?",
             (member_id, phone, *kinds, since),
         ).fetchone()[0]
+
+    def events_after_by_kind(self, seq: int) -> list[sqlite3.Row]:
+        """(kind, count, oldest created_at) of the events after ``seq``."""
+        return self.conn.execute(
+            "SELECT kind, count(*), min(created_at) FROM events WHERE seq > ? GROUP BY kind",
+            (seq,),
+        ).fetchall()
+
+    def outstanding_points(self) -> int:
+        """All points this till knows to be outstanding: HQ's confirmed balances, plus every
+        later event of this till, matched to members as ``member_events`` matches them."""
+        confirmed = self.conn.execute(
+            "SELECT coalesce(sum(confirmed_balance), 0) FROM members"
+        ).fetchone()[0]
+        later = self.conn.execute(
+            "SELECT coalesce(sum(e.points), 0) FROM events e LEFT JOIN members m "
+            "ON m.member_id = e.member_id OR (e.member_id IS NULL AND m.phone = e.phone) "
+            "WHERE e.seq > coalesce(m.confirmed_through_seq, 0)"
+        ).fetchone()[0]
+        return confirmed + later
 
     def iter_events(self, after_seq: int = 0) -> Iterator[sqlite3.Row]:
         yield from self.conn.execute(

@@ -847,10 +847,7 @@ class Till:
         """What is waiting to reach HQ: the outbox the sync daemon drains."""
         outbox = self.journal.outbox()
         acked = outbox["acked_seq"]
-        rows = self.journal.conn.execute(
-            "SELECT kind, count(*), min(created_at) FROM events WHERE seq > ? GROUP BY kind",
-            (acked,),
-        ).fetchall()
+        rows = self.journal.events_after_by_kind(acked)
         oldest = min((r[2] for r in rows), default=None)
         return {
             "last_seq": self.journal.last_seq(),

@@ -76,7 +76,7 @@ def z_report(
     earned, bonuses, adjusted, redeemed, refunded, cancelled, net = q(
         _DAY_SUMS, (since, until)
     ).fetchone()
-    outstanding = _outstanding_points(journal)
+    outstanding = journal.outstanding_points()
     outbox = journal.outbox()
     unsynced, oldest = q(
         "SELECT count(*), min(created_at) FROM events WHERE seq > ?", (outbox["acked_seq"],)
@@ -108,18 +108,6 @@ def z_report(
         sync_problem=problem,
         slips_waiting=journal.print_queue()["queued"],
     )
-
-
-def _outstanding_points(journal: Journal) -> int:
-    """HQ's confirmed balances plus every later event of this till (members or not)."""
-    confirmed = journal.conn.execute(
-        "SELECT coalesce(sum(confirmed_balance), 0) FROM members"
-    ).fetchone()[0]
-    later = journal.conn.execute(
-        "SELECT coalesce(sum(e.points), 0) FROM events e LEFT JOIN members m "
-        "ON m.member_id = e.member_id WHERE e.seq > coalesce(m.confirmed_through_seq, 0)"
-    ).fetchone()[0]
-    return confirmed + later
 
 
 def z_report_slip(header: Header, report: ZReport, at: str) -> Slip:

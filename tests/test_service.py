@@ -407,3 +407,16 @@ def test_refunding_a_sale_from_before_the_tier_window_leaves_qualifying_alone(ma
     clock.advance(days=366)
     refund = till.reverse(sale.event.event_id, approval=manager(till))
     assert (refund.member.tier.qualifying, refund.member.tier.text) == (0, "500 points to Silver")
+
+
+def test_z_report_counts_offline_phone_points_once_after_hq_confirms_them(make_till):
+    till = make_till(**NO_BONUS)
+    till.earn(MemberRef(phone="0611111111"), amount=10000)  # unseen phone: 100 points
+    assert till.z_report()[0].liability_points == 100
+    member = till.enroll("0611111111").member
+    hq_confirms(till, member.member_id, 100)
+    report, _ = till.z_report()
+    assert (report.liability_points, till.lookup(MemberRef(phone="0611111111")).balance) == (
+        100,
+        100,
+    )
