@@ -461,7 +461,13 @@ def cmd_verify(args: argparse.Namespace, till: Any, out: Output) -> int:
 
 def cmd_staff_add(args: argparse.Namespace, till: Any, out: Output) -> int:
     pin = _secret(PIN_ENV, f"New PIN for {args.staff_id}: ", BadInput)
-    staff = till.add_staff(args.staff_id, name=args.name or args.staff_id, role=args.role, pin=pin)
+    staff = till.add_staff(
+        args.staff_id,
+        name=args.name or args.staff_id,
+        role=args.role,
+        pin=pin,
+        approval=_approval(till, args),
+    )
     out.emit(
         {"staff_id": staff.staff_id, "role": staff.role},
         [f"Saved {staff.role} {staff.staff_id}."],
@@ -615,6 +621,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("staff_id", metavar="ID")
     p.add_argument("--role", choices=("cashier", "manager"), default="cashier")
     p.add_argument("--name")
+    p.add_argument(
+        "--manager", metavar="ID", help=f"manager approving (PIN from ${MANAGER_PIN_ENV})"
+    )
     p.set_defaults(handler=cmd_staff_add)
     p = add("scanner", cmd_scanner, "read the serial scanner and look up each member scanned")
     p.add_argument("--count", type=positive, help="stop after this many scans")

@@ -7,6 +7,7 @@ by ``--config PATH``, else ``$POS_LOYALTY_CONFIG``, else ``./pos-loyalty.toml``.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import re
 import tomllib
@@ -247,16 +248,19 @@ def _check_program(program: Program, currency: str) -> Any:
     for key in non_negative:
         if getattr(program, key) < 0:
             yield f"{p}.{key}", "must not be negative"
-    if program.points_per_unit <= 0:
-        yield f"{p}.points_per_unit", "must be more than zero"
+    for key, most in _AT_MOST.items():
+        if getattr(program, key) > most:
+            yield f"{p}.{key}", f"must be at most {most}"
+    if not math.isfinite(program.points_per_unit) or program.points_per_unit <= 0:
+        yield f"{p}.points_per_unit", "must be a number more than zero"
     if program.tier_window_days <= 0:
         yield f"{p}.tier_window_days", "must be more than zero"
     yield from _money(f"{p}.point_value", program.point_value, currency)
     if not program.adjust_reasons:
         yield f"{p}.adjust_reasons", "list at least one reason code"
     for name, category in program.categories.items():
-        if category.multiplier < 0:
-            yield f"{p}.categories.{name}.multiplier", "must not be negative"
+        if not _sane_multiplier(category.multiplier):
+            yield f"{p}.categories.{name}.multiplier", _MULTIPLIER
     yield from _check_tiers(program)
     yield from _check_promotions(program, currency)
     yield from _unique(f"{p}.rewards", [r.id for r in program.rewards])
@@ -268,8 +272,28 @@ def _check_program(program: Program, currency: str) -> Any:
         yield from _money(f"{p}.memberships[{i}].fee", plan.fee, currency)
         if plan.months <= 0:
             yield f"{p}.memberships[{i}].months", "must be more than zero"
-        if plan.multiplier < 0:
-            yield f"{p}.memberships[{i}].multiplier", "must not be negative"
+        if not _sane_multiplier(plan.multiplier):
+            yield f"{p}.memberships[{i}].multiplier", _MULTIPLIER
+        if plan.months > 600:
+            yield f"{p}.memberships[{i}].months", "must be at most 600"
+
+
+# Ranges beyond which a value is a typo (and date arithmetic would overflow).
+_AT_MOST = {
+    "tier_window_days": 3650,
+    "pending_days": 365,
+    "lot_expiry_months": 600,
+    "inactivity_expiry_months": 600,
+    "velocity_max_per_day": 10_000,
+    "welcome_bonus": 1_000_000,
+    "referral_bonus_referrer": 1_000_000,
+    "referral_bonus_referee": 1_000_000,
+}
+_MULTIPLIER = "must be a number from 0 to 100"
+
+
+def _sane_multiplier(value: float) -> bool:
+    return math.isfinite(value) and 0 <= value <= 100
 
 
 def _check_tiers(program: Program) -> Any:
@@ -282,8 +306,8 @@ def _check_tiers(program: Program) -> Any:
         if upper.threshold <= lower.threshold:
             yield f"program.tiers[{i + 1}].threshold", "tiers must rise in threshold"
     for i, tier in enumerate(program.tiers):
-        if tier.multiplier < 0:
-            yield f"program.tiers[{i}].multiplier", "must not be negative"
+        if not _sane_multiplier(tier.multiplier):
+            yield f"program.tiers[{i}].multiplier", _MULTIPLIER
     yield from _unique("program.tiers", [t.name for t in program.tiers], "name")
 
 
@@ -294,8 +318,10 @@ def _check_promotions(program: Program, currency: str) -> Any:
         key = f"program.promotions[{i}]"
         if promo.starts and promo.ends and promo.ends < promo.starts:
             yield f"{key}.ends", "is before starts"
-        if promo.multiplier < 0 or promo.bonus < 0:
-            yield key, "multiplier and bonus must not be negative"
+        if not _sane_multiplier(promo.multiplier):
+            yield f"{key}.multiplier", _MULTIPLIER
+        if not 0 <= promo.bonus <= 1_000_000:
+            yield f"{key}.bonus", "must be between 0 and 1000000"
         for name in promo.categories:
             if name not in known:
                 yield f"{key}.categories", f"“{name}” is not a category in program.categories"

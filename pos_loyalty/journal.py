@@ -605,6 +605,9 @@ class Journal:
             "SELECT * FROM device_state WHERE device = ?", (device,)
         ).fetchone()
 
+    def has_manager(self) -> bool:
+        return bool(self.conn.execute("SELECT 1 FROM staff WHERE role = 'manager'").fetchone())
+
     def staff(self, staff_id: str) -> sqlite3.Row | None:
         return self.conn.execute("SELECT * FROM staff WHERE staff_id = ?", (staff_id,)).fetchone()
 

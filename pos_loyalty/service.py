@@ -50,7 +50,16 @@ from .rules.program import Membership, Program, ruleset_version
 from .rules.reversal import refund_points
 from .rules.tiers import tier_status
 from .slips import Header, balance_slip, event_slip
-from .staff import ROLES, Staff, check_new_pin, check_staff_id, hash_pin, pin_matches, wrong_pin
+from .staff import (
+    DUMMY_PIN_HASH,
+    ROLES,
+    Staff,
+    check_new_pin,
+    check_staff_id,
+    hash_pin,
+    pin_matches,
+    wrong_pin,
+)
 from .views import EventResult, MemberView
 from .zreport import ZReport, z_report, z_report_slip
 
@@ -895,18 +904,25 @@ class Till:
 
     # -- staff -------------------------------------------------------------------------------
 
-    def add_staff(self, staff_id: str, *, name: str, role: str, pin: str) -> Staff:
+    def add_staff(
+        self, staff_id: str, *, name: str, role: str, pin: str, approval: Staff | None = None
+    ) -> Staff:
+        """Add staff or change their PIN or role. Only the very first manager is added
+        without a manager's approval; after that a cashier cannot make or reset a manager."""
         if role not in ROLES:
             raise BadInput(f"A role is one of: {', '.join(ROLES)}.")
         check_staff_id(staff_id)
         check_new_pin(pin)
         with self.journal.writing():
+            if approval is None and (self.journal.has_manager() or role != "manager"):
+                raise NeedsManager("Adding or changing staff needs a manager's approval.")
             self.journal.save_staff(staff_id, _clean_name(name) or staff_id, role, hash_pin(pin))
         return Staff(staff_id, name, role)
 
     def authenticate(self, staff_id: str, pin: str, *, manager: bool = False) -> Staff:
         row = self.journal.staff(staff_id)
-        if row is None or not pin_matches(pin, row["pin_hash"]):
+        # An unknown id costs the same scrypt as a wrong PIN, so ids cannot be told by timing.
+        if not pin_matches(pin, row["pin_hash"] if row else DUMMY_PIN_HASH) or row is None:
             raise wrong_pin(staff_id)
         staff = Staff(row["staff_id"], row["name"], row["role"])
         if manager and not staff.is_manager:

@@ -292,7 +292,8 @@ class Shop:
 
     def add_staff(self, staff_id: str = "M1", role: str = "manager", pin: str = MANAGER_PIN):
         with self.till() as till:
-            till.add_staff(staff_id, name=staff_id, role=role, pin=pin)
+            boss = till.authenticate("M1", MANAGER_PIN) if till.journal.has_manager() else None
+            till.add_staff(staff_id, name=staff_id, role=role, pin=pin, approval=boss)
 
     def last_seq(self) -> int:
         return done(self.cli("queue"))["last_seq"]

@@ -208,7 +208,7 @@ def test_manager_adjustment_with_reason_code(till):
 
 
 def test_cashier_pin_is_hashed_and_is_not_a_manager(till):
-    till.add_staff("C7", name="Chris", role="cashier", pin="1357")
+    till.add_staff("C7", name="Chris", role="cashier", pin="1357", approval=manager(till))
     stored = till.journal.staff("C7")["pin_hash"]
     assert "1357" not in stored and stored.startswith("scrypt$")
     with pytest.raises(NotAllowed, match="Staff C7 and that PIN do not match"):
@@ -420,3 +420,14 @@ def test_z_report_counts_offline_phone_points_once_after_hq_confirms_them(make_t
         100,
         100,
     )
+
+
+def test_only_a_manager_can_add_staff_or_reset_a_pin(till):
+    with pytest.raises(NeedsManager):
+        till.add_staff("C7", name="Chris", role="cashier", pin="1357")  # no manager yet
+    boss = manager(till)  # the very first manager needs no approval
+    with pytest.raises(NeedsManager, match="needs a manager's approval"):
+        till.add_staff("M1", name="Mallory", role="manager", pin="0000")  # a takeover
+    assert till.authenticate("M1", "2468", manager=True).name == "Maria"
+    till.add_staff("M1", name="Maria", role="manager", pin="9753", approval=boss)
+    assert till.authenticate("M1", "9753", manager=True).staff_id == "M1"
