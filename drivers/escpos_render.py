@@ -83,20 +83,23 @@ class Renderer:
             head = style.change(block.align, block.bold, block.underline, block.big)
             return head + b"".join(self.encode(line) + b"\n" for line in lines)
         if isinstance(block, Row):
-            head = style.change("left", block.bold, False, False)
-            right = block.right[:cols]
-            left = block.left[: max(0, cols - len(right) - 1)]
-            return (
-                head
-                + self.encode(left)
-                + self.column(cols - len(right))
-                + self.encode(right)
-                + b"\n"
-            )
+            return self._row(block, style)
         if isinstance(block, Rule):  # a third of the width, centred: fewer bytes on slow lines
             rule = self.encode(block.char * (cols // 3))
             return style.change("center", False, False, False) + rule + b"\n"
         return style.change("center", False, False, False) + self.qr(block.data)
+
+    def _row(self, row: Row, style: Style) -> bytes:
+        """Left text, then the right text flush to the margin. Left text too long to share a
+        line with the right wraps above it, so nothing is cut off on narrow paper."""
+        cols = self.profile.columns
+        right = row.right[:cols]
+        lines = textwrap.wrap(row.left, cols) or [""]
+        last = lines.pop() if len(lines[-1]) < cols - len(right) else ""
+        above = b"".join(self.encode(line) + b"\n" for line in lines)
+        jump = self.column(cols - len(right))
+        head = style.change("left", row.bold, False, False)
+        return head + above + self.encode(last) + jump + self.encode(right) + b"\n"
 
     def column(self, n: int) -> bytes:
         """Jump to character column ``n`` (``ESC $``): 4 bytes instead of a run of spaces."""

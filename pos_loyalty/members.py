@@ -84,17 +84,29 @@ def normalise_phone(raw: str, region: str) -> str:
     import phonenumbers  # imported here: only commands that take a phone pay for it
 
     text = raw.strip()
+    shown = _as_typed(text)
     if not text or len(text) > 32:
-        raise InvalidPhone(f"“{raw[:32]}” is not a phone number.")
+        raise InvalidPhone(f"{shown} is not a phone number.")
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        raise InvalidPhone(f"“{text}” is not a phone number.") from None
+        raise InvalidPhone(f"{shown} is not a phone number.") from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone(f"{text} is not a valid phone number for region {region}.")
+        raise InvalidPhone(f"{shown} is not a valid phone number for region {region}.")
     if number.extension:  # E.164 has no extensions: dropping it would merge two customers
-        raise InvalidPhone(f"{text} has an extension; give the number without it.")
+        ending = str(number.national_number)[-3:]
+        raise InvalidPhone(f"The number ending in {ending} has an extension; leave it out.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _as_typed(text: str) -> str:
+    """How an error names what was typed: never a whole phone number (messages end up in
+    logs), never a control character."""
+    digits = re.sub(r"[^0-9]", "", text)
+    if len(digits) >= 4:
+        return f"The number ending in {digits[-3:]}"
+    shown = "".join(ch for ch in text if ch.isprintable())[:20]
+    return f"“{shown}”"
 
 
 def mask_phone(e164: str | None) -> str:

@@ -155,3 +155,22 @@ def test_z_report_slip_shows_the_days_figures(till, tmp_path, paper):
     assert any(line.startswith("Liability") and line.endswith("0.74 EUR") for line in lines)
     assert any(line.startswith("Not yet at HQ") and line.endswith("3 events") for line in lines)
     assert "No HQ is configured (hq.url is empty)" in " ".join(lines)  # wrapped on 58 mm
+
+
+def test_a_long_row_wraps_on_58_mm_instead_of_losing_text(tmp_path):
+    from pos_loyalty.slips import Row
+
+    slip = Slip(
+        "test",
+        (
+            Row("Refund 123.45 EUR of sale #12345", "-1234"),
+            Row("Bonus for referring a friend", "+100"),
+        ),
+    )
+    job, _ = print_on(58, slip, tmp_path)
+    assert job.text.splitlines()[:4] == [
+        "Refund 123.45 EUR of sale #12345",
+        "                           -1234",
+        "Bonus for referring a friend",
+        "                            +100",
+    ]
