@@ -53,6 +53,15 @@ def backoff_seconds(attempts: int, rng: random.Random) -> float:
     return delay / 2 + rng.uniform(0, delay / 2)
 
 
+SILENT_NOW = "The printer stopped answering; check that it is on and connected."
+_ANSWERS = frozenset({"online", "near_end", "paper_out", "cover_open"})
+
+
+def _has_answered(journal: Journal) -> bool:
+    """Whether this till's printer has ever answered a status request."""
+    return journal.device_state("printer.answers") is not None
+
+
 class PrintWorker:
     """Prints queued jobs: ``run_once`` in the caller's thread, or ``start`` a background thread.
 
@@ -100,32 +109,31 @@ class PrintWorker:
     def _drain(
         self, journal: Journal, limit: int, now_not_later: bool = False
     ) -> list[tuple[int, str]]:
-        now = self.clock()
-        jobs = journal.claim_print_jobs(
-            iso(now), iso(now + LEASE), limit, now_not_later=now_not_later
-        )
+        """One job at a time, each under its own lease, so a slow printer never outlives the
+        lease of jobs still waiting; the first job the printer does not take ends the pass."""
         outcomes: list[tuple[int, str]] = []
-        for index, job in enumerate(jobs):
-            if self._stopping.is_set():  # hand the rest back rather than sit on their lease
-                journal.release_print_jobs([j["job_id"] for j in jobs[index:]])
+        while len(outcomes) < limit and not self._stopping.is_set():
+            now = self.clock()
+            claimed = journal.claim_print_jobs(
+                iso(now), iso(now + LEASE), 1, now_not_later=now_not_later
+            )
+            if not claimed:
                 break
+            job = claimed[0]
             data = self._render(job)
             if data is None:
                 journal.mark_failed(job["job_id"], UNREADABLE)
-                outcomes.append((job["job_id"], "kept"))
+                outcomes.append((job["job_id"], "failed"))
                 continue
-            attempt = self._print(data)
+            attempt = self._print(data, answered_before=_has_answered(journal))
             self._report(journal, attempt.state)
             if attempt.printed:
                 journal.mark_printed(job["job_id"], iso(self.clock()))
                 outcomes.append((job["job_id"], "printed"))
                 continue
-            # The printer is not taking slips: the rest of this batch waits with this job, all
-            # retried at one moment, so slips still come out in the order they were queued.
-            retry_at = self._retry_at(job)
-            for held in jobs[index:]:
-                journal.mark_retry(held["job_id"], attempt.error or "", retry_at)
-                outcomes.append((held["job_id"], "kept"))
+            # Later jobs stay queued behind this one (the queue keeps its order).
+            journal.mark_retry(job["job_id"], attempt.error or "", self._retry_at(job))
+            outcomes.append((job["job_id"], "kept"))
             break
         return outcomes
 
@@ -140,12 +148,16 @@ class PrintWorker:
             log.exception("print job %s holds a slip that cannot be rendered", job["job_id"])
             return None
 
-    def _print(self, data: bytes) -> _Attempt:
+    def _print(self, data: bytes, *, answered_before: bool = False) -> _Attempt:
         """Status, slip, status, on one connection. Only a printer that took every byte and
         still reports paper and a closed cover afterwards has printed the slip."""
         try:
             with self.link:
                 before = self.link.status()
+                if before.state == "unknown" and answered_before and self.link.port.can_read:
+                    # It answered status before and is silent now: off or unplugged, most
+                    # likely. Sending would lose the slip (python-escpos would call it fine).
+                    before = PrinterState("unknown", SILENT_NOW, stalled=True)
                 if not before.ready:
                     return _Attempt(False, before, before.detail)
                 self.link.send(data)
@@ -162,6 +174,8 @@ class PrintWorker:
 
     def _report(self, journal: Journal, state: PrinterState) -> None:
         journal.set_device_state("printer", state.state, state.detail, iso(self.clock()))
+        if state.state in _ANSWERS and not _has_answered(journal):
+            journal.set_device_state("printer.answers", "yes", "", iso(self.clock()))
         if state == self.state:
             return
         self.state = state

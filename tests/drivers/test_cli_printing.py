@@ -94,3 +94,26 @@ def test_printer_settings_are_checked_when_the_config_loads(tmp_path):
     assert refused["error"]["message"].endswith(
         "till.toml: printer.port: must be a TCP port between 1 and 65535."
     )
+
+
+def test_a_printer_that_answered_before_and_falls_silent_keeps_the_slip(tmp_path):
+    """Silence from a printer that used to answer means off or unplugged: python-escpos would
+    call it fine and the slip would be lost; the till keeps it until the printer is back."""
+    with SimPrinter(out_dir=tmp_path / "jobs") as sim:
+        cfg = till_config(tmp_path, port=sim.port, timeout_seconds=1)
+        assert (
+            cli(cfg, "earn", "--phone", "0612345678", "--amount", "10.00")[1]["print"]["status"]
+            == "printed"
+        )
+        sim.set_fault("silent")
+        _, second = cli(cfg, "earn", "--phone", "0612345678", "--amount", "20.00")
+        assert second["print"]["status"] == "kept"
+        assert (
+            second["print"]["detail"]
+            == "The printer stopped answering; check that it is on and connected."
+        )
+        sim.set_fault(None)
+        _, printed = cli(cfg, "print")
+        assert printed["printed"] == [2]
+        texts = [job.text for job in sim.wait_for_jobs(2) if job.printed]
+    assert len(texts) == 2 and "20.00 EUR" in texts[1]
