@@ -17,7 +17,7 @@ from typing import Any, Literal
 import msgspec
 
 from .errors import BadAmount, ConfigError
-from .money import is_currency, parse_amount
+from .money import check_point_value, is_currency, parse_amount
 from .rules.program import Program
 
 ENV_VAR = "POS_LOYALTY_CONFIG"
@@ -255,7 +255,10 @@ def _check_program(program: Program, currency: str) -> Any:
         yield f"{p}.points_per_unit", "must be a number more than zero"
     if program.tier_window_days <= 0:
         yield f"{p}.tier_window_days", "must be more than zero"
-    yield from _money(f"{p}.point_value", program.point_value, currency)
+    try:
+        check_point_value(program.point_value)
+    except BadAmount as exc:
+        yield f"{p}.point_value", exc.message[0].lower() + exc.message[1:].rstrip(".")
     if not program.adjust_reasons:
         yield f"{p}.adjust_reasons", "list at least one reason code"
     for name, category in program.categories.items():

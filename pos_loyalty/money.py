@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from fractions import Fraction
 
 from .errors import BadAmount
 
@@ -63,6 +65,19 @@ def check_minor(amount: object, what: str = "The amount") -> int:
     if not 0 < amount <= MAX_MINOR:
         raise BadAmount(f"{what} must be more than zero and at most {MAX_MINOR} minor units.")
     return amount
+
+
+def points_worth(points: int, point_value: str, currency: str) -> int:
+    """Minor units ``points`` are worth at ``point_value`` (money per point, which may be a
+    fraction of a cent, e.g. "0.005"), rounded half up once, at the end."""
+    whole, _, frac = point_value.strip().partition(".")
+    per_point = Fraction(int(whole + frac), 10 ** len(frac)) * 10 ** exponent(currency)
+    return math.floor(points * per_point + Fraction(1, 2))
+
+
+def check_point_value(text: str) -> None:
+    if not re.fullmatch(r"[0-9]{1,6}(\.[0-9]{1,6})?", text.strip()) or not float(text):
+        raise BadAmount(f"“{text}” is not a money value per point like 0.01 or 0.005.")
 
 
 def format_amount(minor: int, currency: str) -> str:

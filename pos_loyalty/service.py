@@ -41,7 +41,7 @@ from .members import (
     normalise_phone,
     parse_member_code,
 )
-from .money import check_minor, format_amount, parse_amount
+from .money import check_minor, format_amount, parse_amount, points_worth
 from .rules import lots as lots_rules
 from .rules.earn import BasketLine, build_basket, compute_earn
 from .rules.guards import check_offline_cap, check_reversal, check_spend, check_velocity
@@ -578,7 +578,7 @@ class Till:
             }
         else:
             cost, what = _positive_points(points), None
-            value = cost * parse_amount(self.program.point_value, self.currency)
+            value = points_worth(cost, self.program.point_value, self.currency)
             info = {
                 "id": None,
                 "name": f"{cost} points off",

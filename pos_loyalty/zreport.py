@@ -9,7 +9,7 @@ from typing import Any
 
 from .clock import iso
 from .journal import Journal
-from .money import format_amount, parse_amount
+from .money import format_amount, points_worth
 from .slips import Block, Header, Row, Rule, Slip, Text
 
 
@@ -102,7 +102,7 @@ def z_report(
         cancelled=cancelled,
         net=net,
         liability_points=outstanding,
-        liability=outstanding * parse_amount(point_value, currency),
+        liability=points_worth(outstanding, point_value, currency),
         unsynced=unsynced,
         oldest_unsynced_at=oldest,
         sync_problem=problem,

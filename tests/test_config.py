@@ -59,6 +59,9 @@ def test_the_example_config_is_valid():
          "c.toml: program.pending_days: must be at most 365."),
         ('url = ""', 'url = "not a url"',
          "c.toml: hq.url: “not a url” is not an http(s) address like https://hq.example.com."),
+        ('point_value = "0.01"', 'point_value = "a cent"',
+         "c.toml: program.point_value: “a cent” is not a money value per point like 0.01 or "
+         "0.005."),
         ("welcome_bonus = 50", "welcome_bonus = -5",
          "c.toml: program.welcome_bonus: must not be negative."),
     ],

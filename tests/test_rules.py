@@ -359,3 +359,19 @@ def test_property_balance_is_the_sum_of_event_points_and_lots_never_go_negative(
         assert all(x.remaining >= 0 for x in ledger.lots)
         assert ledger.deficit >= 0
         assert ledger.balance == sum(events)
+
+
+@pytest.mark.parametrize(
+    ("points", "value", "currency", "minor"),
+    [
+        (387, "0.01", "EUR", 387),
+        (387, "0.005", "EUR", 194),
+        (3, "0.5", "JPY", 2),
+        (10, "1", "KWD", 10000),
+        (0, "0.01", "EUR", 0),
+    ],
+)
+def test_points_are_worth_their_value_rounded_once(points, value, currency, minor):
+    from pos_loyalty.money import points_worth
+
+    assert points_worth(points, value, currency) == minor
