@@ -85,10 +85,6 @@ class Config(_Section):
     printer: Printer = Printer()
     scanner: Scanner = Scanner()
 
-    @property
-    def currency(self) -> str:
-        return self.store.currency
-
 
 class LoadedConfig(msgspec.Struct, frozen=True):
     """A validated config and where it came from (relative paths resolve against it)."""

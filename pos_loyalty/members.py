@@ -75,10 +75,6 @@ def parse_member_code(text: str) -> str:
     return payload[1:]
 
 
-def looks_like_member_code(text: str) -> bool:
-    return _SEPARATORS.sub("", text.strip()).upper().startswith(PREFIX)
-
-
 def normalise_phone(raw: str, region: str) -> str:
     """E.164 form of a phone number written in any common local or international format."""
     import phonenumbers  # imported here: only commands that take a phone pay for it

@@ -684,7 +684,8 @@ class Till:
             # The limit counts every reversal of this event, so refunding in slices cannot
             # take back more than the limit without a manager.
             before = -sum(e.points for e in self.journal.reversals_of(original.event_id))
-            check_reversal(self.program, abs(points) + abs(before), approval is not None)
+            what = "sale" if original.kind == "earn" else "redemption"
+            check_reversal(self.program, abs(points) + abs(before), approval is not None, what)
             event = self._new(
                 "reverse",
                 who,
@@ -701,7 +702,7 @@ class Till:
 
     def _find_event(self, event_ref: str) -> Event:
         text = str(event_ref).strip().lstrip("#")[:64]
-        by_seq = text.isascii() and text.isdigit() and int(text) <= MAX_POINTS  # 64-bit seq
+        by_seq = text.isascii() and text.isdigit() and int(text) < 2**63  # SQLite's integers
         event = self.journal.event_by_seq(int(text)) if by_seq else self.journal.event(text)
         if event is None:
             raise UnknownEvent(f"No event “{text}” in this till's journal.")

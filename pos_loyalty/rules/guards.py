@@ -53,10 +53,10 @@ def check_velocity(program: Program, count_today: int, approved: bool) -> bool:
     return over
 
 
-def check_reversal(program: Program, points: int, approved: bool) -> None:
+def check_reversal(program: Program, points: int, approved: bool, what: str = "sale") -> None:
     """``points``: everything reversed of one event, this reversal included."""
     if points > program.reversal_manager_limit and not approved:
         raise NeedsManager(
-            f"Reversing {points} points of this sale in all is above the "
+            f"Reversing {points} points of this {what} in all is above the "
             f"{program.reversal_manager_limit}-point limit; a manager must approve it."
         )
