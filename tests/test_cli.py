@@ -1239,3 +1239,11 @@ def test_demo_honours_json_like_every_command(tmp_path: Path):
     run = run_cli(f"demo --dir {tmp_path / 'demo'} --json", cwd=tmp_path)
     assert run.returncode == 0, str(run)
     run.json()
+
+
+def test_host_retries_with_the_same_request_id_and_earns_once(shop: Shop, anna: dict[str, Any]):
+    first = done(shop.cli(f"earn --phone {ANNA} --amount 24.80 --request-id till7-000123"))
+    again = done(shop.cli(f"earn --phone {ANNA} --amount 24.80 --request-id till7-000123"))
+    assert again["event_id"] == first["event_id"] and again["replayed"] is True
+    assert "replayed" not in first
+    assert shop.last_seq() == first["seq"]
