@@ -154,6 +154,15 @@ def _member_ref(args: argparse.Namespace) -> Any:
     return MemberRef(phone=args.phone, code=args.code, member_id=args.member)
 
 
+def _recorded(till: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """Who is at the till, who approved, and the host's request id: recorded with the event."""
+    return {
+        "cashier": args.cashier,
+        "approval": _approval(till, args),
+        "request_id": args.request_id,
+    }
+
+
 def _approval(till: Any, args: argparse.Namespace) -> Any:
     if not getattr(args, "manager", None):
         return None
@@ -315,9 +324,7 @@ def cmd_earn(args: argparse.Namespace, till: Any, out: Output) -> int:
         _member_ref(args),
         amount=amount,
         lines=lines,
-        cashier=args.cashier,
-        request_id=args.request_id,
-        approval=_approval(till, args),
+        **_recorded(till, args),
     )
     deliver(till, out, result.to_json(), result_text(result))
     return 0
@@ -328,9 +335,7 @@ def cmd_redeem(args: argparse.Namespace, till: Any, out: Output) -> int:
         _member_ref(args),
         reward_id=args.reward,
         points=args.points,
-        cashier=args.cashier,
-        request_id=args.request_id,
-        approval=_approval(till, args),
+        **_recorded(till, args),
     )
     deliver(till, out, result.to_json(), result_text(result))
     return 0
@@ -341,9 +346,7 @@ def cmd_donate(args: argparse.Namespace, till: Any, out: Output) -> int:
         _member_ref(args),
         charity_id=args.charity,
         points=args.points,
-        cashier=args.cashier,
-        request_id=args.request_id,
-        approval=_approval(till, args),
+        **_recorded(till, args),
     )
     deliver(till, out, result.to_json(), result_text(result))
     return 0
@@ -364,9 +367,7 @@ def cmd_reverse(args: argparse.Namespace, till: Any, out: Output) -> int:
     result = till.reverse(
         args.event,
         amount=amount,
-        cashier=args.cashier,
-        approval=_approval(till, args),
-        request_id=args.request_id,
+        **_recorded(till, args),
     )
     deliver(till, out, result.to_json(), result_text(result))
     return 0
@@ -378,9 +379,7 @@ def cmd_adjust(args: argparse.Namespace, till: Any, out: Output) -> int:
         points=args.points,
         reason=args.reason,
         note=args.note or "",
-        approval=_approval(till, args),
-        cashier=args.cashier,
-        request_id=args.request_id,
+        **_recorded(till, args),
     )
     deliver(till, out, result.to_json(), result_text(result))
     return 0
