@@ -21,7 +21,7 @@ from typing import Any
 
 from .errors import ConfigError, SchemaTooNew, StorageError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 GENESIS = "0" * 64
 BUSY_TIMEOUT_MS = 5000
 EVENT_COLUMNS = (
@@ -234,7 +234,19 @@ def _migrate_to_4(conn: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS = {1: _migrate_to_1, 2: _migrate_to_2, 3: _migrate_to_3, 4: _migrate_to_4}
+def _migrate_to_5(conn: sqlite3.Connection) -> None:
+    """Wrong-PIN counting, so a PIN cannot be guessed at the till."""
+    conn.execute("ALTER TABLE staff ADD COLUMN failed_pins INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE staff ADD COLUMN locked_until TEXT")
+
+
+MIGRATIONS = {
+    1: _migrate_to_1,
+    2: _migrate_to_2,
+    3: _migrate_to_3,
+    4: _migrate_to_4,
+    5: _migrate_to_5,
+}
 
 
 class Journal:
@@ -605,6 +617,22 @@ class Journal:
             "SELECT * FROM device_state WHERE device = ?", (device,)
         ).fetchone()
 
+    def record_pin_attempt(self, staff_id: str, ok: bool, locked_until: str | None) -> None:
+        """Count a wrong PIN (locking the staff id when ``locked_until`` is given), or clear
+        the count after a right one."""
+        with self.writing():
+            if ok:
+                self.conn.execute(
+                    "UPDATE staff SET failed_pins = 0, locked_until = NULL WHERE staff_id = ?",
+                    (staff_id,),
+                )
+            else:
+                self.conn.execute(
+                    "UPDATE staff SET failed_pins = failed_pins + 1, "
+                    "locked_until = coalesce(?, locked_until) WHERE staff_id = ?",
+                    (locked_until, staff_id),
+                )
+
     def has_manager(self) -> bool:
         return bool(self.conn.execute("SELECT 1 FROM staff WHERE role = 'manager'").fetchone())
 
@@ -615,7 +643,7 @@ class Journal:
         self.conn.execute(
             "INSERT INTO staff (staff_id, name, role, pin_hash) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (staff_id) DO UPDATE SET name = excluded.name, role = excluded.role, "
-            "pin_hash = excluded.pin_hash",
+            "pin_hash = excluded.pin_hash, failed_pins = 0, locked_until = NULL",
             (staff_id, name, role, pin_hash),
         )
 

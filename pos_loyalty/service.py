@@ -65,6 +65,7 @@ from .zreport import ZReport, z_report, z_report_slip
 
 TRANSACTION_KINDS = ("earn", "redeem", "donate")  # what the velocity check counts
 MAX_NAME = 80
+PIN_TRIES, PIN_LOCK = 5, dt.timedelta(minutes=5)  # wrong PINs in a row, then a pause
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 MAX_POINTS = 10**9  # far above any real balance, far below SQLite's 64-bit limit
 
@@ -922,8 +923,21 @@ class Till:
 
     def authenticate(self, staff_id: str, pin: str, *, manager: bool = False) -> Staff:
         row = self.journal.staff(staff_id)
+        now = self.clock()
+        if row is not None and row["locked_until"] and row["locked_until"] > iso(now):
+            raise NotAllowed(
+                f"Too many wrong PINs: staff {staff_id} is locked until "
+                f"{self.header.local_time(row['locked_until'])[11:]}."
+            )
         # An unknown id costs the same scrypt as a wrong PIN, so ids cannot be told by timing.
-        if not pin_matches(pin, row["pin_hash"] if row else DUMMY_PIN_HASH) or row is None:
+        matched = pin_matches(pin, row["pin_hash"] if row else DUMMY_PIN_HASH)
+        if row is None:
+            raise wrong_pin(staff_id)
+        if not matched or row["failed_pins"]:
+            locks = not matched and (row["failed_pins"] + 1) % PIN_TRIES == 0
+            until = iso(now + PIN_LOCK) if locks else None
+            self.journal.record_pin_attempt(staff_id, matched, until)
+        if not matched:
             raise wrong_pin(staff_id)
         staff = Staff(row["staff_id"], row["name"], row["role"])
         if manager and not staff.is_manager:

@@ -106,7 +106,7 @@ def test_database_file_is_private_and_durable(till):
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
 
 
 def test_database_from_a_newer_version_is_refused(till):
@@ -181,12 +181,13 @@ def test_an_older_database_is_migrated_in_place_keeping_its_events(till, make_ti
     db = raw(path)
     db.executescript(
         "DROP TABLE requests; DROP TABLE print_jobs; DROP TABLE device_state;"
-        "ALTER TABLE members DROP COLUMN tier;"
+        "ALTER TABLE members DROP COLUMN tier; ALTER TABLE staff DROP COLUMN failed_pins;"
+        "ALTER TABLE staff DROP COLUMN locked_until;"
         "PRAGMA user_version = 1;"
     )
     db.close()
     upgraded = make_till()
-    assert upgraded.journal.conn.execute("PRAGMA user_version").fetchone()[0] == 4
+    assert upgraded.journal.conn.execute("PRAGMA user_version").fetchone()[0] == 5
     assert upgraded.lookup(MemberRef(phone="0612345678")).balance == 50 + 20
     assert verify_chain(upgraded.journal).ok
 

@@ -431,3 +431,16 @@ def test_only_a_manager_can_add_staff_or_reset_a_pin(till):
     assert till.authenticate("M1", "2468", manager=True).name == "Maria"
     till.add_staff("M1", name="Maria", role="manager", pin="9753", approval=boss)
     assert till.authenticate("M1", "9753", manager=True).staff_id == "M1"
+
+
+def test_five_wrong_pins_lock_the_staff_id_for_five_minutes(till, clock):
+    manager(till)
+    for _ in range(5):
+        with pytest.raises(NotAllowed, match="do not match"):
+            till.authenticate("M1", "0000")
+    with pytest.raises(NotAllowed, match="Too many wrong PINs: staff M1 is locked until 11:05"):
+        till.authenticate("M1", "2468")  # even the right PIN waits
+    clock.advance(minutes=5)
+    assert till.authenticate("M1", "2468").staff_id == "M1"
+    with pytest.raises(NotAllowed, match="do not match"):
+        till.authenticate("M1", "0000")  # the count started again after the right PIN
