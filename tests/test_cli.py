@@ -705,7 +705,13 @@ def test_redeem_beyond_the_offline_cap_needs_a_manager(new_shop: Callable[..., S
     with shop.writes_nothing():
         message = refused(shop.cli(coffee), "offline_cap_exceeded")
         assert f"Only {cap - cost} more points" in message and f"(cap {cap})" in message
-        refused(shop.cli(f"{coffee} --manager M1", manager_pin="9999"), "not_allowed")
+    # A wrong PIN writes no event, but it is counted towards the lock-out.
+    before = shop.last_seq()
+    refused(shop.cli(f"{coffee} --manager M1", manager_pin="9999"), "not_allowed")
+    assert shop.last_seq() == before
+    with shop.till() as till:
+        assert till.journal.staff("M1")["failed_pins"] == 1
+    with shop.writes_nothing():
         cashier = refused(
             shop.cli(f"{coffee} --manager C7", manager_pin=CASHIER_PIN), "not_allowed"
         )
