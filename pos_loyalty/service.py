@@ -45,7 +45,7 @@ from .money import check_minor, format_amount, parse_amount, points_worth
 from .rules import lots as lots_rules
 from .rules.earn import BasketLine, build_basket, compute_earn
 from .rules.guards import check_offline_cap, check_reversal, check_spend, check_velocity
-from .rules.lots import GAINS, SPENDS, Ledger, Lot
+from .rules.lots import SPENDS, Ledger, Lot
 from .rules.program import Membership, Program, ruleset_version
 from .rules.reversal import refund_points
 from .rules.tiers import tier_status
@@ -991,4 +991,4 @@ def _clean_name(name: str | None) -> str | None:
     return text
 
 
-__all__ = ["GAINS", "BasketLine", "MemberRef", "Till"]
+__all__ = ["BasketLine", "MemberRef", "Till"]

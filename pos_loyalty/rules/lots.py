@@ -14,7 +14,6 @@ from typing import Any
 
 from ..clock import NEVER, add_months, iso, parse_iso
 
-GAINS = frozenset({"earn", "welcome_bonus", "referral_bonus"})
 SPENDS = frozenset({"redeem", "donate"})
 
 
