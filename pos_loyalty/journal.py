@@ -420,6 +420,14 @@ class Journal:
         )
         return [_event(r) for r in rows]
 
+    def has_events(self, member_id: str | None, phone: str | None) -> bool:
+        """Whether this till recorded anything for the member (offline, before it knew them)."""
+        return bool(
+            self.conn.execute(
+                f"SELECT 1 FROM events WHERE {MEMBER_MATCH} LIMIT 1", (member_id, phone)
+            ).fetchone()
+        )
+
     def recent_member_events(
         self, member_id: str | None, phone: str | None, limit: int
     ) -> list[Event]:

@@ -193,7 +193,7 @@ class Till:
         # An unseen member may earn offline when named by phone or checked code; a bare
         # member id carries no check, so a typo there must not earn for a stranger.
         may_be_new = unknown_ok and not ref.member_id
-        if who.row is None and not may_be_new and not j.member_events(who.member_id, who.phone):
+        if who.row is None and not may_be_new and not j.has_events(who.member_id, who.phone):
             raise UnknownMember(missing)
         return who
 
