@@ -224,7 +224,9 @@ class Till:
         """HQ's last word on the member as lots; a bare balance becomes one undated lot."""
         if who.row is None:
             return Ledger()
-        rows = self.journal.member_lots(who.member_id) if who.member_id else []
+        # Lots come only with HQ's word on the member; until then there are none to read.
+        heard = who.member_id and who.row["confirmed_at"] is not None
+        rows = self.journal.member_lots(who.member_id) if heard else []
         lots = tuple(
             Lot(
                 r["lot_id"],
