@@ -257,18 +257,17 @@ def cmd_print(args: argparse.Namespace, till: Any, out: Output) -> int:
 
     worker = PrintWorker(till.source)
     outcomes = worker.run_once(limit=args.limit, now_not_later=True)
-    queue = till.journal.print_queue()
-    known = till.print_status()  # the state last found, when nothing was tried now
+    known = till.print_status()  # what waits now, and the state last found
     state = worker.state
     data = {
         "printed": [j for j, o in outcomes if o == "printed"],
         "kept": [j for j, o in outcomes if o != "printed"],
-        "waiting": queue["queued"],
+        "waiting": known["slips_waiting"],
         "printer": state.state if state else known["printer"],
         "detail": state.detail if state else known["detail"],
     }
     text = [f"Printed {len(data['printed'])}; {data['waiting']} waiting."]
-    if not outcomes and queue["queued"]:
+    if not outcomes and known["slips_waiting"]:
         data["detail"] = "The waiting slips are being printed by another till process."
     elif not outcomes:
         data["detail"] = "Nothing was waiting to print."

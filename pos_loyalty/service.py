@@ -337,11 +337,7 @@ class Till:
             raise BadInput(
                 f"Request id {request_id} was already used for another command ({event.kind})."
             )
-        who = self._resolve(
-            MemberRef(member_id=event.member_id)
-            if event.member_id
-            else MemberRef(phone=event.phone)
-        )
+        who = self._resolve(_ref_of(event))
         now = self.clock()
         return EventResult(event, self._view(who, self._state(who, now), now), replayed=True)
 
@@ -671,11 +667,7 @@ class Till:
             if done := self._replayed(request_id, "reverse"):
                 return done
             original = self._find_event(event_ref)
-            who = self._resolve(
-                MemberRef(member_id=original.member_id)
-                if original.member_id
-                else MemberRef(phone=original.phone)
-            )
+            who = self._resolve(_ref_of(original))
             now = self.clock()
             state = self._state(who, now)
             if original.kind == "earn":
@@ -945,6 +937,11 @@ class Till:
         if manager and not staff.is_manager:
             raise NotAllowed(f"{staff.name} is not a manager.")
         return staff
+
+
+def _ref_of(event: Event) -> MemberRef:
+    """The member an event is about: by id, or by phone when the till did not know them."""
+    return MemberRef(member_id=event.member_id) if event.member_id else MemberRef(phone=event.phone)
 
 
 def _qualifies(event: Event) -> bool:
