@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 import random
 import sqlite3
@@ -24,7 +23,7 @@ from dataclasses import dataclass
 
 from pos_loyalty.clock import iso, utc_now
 from pos_loyalty.config import LoadedConfig
-from pos_loyalty.journal import Journal
+from pos_loyalty.journal import Journal, PrintJob
 from pos_loyalty.slips import Slip, Text
 
 from .escpos_render import Renderer
@@ -59,7 +58,7 @@ _ANSWERS = frozenset({"online", "near_end", "paper_out", "cover_open"})
 
 def _has_answered(journal: Journal) -> bool:
     """Whether this till's printer has ever answered a status request."""
-    return journal.device_state("printer.answers") is not None
+    return journal.prints.device_state("printer.answers") is not None
 
 
 class PrintWorker:
@@ -114,7 +113,7 @@ class PrintWorker:
         outcomes: list[tuple[int, str]] = []
         while len(outcomes) < limit and not self._stopping.is_set():
             now = self.clock()
-            claimed = journal.claim_print_jobs(
+            claimed = journal.prints.claim(
                 iso(now), iso(now + LEASE), 1, now_not_later=now_not_later
             )
             if not claimed:
@@ -122,30 +121,30 @@ class PrintWorker:
             job = claimed[0]
             data = self._render(job)
             if data is None:
-                journal.mark_failed(job["job_id"], UNREADABLE)
-                outcomes.append((job["job_id"], "failed"))
+                journal.prints.mark_failed(job.job_id, UNREADABLE)
+                outcomes.append((job.job_id, "failed"))
                 continue
             attempt = self._print(data, answered_before=_has_answered(journal))
             self._report(journal, attempt.state)
             if attempt.printed:
-                journal.mark_printed(job["job_id"], iso(self.clock()))
-                outcomes.append((job["job_id"], "printed"))
+                journal.prints.mark_printed(job.job_id, iso(self.clock()))
+                outcomes.append((job.job_id, "printed"))
                 continue
             # Later jobs stay queued behind this one (the queue keeps its order).
-            journal.mark_retry(job["job_id"], attempt.error or "", self._retry_at(job))
-            outcomes.append((job["job_id"], "kept"))
+            journal.prints.mark_retry(job.job_id, attempt.error or "", self._retry_at(job))
+            outcomes.append((job.job_id, "kept"))
             break
         return outcomes
 
-    def _render(self, job: sqlite3.Row) -> bytes | None:
+    def _render(self, job: PrintJob) -> bytes | None:
         try:
-            slip = Slip.from_json(json.loads(job["slip"]))
-            if job["reprint_of"]:
-                banner = Text(f"REPRINT of slip #{job['reprint_of']}", "center", bold=True)
+            slip = Slip.from_json(job.slip)
+            if job.reprint_of:
+                banner = Text(f"REPRINT of slip #{job.reprint_of}", "center", bold=True)
                 slip = Slip(slip.kind, (banner, *slip.blocks))
             return self.renderer.render(slip)
         except (ValueError, KeyError, TypeError):
-            log.exception("print job %s holds a slip that cannot be rendered", job["job_id"])
+            log.exception("print job %s holds a slip that cannot be rendered", job.job_id)
             return None
 
     def _print(self, data: bytes, *, answered_before: bool = False) -> _Attempt:
@@ -168,14 +167,15 @@ class PrintWorker:
             return _Attempt(False, PrinterState("offline", exc.message), exc.message)
         return _Attempt(after.ready, after, None if after.ready else after.detail)
 
-    def _retry_at(self, job: sqlite3.Row) -> str:
-        delay = backoff_seconds(job["attempts"], self._rng)
+    def _retry_at(self, job: PrintJob) -> str:
+        delay = backoff_seconds(job.attempts, self._rng)
         return iso(self.clock() + dt.timedelta(seconds=delay))
 
     def _report(self, journal: Journal, state: PrinterState) -> None:
-        journal.set_device_state("printer", state.state, state.detail, iso(self.clock()))
+        prints = journal.prints
+        prints.set_device_state("printer", state.state, state.detail, iso(self.clock()))
         if state.state in _ANSWERS and not _has_answered(journal):
-            journal.set_device_state("printer.answers", "yes", "", iso(self.clock()))
+            prints.set_device_state("printer.answers", "yes", "", iso(self.clock()))
         if state == self.state:
             return
         self.state = state

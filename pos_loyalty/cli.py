@@ -7,6 +7,7 @@ in docs/CLI.md). Exit status: 0 done, 2 refused or bad input, 1 anything else.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from . import __version__
 from . import config as config_mod
 from .errors import BadInput, ConfigError, LoyaltyError, NeedsManager
 
@@ -57,12 +59,24 @@ class Output:
         self.as_json = as_json
 
     def emit(self, data: dict[str, Any], text: Sequence[str]) -> None:
-        if self.as_json:
-            # ASCII escapes: a committed event must never fail to report because the host's
-            # stdout cannot encode "×" or "€".
-            print(json.dumps(data))
-        else:
-            print("\n".join(text))
+        try:
+            if self.as_json:
+                # ASCII escapes: a committed event must never fail to report because the
+                # host's stdout cannot encode "×" or "€".
+                print(json.dumps(data))
+            else:
+                print("\n".join(text))
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # a full disk or a closed terminal: say so once, on stderr
+            raise OutputLost(exc) from None
+
+
+class OutputLost(Exception):
+    """The result could not be written to stdout (the work itself is done)."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error.strerror or str(error))
 
 
 # -- rendering for people -------------------------------------------------------------------
@@ -79,9 +93,14 @@ def member_text(view: Any) -> list[str]:
     if not view.known:
         lines.append("Not yet in this till's member list: points kept against the number or code.")
     lines.append(
-        f"Balance {view.balance} points "
+        f"Balance {plural(view.balance, 'point')} "
         f"(confirmed {view.confirmed}, not yet synced {view.pending:+d})"
     )
+    if view.balance < 0:
+        lines.append(
+            f"Owes {plural(-view.balance, 'point')} after a refund of points already spent; "
+            "new points pay them off first."
+        )
     if view.held:
         lines.append(
             f"Spendable now {view.spendable}; {view.held} held until {view.held_until[:10]}"
@@ -93,7 +112,12 @@ def member_text(view: Any) -> list[str]:
         lines.append(
             "Can redeem now: " + ", ".join(f"{r.name} ({r.cost})" for r in view.affordable)
         )
-    if view.flags:
+    if view.offline_cap_room < view.spendable:
+        lines.append(
+            f"Until the till syncs with HQ, {plural(view.offline_cap_room, 'more point')} "
+            "can be redeemed without a manager."
+        )
+    if "velocity" in view.flags:
         lines.append(f"Flagged: {view.transactions_today} loyalty transactions today")
     return lines
 
@@ -138,11 +162,18 @@ def print_now(till: Any, job: int, *, now_not_later: bool = False) -> dict[str, 
 
 def result_text(result: Any) -> list[str]:
     head = f"#{result.event.seq} {result.event.kind}"
-    return [
-        head,
-        *(f"  {line}" for line in result.lines),
-        f"Balance: {result.member.balance} points",
-    ]
+    balance = result.member.balance
+    text = [head, *(f"  {line}" for line in result.lines), f"Balance: {plural(balance, 'point')}"]
+    if balance < 0:
+        text.append(
+            "The refund took back points already spent: the member owes "
+            f"{plural(-balance, 'point')}, paid off by the next points they earn."
+        )
+    return text
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if abs(n) == 1 else f"{n} {noun}s"
 
 
 # -- commands --------------------------------------------------------------------------------
@@ -157,16 +188,24 @@ def _member_ref(args: argparse.Namespace) -> Any:
 def _recorded(till: Any, args: argparse.Namespace) -> dict[str, Any]:
     """Who is at the till, who approved, and the host's request id: recorded with the event."""
     return {
-        "cashier": args.cashier,
+        "cashier": _cashier(till, args),
         "approval": _approval(till, args),
         "request_id": args.request_id,
     }
 
 
+def _cashier(till: Any, args: argparse.Namespace) -> Any:
+    """The cashier signs in with their own PIN, so the event records who really was there."""
+    if not getattr(args, "cashier", None):
+        return None
+    pin = _secret(PIN_ENV, f"PIN for {args.cashier}: ", BadInput)
+    return till.sign_in(args.cashier, pin)
+
+
 def _approval(till: Any, args: argparse.Namespace) -> Any:
     if not getattr(args, "manager", None):
         return None
-    return till.authenticate(
+    return till.sign_in(
         args.manager, _secret(MANAGER_PIN_ENV, f"PIN for {args.manager}: "), manager=True
     )
 
@@ -198,7 +237,7 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
             load_profile(loaded.config.printer.profile)
         except ConfigError as exc:
             raise ConfigError(f"{path}: {exc.message}") from None
-    _open_till(loaded).close()  # opening creates and migrates the database
+    _open_till(loaded, create=True).close()  # creates or migrates the database
     db = loaded.database_path
     out.emit(
         {"config": str(path), "database": str(db), "created_config": created},
@@ -207,10 +246,10 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
     return 0
 
 
-def _open_till(loaded: Any) -> Any:
+def _open_till(loaded: Any, *, create: bool = False) -> Any:
     from .service import Till
 
-    return Till.open(loaded)
+    return Till.open(loaded, create=create)
 
 
 def cmd_enroll(args: argparse.Namespace, till: Any, out: Output) -> int:
@@ -226,7 +265,7 @@ def cmd_enroll(args: argparse.Namespace, till: Any, out: Output) -> int:
         name=args.name,
         consent=args.consent,
         referrer=referrer,
-        cashier=args.cashier,
+        cashier=_cashier(till, args),
         request_id=args.request_id,
     )
     text = [f"#{result.event.seq} enroll", *(f"  {line}" for line in result.lines)]
@@ -262,12 +301,12 @@ def cmd_print(args: argparse.Namespace, till: Any, out: Output) -> int:
     data = {
         "printed": [j for j, o in outcomes if o == "printed"],
         "kept": [j for j, o in outcomes if o != "printed"],
-        "waiting": known["slips_waiting"],
-        "printer": state.state if state else known["printer"],
-        "detail": state.detail if state else known["detail"],
+        "waiting": known.slips_waiting,
+        "printer": state.state if state else known.printer,
+        "detail": state.detail if state else known.detail,
     }
     text = [f"Printed {len(data['printed'])}; {data['waiting']} waiting."]
-    if not outcomes and known["slips_waiting"]:
+    if not outcomes and known.slips_waiting:
         data["detail"] = "The waiting slips are being printed by another till process."
     elif not outcomes:
         data["detail"] = "Nothing was waiting to print."
@@ -353,7 +392,10 @@ def cmd_donate(args: argparse.Namespace, till: Any, out: Output) -> int:
 
 def cmd_membership(args: argparse.Namespace, till: Any, out: Output) -> int:
     result = till.buy_membership(
-        _member_ref(args), plan_id=args.plan, cashier=args.cashier, request_id=args.request_id
+        _member_ref(args),
+        plan_id=args.plan,
+        cashier=_cashier(till, args),
+        request_id=args.request_id,
     )
     deliver(till, out, result.to_json(), result_text(result))
     return 0
@@ -416,22 +458,23 @@ def cmd_rewards(args: argparse.Namespace, till: Any, out: Output) -> int:
 def cmd_queue(args: argparse.Namespace, till: Any, out: Output) -> int:
     status = till.queue()
     text = [
-        f"Journal: {status['last_seq']} events; HQ has acknowledged up to #{status['acked_seq']}.",
-        f"Waiting to sync: {status['unsynced']}"
-        + (f" (oldest {status['oldest_unsynced_at']})" if status["oldest_unsynced_at"] else ""),
+        f"Journal: {plural(status.last_seq, 'event')}; "
+        f"HQ has acknowledged up to #{status.acked_seq}.",
+        f"Waiting to sync: {status.unsynced}"
+        + (f" (oldest {status.oldest_unsynced_at})" if status.oldest_unsynced_at else ""),
     ]
-    if status["by_kind"]:
-        text.append("  " + ", ".join(f"{k} {n}" for k, n in sorted(status["by_kind"].items())))
-    if status["last_error"]:
-        text.append(f"Last sync problem: {status['last_error']}")
-    printing = status["print"]
-    if printing["printer"] != "none":
+    if status.by_kind:
+        text.append("  " + ", ".join(f"{k} {n}" for k, n in sorted(status.by_kind.items())))
+    if status.last_error:
+        text.append(f"Last sync problem: {status.last_error}")
+    printing = status.print
+    if printing.printer != "none":
         text.append(
-            f"Slips waiting to print: {printing['slips_waiting']}; printer {printing['printer']}."
+            f"Slips waiting to print: {printing.slips_waiting}; printer {printing.printer}."
         )
-        if printing["detail"]:
-            text.append(f"  {printing['detail']}")
-    out.emit(status, text)
+        if printing.detail:
+            text.append(f"  {printing.detail}")
+    out.emit(status.to_json(), text)
     return 0
 
 
@@ -446,20 +489,21 @@ def cmd_verify(args: argparse.Namespace, till: Any, out: Output) -> int:
         "seq": report.seq,
     }
     if report.ok:
-        out.emit(data, [f"Journal intact: {report.checked} events, hash chain verified."])
+        out.emit(data, [f"Journal intact: {plural(report.checked, 'event')}, hash chain verified."])
         return 0
     if out.as_json:
         out.emit({"error": {"code": "chain_broken", "message": report.problem}, **data}, [])
     else:
         print(
-            f"Journal broken after {report.checked} good events: {report.problem}", file=sys.stderr
+            f"Journal broken after {plural(report.checked, 'good event')}: {report.problem}",
+            file=sys.stderr,
         )
     return 1
 
 
 def cmd_staff_add(args: argparse.Namespace, till: Any, out: Output) -> int:
     pin = _secret(PIN_ENV, f"New PIN for {args.staff_id}: ", BadInput)
-    staff = till.add_staff(
+    till.add_staff(
         args.staff_id,
         name=args.name or args.staff_id,
         role=args.role,
@@ -467,8 +511,8 @@ def cmd_staff_add(args: argparse.Namespace, till: Any, out: Output) -> int:
         approval=_approval(till, args),
     )
     out.emit(
-        {"staff_id": staff.staff_id, "role": staff.role},
-        [f"Saved {staff.role} {staff.staff_id}."],
+        {"staff_id": args.staff_id, "role": args.role},
+        [f"Saved {args.role} {args.staff_id}."],
     )
     return 0
 
@@ -554,6 +598,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     parser = _Parser(prog="pos-loyalty", description="Offline-first loyalty for the till.")
+    parser.add_argument("--version", action="version", version=f"pos-loyalty {__version__}")
     parser.add_argument("--config", metavar="PATH", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     sub = parser.add_subparsers(
@@ -643,6 +688,14 @@ _NO_TILL = {cmd_init, cmd_demo, cmd_sim}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; the exit status. Nothing it does ends in a traceback."""
+    try:
+        return _finish(_run(argv))
+    except KeyboardInterrupt:  # between the command and its last word
+        return 130
+
+
+def _run(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     out = Output("--json" in argv)
     for stream in (sys.stdout, sys.stderr):  # a sentence with "€" must reach any terminal
@@ -660,8 +713,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail(out, "interrupted", "Stopped.", 130)
     except BrokenPipeError:  # the reader went away (`| head`): nothing left to tell
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         return 0
+    except OutputLost as exc:
+        return _output_lost(str(exc))
     except Exception as exc:  # the till never shows a stack trace
         if os.environ.get("POS_LOYALTY_DEBUG"):
             raise
@@ -670,10 +725,42 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _fail(out: Output, code: str, message: str, status: int) -> int:
     if out.as_json:
-        print(json.dumps({"error": {"code": code, "message": message}}))
-    else:
-        print(f"pos-loyalty: {message}", file=sys.stderr)
+        return _written(
+            lambda: print(json.dumps({"error": {"code": code, "message": message}})), status
+        )
+    return _written(lambda: print(f"pos-loyalty: {message}", file=sys.stderr), status)
+
+
+def _finish(status: int) -> int:
+    """Flush what is buffered now, where a failure can still be told in one sentence."""
+    return _written(sys.stdout.flush, status)
+
+
+def _written(write: Callable[[], object], status: int) -> int:
+    """``status`` once ``write`` worked; a reader gone away (``| head``) is no failure, a full
+    disk or a closed terminal is one sentence on stderr and exit 1."""
+    try:
+        write()
+    except BrokenPipeError:
+        _silence_stdout()
+    except OSError as exc:
+        return _output_lost(exc.strerror or str(exc))
     return status
+
+
+def _output_lost(reason: str) -> int:
+    _silence_stdout()
+    with contextlib.suppress(OSError):
+        print(
+            f"pos-loyalty: the result could not be written to stdout ({reason}).", file=sys.stderr
+        )
+    return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so nothing buffered fails again when Python exits."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

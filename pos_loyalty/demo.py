@@ -14,6 +14,7 @@ from .rules.earn import BasketLine
 from .service import MemberRef, Till
 
 MANAGER_PIN = "2468"
+CASHIER_PIN = "1357"
 
 
 def run_walkthrough(folder: str | None, *, as_json: bool = False) -> int:
@@ -26,16 +27,19 @@ def run_walkthrough(folder: str | None, *, as_json: bool = False) -> int:
     if loaded.database_path.exists():  # the walk-through enrols the same customers each time
         raise BadInput(f"{root} already holds a demo till; give a new --dir or remove it.")
     say = Narrator(quiet=as_json)
-    with Till.open(loaded) as till:
-        manager = till.add_staff("M1", name="Maria (manager)", role="manager", pin=MANAGER_PIN)
+    with Till.open(loaded, create=True) as till:
+        till.add_staff("M1", name="Maria (manager)", role="manager", pin=MANAGER_PIN)
+        manager = till.sign_in("M1", MANAGER_PIN, manager=True)
+        till.add_staff("C7", name="Chris", role="cashier", pin=CASHIER_PIN, approval=manager)
+        chris = till.sign_in("C7", CASHIER_PIN)
         store, terminal = loaded.config.store.name, loaded.config.terminal.id
         say(f"Till {terminal} of {store}; journal {loaded.database_path}")
 
-        anna = till.enroll("06 1234 5678", name="Anna de Vries", consent=True, cashier="C7")
+        anna = till.enroll("06 1234 5678", name="Anna de Vries", consent=True, cashier=chris)
         say("Enrol Anna by phone (06 1234 5678):", anna.lines, f"balance {anna.member.balance}")
         code = anna.member.code or ""
         bob = till.enroll(
-            "+31 6 8765 4321", name="Bob", referrer=MemberRef(code=code), cashier="C7"
+            "+31 6 8765 4321", name="Bob", referrer=MemberRef(code=code), cashier=chris
         )
         say("Enrol Bob, referred by Anna:", bob.lines)
 
@@ -43,21 +47,21 @@ def run_walkthrough(folder: str | None, *, as_json: bool = False) -> int:
             MemberRef(code=display_code(code)),
             amount=6240,
             lines=[BasketLine("fresh", 1850), BasketLine("tobacco", 1100)],
-            cashier="C7",
+            cashier=chris,
         )
         say(
             "Anna scans her card and buys 62.40 EUR (18.50 fresh, 11.00 tobacco):",
             sale.lines,
             f"balance {sale.member.balance}",
         )
-        treat = till.redeem(MemberRef(phone="0612345678"), reward_id="coffee", cashier="C7")
+        treat = till.redeem(MemberRef(phone="0612345678"), reward_id="coffee", cashier=chris)
         reward = treat.to_json()["reward"]
         say(
             f"Anna redeems a free coffee (the POS gives item {reward['item']}):",
             treat.lines,
             f"balance {treat.member.balance}",
         )
-        refund = till.reverse(str(sale.event.seq), amount=1500, cashier="C7", approval=manager)
+        refund = till.reverse(str(sale.event.seq), amount=1500, cashier=chris, approval=manager)
         say(
             "She returns 15.00 EUR of the sale; its share of the points is taken back:",
             refund.lines,
@@ -72,7 +76,7 @@ def run_walkthrough(folder: str | None, *, as_json: bool = False) -> int:
         queue = till.queue()
         say(
             f"Journal verified: {report.checked} events in an intact hash chain; "
-            f"{queue['unsynced']} wait for HQ."
+            f"{queue.unsynced} wait for HQ."
         )
     if as_json:
         import json

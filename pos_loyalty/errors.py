@@ -92,6 +92,13 @@ class SchemaTooNew(Refused):
     code = "schema_too_new"
 
 
+class NoJournal(Refused):
+    """No till journal where the config says (only ``init`` creates one), or a file that is
+    not one."""
+
+    code = "no_journal"
+
+
 class StorageError(LoyaltyError):
     """The journal could not be written or read (disk full, locked, corrupt)."""
 

@@ -129,9 +129,6 @@ def event_slip(header: Header, result: EventResult) -> Slip:
         label = "Sale" if event.kind == "earn" else "Amount"
         blocks.append(Row(label, format_amount(event.amount, event.currency)))
     blocks += [_explained(line) for line in result.lines]
-    reward = event.detail.get("reward")
-    if reward and reward.get("item"):
-        blocks.append(Text(f"Give item: {reward['item']}", bold=True))
     blocks += [Row("Points", f"{result.event.points:+d}", bold=True), Rule()]
     blocks += _balance_blocks(member)
     blocks += _card_blocks(member)
@@ -178,6 +175,9 @@ def _member_blocks(member: MemberView) -> list[Block]:
 
 def _balance_blocks(member: MemberView) -> list[Block]:
     blocks: list[Block] = [Row("BALANCE", f"{member.balance} pts", bold=True)]
+    if member.balance < 0:
+        blocks.append(Text("Points are owed after a refund;"))
+        blocks.append(Text("new points pay them off first."))
     if member.pending:
         blocks.append(Row("  as of last sync", str(member.confirmed)))
         blocks.append(Row("  pending*", f"{member.pending:+d}"))

@@ -1,42 +1,172 @@
-"""Cashier and manager PINs, stored only as slow scrypt hashes."""
+"""Cashiers and managers: PINs stored only as slow scrypt hashes, signing in, and the sessions
+that record who did what.
+
+A ``StaffSession`` is what signing in yields, and only the till's ``Roster`` makes one: the
+roster remembers every session it issued, so one built by hand (or issued by another till)
+approves nothing. Wrong PINs are counted in the write transaction *before* the PIN is checked,
+so any number of attempts in parallel get no more tries than attempts one after another.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+import weakref
+from collections.abc import Callable
 
-from .errors import BadInput, NotAllowed
+from .clock import iso
+from .errors import BadInput, NeedsManager, NotAllowed
+from .journal import Journal
 
 ROLES = ("cashier", "manager")
 # scrypt cost: about 40 ms per check here: a stolen journal's 4-digit PINs fall in minutes,
 # 6-digit ones in hours; PINs guard the till's roles, HQ credentials guard the data.
 _N, _R, _P = 2**14, 8, 1
 DUMMY_PIN_HASH = "scrypt$16384$8$1$" + "00" * 16 + "$" + "00" * 32  # matches no PIN
+PIN_TRIES, PIN_LOCK = 5, dt.timedelta(minutes=5)  # wrong PINs in a row, then a pause
+MAX_NAME = 80
+_STAFF_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
 
 
-@dataclass(frozen=True)
-class Staff:
-    staff_id: str
-    name: str
-    role: str
+class StaffSession:
+    """A member of staff signed in at one till. Made only by ``Roster.sign_in``."""
+
+    __slots__ = ("__weakref__", "name", "role", "signed_in_at", "staff_id")
+
+    def __init__(self, staff_id: str, name: str, role: str, signed_in_at: str) -> None:
+        self.staff_id = staff_id
+        self.name = name
+        self.role = role
+        self.signed_in_at = signed_in_at
 
     @property
     def is_manager(self) -> bool:
         return self.role == "manager"
 
+    def __repr__(self) -> str:
+        return f"StaffSession({self.staff_id!r}, {self.role})"
+
+
+class Roster:
+    """The till's staff: adding them, signing them in, and checking the sessions it issued."""
+
+    def __init__(
+        self, journal: Journal, clock: Callable[[], dt.datetime], local_time: Callable[[str], str]
+    ) -> None:
+        self.journal = journal
+        self.clock = clock
+        self.local_time = local_time
+        self._issued: weakref.WeakSet[StaffSession] = weakref.WeakSet()
+
+    def sign_in(self, staff_id: str, pin: str, *, manager: bool = False) -> StaffSession:
+        """A session for ``staff_id`` if ``pin`` is theirs. Unknown ids and wrong PINs get the
+        same sentence, cost the same scrypt and lock alike, so ids cannot be probed."""
+        if not isinstance(staff_id, str) or not _STAFF_ID.fullmatch(staff_id):
+            raise wrong_pin(str(staff_id))
+        store, now = self.journal.staff, self.clock()
+        with self.journal.writing():
+            attempts = store.attempts(staff_id)
+            if attempts.locked_until and attempts.locked_until > iso(now):
+                raise self._locked(staff_id, attempts.locked_until)
+            if attempts.failed >= PIN_TRIES:  # the tries are used up by attempts in flight
+                store.lock(staff_id, iso(now + PIN_LOCK))
+                raise self._locked(staff_id, iso(now + PIN_LOCK))
+            store.count_attempt(staff_id, iso(now))
+            store.forget_stale_attempts(iso(now - dt.timedelta(days=1)))
+            record = store.get(staff_id)
+        matched = pin_matches(pin, record.pin_hash if record else DUMMY_PIN_HASH)
+        with self.journal.writing():
+            if matched and record is not None:
+                store.clear_attempts(staff_id)
+            elif store.attempts(staff_id).failed >= PIN_TRIES:
+                store.lock(staff_id, iso(now + PIN_LOCK))
+        if not matched or record is None:
+            raise wrong_pin(staff_id)
+        session = StaffSession(record.staff_id, record.name, record.role, iso(now))
+        if manager and not session.is_manager:
+            raise NotAllowed(f"{session.name} is not a manager.")
+        self._issued.add(session)
+        return session
+
+    def sign_out(self, session: StaffSession) -> None:
+        self._issued.discard(session)
+
+    def check(self, session: object, *, manager: bool = False) -> StaffSession:
+        """``session`` if this till issued it and it still holds (the staff member was not
+        removed or demoted since); otherwise a refusal in plain words."""
+        if not isinstance(session, StaffSession) or session not in self._issued:
+            raise NotAllowed("That sign-in was not made at this till; sign in with your PIN.")
+        record = self.journal.staff.get(session.staff_id)
+        if record is None or record.role != session.role:
+            self._issued.discard(session)
+            raise NotAllowed(f"{session.name}'s sign-in no longer holds; sign in again.")
+        if manager and not session.is_manager:
+            raise NeedsManager(f"{session.name} is not a manager; a manager must approve this.")
+        return session
+
+    def add(
+        self, staff_id: str, *, name: str, role: str, pin: str, approval: object = None
+    ) -> None:
+        """Add staff or change their PIN or role. Only the very first manager is added
+        without a manager's approval; after that a cashier cannot make or reset a manager."""
+        if role not in ROLES:
+            raise BadInput(f"A role is one of: {', '.join(ROLES)}.")
+        check_staff_id(staff_id)
+        check_new_pin(pin)
+        display = clean_name(name) or staff_id
+        pin_hash = hash_pin(pin)  # slow: before the write lock, not inside it
+        with self.journal.writing():
+            store = self.journal.staff
+            if approval is None:
+                if store.has_manager() or role != "manager":
+                    raise NeedsManager("Adding or changing staff needs a manager's approval.")
+            else:
+                self.check(approval, manager=True)
+            store.save(staff_id, display, role, pin_hash)
+
+    def _locked(self, staff_id: str, until: str) -> NotAllowed:
+        return NotAllowed(
+            f"Too many wrong PINs: staff {staff_id} is locked until {self.local_time(until)[11:]}."
+        )
+
 
 def check_staff_id(staff_id: str, what: str = "staff") -> None:
     """Ids go into the journal for good: short, plain, no terminal control characters."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", staff_id):
+    if not _STAFF_ID.fullmatch(staff_id):
         raise BadInput(f"A {what} id is 1 to 32 letters, digits, dot, dash or underscore.")
 
 
 def check_new_pin(pin: str) -> None:
     if not re.fullmatch(r"[0-9]{4,12}", pin):
         raise BadInput("A PIN is 4 to 12 digits.")
+
+
+def clean_name(name: str | None) -> str | None:
+    """A person's name as typed, spaces tidied; refused if it cannot be printed or stored."""
+    if name is None:
+        return None
+    text = " ".join(name.split())
+    if not text:
+        return None
+    if not text.isprintable():
+        raise BadInput("A name cannot contain control characters.")
+    if len(text) > MAX_NAME:
+        raise BadInput(f"A name is at most {MAX_NAME} characters.")
+    check_text(text, "The name")
+    return text
+
+
+def check_text(text: str, what: str) -> str:
+    """Text that will be recorded: a lone surrogate (what a broken byte becomes on the
+    command line) is refused here, in words, rather than by the journal's encoder."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadInput(f"{what} has a character that is not valid text; retype it.") from None
+    return text
 
 
 def hash_pin(pin: str) -> str:
@@ -52,10 +182,14 @@ def pin_matches(pin: str, stored: str) -> bool:
         return False
     if scheme != "scrypt":
         return False
+    try:
+        secret = pin.encode()
+    except UnicodeEncodeError:
+        secret = b""  # a broken character in a PIN: still checked, so it costs the same
     candidate = hashlib.scrypt(
-        pin.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
+        secret, salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=32
     )
-    return hmac.compare_digest(candidate.hex(), digest)
+    return hmac.compare_digest(candidate.hex(), digest) and bool(secret)
 
 
 def wrong_pin(staff_id: str) -> NotAllowed:

@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .accounts import Holder
 from .journal import Event
 from .members import display_code, mask_phone, member_code
-from .rules.program import Membership, Reward
+from .rules.account import Account
+from .rules.program import Membership, Program, Reward
 from .rules.tiers import TierStatus
 
 
@@ -31,6 +33,35 @@ class MemberView:
     affordable: tuple[Reward, ...]
     transactions_today: int
     flags: tuple[str, ...] = ()
+    can_redeem_now: int = 0  # spendable within the offline cap: what needs no manager
+    offline_cap_room: int = 0
+    confirmed_at: str | None = None  # when HQ last spoke of the member
+
+    @classmethod
+    def of(cls, holder: Holder, account: Account, program: Program) -> MemberView:
+        record = holder.record
+        can = account.can_spend_now if account.balance >= program.min_redeem_balance else 0
+        confirmed = holder.confirmed
+        return cls(
+            member_id=holder.member_id,
+            phone=holder.phone,
+            name=record.name if record else None,
+            known=record is not None,
+            tier=account.tier,
+            confirmed=confirmed,
+            pending=account.balance - confirmed,
+            spendable=account.spendable,
+            held=account.held,
+            held_until=account.held_until,
+            membership=account.membership,
+            membership_until=account.membership_until if account.membership else None,
+            affordable=tuple(r for r in program.rewards if r.cost <= can),
+            transactions_today=account.transactions_today,
+            flags=account.flags,
+            can_redeem_now=can,
+            offline_cap_room=account.cap_room,
+            confirmed_at=record.hq_at if record and record.heard_from_hq else None,
+        )
 
     @property
     def balance(self) -> int:
@@ -68,6 +99,9 @@ class MemberView:
             "membership": self.membership.id if self.membership else None,
             "membership_until": self.membership_until,
             "affordable_rewards": [r.id for r in self.affordable],
+            "can_redeem_now": self.can_redeem_now,
+            "offline_cap_room": self.offline_cap_room,
+            "confirmed_at": self.confirmed_at,
             "transactions_today": self.transactions_today,
             "flags": list(self.flags),
         }

@@ -41,17 +41,8 @@ class ZReport:
         return out
 
 
-_DAY_SUMS = """
-SELECT
-  coalesce(sum(CASE WHEN kind = 'earn' THEN points END), 0),
-  coalesce(sum(CASE WHEN kind IN ('welcome_bonus', 'referral_bonus') THEN points END), 0),
-  coalesce(sum(CASE WHEN kind = 'adjust' THEN points END), 0),
-  coalesce(-sum(CASE WHEN kind IN ('redeem', 'donate') THEN points END), 0),
-  coalesce(-sum(CASE WHEN kind = 'reverse' AND points < 0 THEN points END), 0),
-  coalesce(sum(CASE WHEN kind = 'reverse' AND points > 0 THEN points END), 0),
-  coalesce(sum(points), 0)
-FROM events WHERE created_at >= ? AND created_at < ?
-"""
+# What each kind of event adds to the day's figures.
+_BONUS_KINDS = ("welcome_bonus", "referral_bonus")
 
 
 def z_report(
@@ -63,25 +54,23 @@ def z_report(
     point_value: str,
     hq_configured: bool,
 ) -> ZReport:
+    """The figures of one store day, and what waits now, read as one snapshot."""
     zone = zoneinfo.ZoneInfo(timezone)
     start = dt.datetime.combine(day, dt.time(), zone)
     since, until = iso(start), iso(start + dt.timedelta(days=1))
-    q = journal.conn.execute
-    rows = q(
-        "SELECT kind, count(*), coalesce(sum(points), 0), coalesce(sum(amount), 0) FROM events "
-        "WHERE created_at >= ? AND created_at < ? GROUP BY kind",
-        (since, until),
-    ).fetchall()
-    money = {r[0]: r[3] for r in rows}
-    earned, bonuses, adjusted, redeemed, refunded, cancelled, net = q(
-        _DAY_SUMS, (since, until)
-    ).fetchone()
-    outstanding = journal.outstanding_points()
-    outbox = journal.outbox()
-    unsynced, oldest = q(
-        "SELECT count(*), min(created_at) FROM events WHERE seq > ?", (outbox["acked_seq"],)
-    ).fetchone()
-    problem = outbox["last_error"]
+    events = journal.events
+    with journal.reading():
+        kinds = events.count_by_kind(since=since, until=until)
+        reversals = events.reversal_points(since=since, until=until)
+        outstanding = journal.members.hq_balances() + events.points_after_hq_word()
+        outbox = events.outbox()
+        waiting = events.count_by_kind(after_seq=outbox.acked_seq)
+        slips = journal.prints.summary().queued
+    points = {k.kind: k.points for k in kinds}
+    money = {k.kind: k.amount for k in kinds}
+    refunded, cancelled = reversals
+    unsynced = sum(k.events for k in waiting)
+    problem = outbox.last_error
     if unsynced and not problem:
         problem = (
             "HQ has not confirmed them yet."
@@ -91,22 +80,22 @@ def z_report(
     return ZReport(
         day=day,
         currency=currency,
-        by_kind={r[0]: (r[1], r[2]) for r in rows},
+        by_kind={k.kind: (k.events, k.points) for k in kinds},
         sales=money.get("earn", 0),
         refunds=money.get("reverse", 0),
-        earned=earned,
-        bonuses=bonuses,
-        adjusted=adjusted,
-        redeemed=redeemed,
+        earned=points.get("earn", 0),
+        bonuses=sum(points.get(kind, 0) for kind in _BONUS_KINDS),
+        adjusted=points.get("adjust", 0),
+        redeemed=-(points.get("redeem", 0) + points.get("donate", 0)),
         refunded=refunded,
         cancelled=cancelled,
-        net=net,
+        net=sum(points.values()),
         liability_points=outstanding,
         liability=points_worth(outstanding, point_value, currency),
         unsynced=unsynced,
-        oldest_unsynced_at=oldest,
+        oldest_unsynced_at=min((k.oldest_at for k in waiting), default=None),
         sync_problem=problem,
-        slips_waiting=journal.print_queue()["queued"],
+        slips_waiting=slips,
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +17,17 @@ from pos_loyalty.service import Till
 EXAMPLE = config_mod.EXAMPLE.read_text()
 # A Wednesday in the store's zone, outside every example promotion's weekdays.
 WEDNESDAY = dt.datetime(2026, 11, 25, 10, 0, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class Ev:
+    """An event as the fold reads it, without a journal: what the rules tests fold."""
+
+    event_id: str
+    kind: str
+    points: int
+    created_at: str
+    detail: dict[str, Any] = field(default_factory=dict)
 
 
 class Clock:
@@ -52,7 +65,7 @@ def make_till(tmp_path: Path, clock: Clock) -> Iterator[Callable[..., Till]]:
     def make(text: str | None = None, **program: object) -> Till:
         path = tmp_path / "pos-loyalty.toml"
         path.write_text(text or config_text(**program))
-        till = Till.open(config_mod.load(str(path)), clock=clock)
+        till = Till.open(config_mod.load(str(path)), clock=clock, create=True)
         opened.append(till)
         return till
 

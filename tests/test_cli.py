@@ -292,7 +292,8 @@ class Shop:
 
     def add_staff(self, staff_id: str = "M1", role: str = "manager", pin: str = MANAGER_PIN):
         with self.till() as till:
-            boss = till.authenticate("M1", MANAGER_PIN) if till.journal.has_manager() else None
+            has_manager = till.journal.staff.has_manager()
+            boss = till.sign_in("M1", MANAGER_PIN) if has_manager else None
             till.add_staff(staff_id, name=staff_id, role=role, pin=pin, approval=boss)
 
     def last_seq(self) -> int:
@@ -328,8 +329,8 @@ def new_shop(tmp_path: Path) -> Callable[..., Shop]:
         root.mkdir()
         config = root / "pos-loyalty.toml"
         config.write_text(text if text is not None else config_text(**program), encoding="utf-8")
-        with Till.open(config_mod.load(str(config))):
-            pass  # creates the journal
+        with Till.open(config_mod.load(str(config)), create=True):
+            pass  # creates the journal, as `pos-loyalty init` does
         return Shop(root, config)
 
     return make
@@ -487,7 +488,11 @@ def test_lookup_shows_balance_tier_progress_and_affordable_rewards(
 
 
 def test_earn_by_scanned_code_prints_explanations_and_new_balance(shop: Shop, anna: dict[str, Any]):
-    run = shop.text(f"earn --code {anna['code']} --amount 24.80 --cashier C7")
+    shop.add_staff("M1", "manager", MANAGER_PIN)
+    shop.add_staff("C7", "cashier", CASHIER_PIN)
+    run = shop.text(
+        f"earn --code {anna['code']} --amount 24.80 --cashier C7", POS_LOYALTY_PIN=CASHIER_PIN
+    )
     points = euros("24.80")  # 24.80 EUR × 1 pt, rounded down = 24
     assert run.returncode == 0 and run.stderr == "", str(run)
     lines = run.stdout.splitlines()
@@ -710,7 +715,7 @@ def test_redeem_beyond_the_offline_cap_needs_a_manager(new_shop: Callable[..., S
     refused(shop.cli(f"{coffee} --manager M1", manager_pin="9999"), "not_allowed")
     assert shop.last_seq() == before
     with shop.till() as till:
-        assert till.journal.staff("M1")["failed_pins"] == 1
+        assert till.journal.staff.attempts("M1").failed == 1
     with shop.writes_nothing():
         cashier = refused(
             shop.cli(f"{coffee} --manager C7", manager_pin=CASHIER_PIN), "not_allowed"
@@ -791,7 +796,10 @@ def test_adjust_by_an_absurd_number_of_points_is_refused_as_bad_input(
 
 def test_refund_of_a_whole_sale_then_again_is_refused(shop: Shop, anna: dict[str, Any]):
     sale = shop.earn(ANNA, 2480)
-    result = check_event(done(shop.cli(f"reverse '#{sale['seq']}' --cashier C7")), "reverse")
+    shop.add_staff("M1", "manager", MANAGER_PIN)
+    shop.add_staff("C7", "cashier", CASHIER_PIN)
+    reverse = f"reverse '#{sale['seq']}' --cashier C7"
+    result = check_event(done(shop.cli(reverse, POS_LOYALTY_PIN=CASHIER_PIN)), "reverse")
     assert result["points"] == -sale["points"] == -euros("24.80")
     assert result["ref_event_id"] == sale["event_id"]
     assert (result["amount"], result["currency"]) == (2480, "EUR")
@@ -881,7 +889,10 @@ def test_reverse_of_something_that_is_not_a_sale_or_redemption(
 
 def test_history_lists_the_members_events_newest_first(shop: Shop, anna: dict[str, Any]):
     sale = shop.earn(ANNA, 2480)
-    done(shop.cli(f"redeem --phone {ANNA} --points 10 --cashier C7"))
+    shop.add_staff("M1", "manager", MANAGER_PIN)
+    shop.add_staff("C7", "cashier", CASHIER_PIN)
+    redeem = f"redeem --phone {ANNA} --points 10 --cashier C7"
+    done(shop.cli(redeem, POS_LOYALTY_PIN=CASHIER_PIN))
     data = done(shop.cli(f"history --phone {ANNA}"))
     assert set(data) == {"member", "events"}
     check_member(data["member"])
@@ -1210,14 +1221,24 @@ def test_database_of_another_terminal_is_refused(shop: Shop, anna: dict[str, Any
 
 
 def test_database_that_cannot_be_created_exits_1(tmp_path: Path):
-    (tmp_path / "journal").mkdir()  # the database path is a folder
+    (tmp_path / "notes").write_text("a file, where the journal's folder should be")
     config = tmp_path / "pos-loyalty.toml"
-    config.write_text(set_key(config_text(), "database", "path", '"journal"'))
-    run = run_cli(f"queue --config {config} --json", cwd=tmp_path)
+    config.write_text(set_key(config_text(), "database", "path", '"notes/till.db"'))
+    run = run_cli(f"init --config {config} --json", cwd=tmp_path)
     assert run.returncode == 1, str(run)
     error = run.json()["error"]
     assert error["code"] == "storage_error"
     one_sentence(error["message"])
+
+
+def test_a_database_path_that_is_a_folder_is_refused(tmp_path: Path):
+    (tmp_path / "journal").mkdir()
+    config = tmp_path / "pos-loyalty.toml"
+    config.write_text(set_key(config_text(), "database", "path", '"journal"'))
+    for command in ("queue", "init"):
+        run = run_cli(f"{command} --config {config} --json", cwd=tmp_path)
+        message = refused(run, "no_journal")
+        assert "is a folder, not a till database" in message
 
 
 # -- the contract holds whatever the output channel -------------------------------------------

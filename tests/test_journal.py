@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import signal
 import sqlite3
@@ -14,10 +15,11 @@ from pathlib import Path
 import pytest
 from conftest import config_text
 
+from pos_loyalty import chain
 from pos_loyalty import config as config_mod
-from pos_loyalty.errors import ConfigError, SchemaTooNew
-from pos_loyalty.journal import Journal, verify_chain
-from pos_loyalty.service import MemberRef
+from pos_loyalty.errors import ConfigError, NoJournal, SchemaTooNew
+from pos_loyalty.journal import SCHEMA_VERSION, Journal, verify_chain
+from pos_loyalty.service import MemberRef, Till
 
 
 def raw(path: Path) -> sqlite3.Connection:
@@ -69,15 +71,14 @@ def test_verify_finds_a_deleted_row_and_removed_guards(till):
 
 def test_verify_finds_a_rewritten_history(till):
     """Recomputing one row's hash is not enough: the next row no longer links to it."""
-    from pos_loyalty.journal import event_hash
-
     seed(till)
     db = raw(till.journal.path)
     db.row_factory = sqlite3.Row
     row = dict(db.execute("SELECT * FROM events WHERE seq = 2").fetchone())
     row["points"] = 500
+    forged = chain.event_hash({**row, "detail": json.loads(row["detail"])})
     db.executescript("DROP TRIGGER events_no_update")
-    db.execute("UPDATE events SET points = 500, hash = ? WHERE seq = 2", (event_hash(row),))
+    db.execute("UPDATE events SET points = 500, hash = ? WHERE seq = 2", (forged,))
     db.execute(
         "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
         "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
@@ -87,10 +88,13 @@ def test_verify_finds_a_rewritten_history(till):
 
 def test_events_carry_ids_sequence_and_chain(till):
     seed(till, sales=2)
-    rows = list(till.journal.iter_events())
+    rows = list(till.journal.events.iter_rows())
     assert [r["seq"] for r in rows] == [1, 2, 3, 4]
     assert len({r["event_id"] for r in rows}) == 4
-    assert rows[0]["prev_hash"] == "0" * 64
+    journal = till.journal
+    assert rows[0]["prev_hash"] == chain.genesis(journal.journal_id, "AMS-01", "T1")
+    assert {r["chain_version"] for r in rows} == {1}
+    assert all(r["detail"] == chain.canonical(json.loads(r["detail"])) for r in rows)
     assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(rows))
     assert {(r["store_id"], r["terminal_id"]) for r in rows} == {("AMS-01", "T1")}
     assert all(r["ruleset"].startswith("2026.1+") for r in rows)
@@ -106,7 +110,8 @@ def test_database_file_is_private_and_durable(till):
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert conn.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert conn.execute("PRAGMA application_id").fetchone()[0] == 0x504F534C
 
 
 def test_database_from_a_newer_version_is_refused(till):
@@ -125,7 +130,7 @@ EARN_LOOP = """
 import sys
 from pos_loyalty import config
 from pos_loyalty.service import MemberRef, Till
-till = Till.open(config.load(sys.argv[1]))
+till = Till.open(config.load(sys.argv[1]), create=True)
 ref = MemberRef(phone="0612345678")
 try:
     till.enroll("0612345678")
@@ -166,30 +171,105 @@ def test_sigkill_while_earning_loses_nothing_that_was_reported(tmp_path):
         report = verify_chain(journal)
         assert report.ok, report.problem
         for seq, event_id in reported.items():
-            event = journal.event_by_seq(seq)
+            event = journal.events.by_seq(seq)
             assert event is not None and event.event_id == event_id
-        assert journal.last_seq() >= max(reported)
+        assert journal.events.last_seq() >= max(reported)
     finally:
         journal.close()
 
 
-def test_an_older_database_is_migrated_in_place_keeping_its_events(till, make_till):
-    """A till upgraded from schema 1: its events stay, the new tables and columns appear."""
-    seed(till, sales=2)
-    path = till.journal.path
-    till.close()
-    db = raw(path)
-    db.executescript(
-        "DROP TABLE requests; DROP TABLE print_jobs; DROP TABLE device_state;"
-        "ALTER TABLE members DROP COLUMN tier; ALTER TABLE staff DROP COLUMN failed_pins;"
-        "ALTER TABLE staff DROP COLUMN locked_until;"
-        "PRAGMA user_version = 1;"
-    )
+LEGACY = Path(__file__).with_name("data") / "journal-schema5.sql"  # written by schema 5
+
+
+def legacy_till(tmp_path: Path, make_till):
+    """A till whose journal was written by the previous release (schema 5, the chain before
+    v1), upgraded by opening it."""
+    db = raw(tmp_path / "till.db")
+    db.executescript(LEGACY.read_text())
     db.close()
-    upgraded = make_till()
-    assert upgraded.journal.conn.execute("PRAGMA user_version").fetchone()[0] == 5
-    assert upgraded.lookup(MemberRef(phone="0612345678")).balance == 50 + 20
-    assert verify_chain(upgraded.journal).ok
+    return make_till()
+
+
+def test_a_journal_from_the_previous_release_migrates_and_its_old_chain_still_verifies(
+    tmp_path, make_till
+):
+    till = legacy_till(tmp_path, make_till)
+    journal = till.journal
+    assert journal.conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    rows = list(journal.events.iter_rows())
+    assert (len(rows), {r["chain_version"] for r in rows}) == (10, {0})
+    assert rows[0]["prev_hash"] == "0" * 64
+    assert verify_chain(journal).ok
+    anna = MemberRef(phone="0612345678")
+    assert till.lookup(anna).balance == 100  # as the previous release showed it
+    bob = till.lookup(MemberRef(phone="0687654321"))
+    assert (bob.balance, bob.confirmed, bob.tier.tier.name) == (120, 120, "Silver")
+    assert till.lookup(MemberRef(phone="0611111111")).balance == 50  # the unseen phone
+    # New events continue the same chain under v1; the whole chain still verifies.
+    sale = till.earn(anna, amount=1000)
+    assert (sale.event.chain_version, sale.event.prev_hash) == (1, rows[-1]["hash"])
+    assert till.redeem(MemberRef(phone="0687654321"), points=90).member.balance == 30
+    assert verify_chain(journal).ok
+    # Staff, their wrong PIN, and the host's request ids came along.
+    assert journal.staff.get("C7").role == "cashier"
+    assert journal.staff.attempts("C7").failed == 1
+    assert journal.requests.event("pos-1").kind == "enroll"
+
+
+def test_an_altered_old_event_is_still_found_after_the_migration(tmp_path, make_till):
+    till = legacy_till(tmp_path, make_till)
+    db = raw(till.journal.path)
+    db.executescript(
+        "DROP TRIGGER events_no_update; UPDATE events SET points = 999 WHERE seq = 5;"
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+    )
+    assert verify_chain(till.journal).problem == "Event 5 was altered after it was written."
+
+
+def test_a_missing_journal_is_refused_and_nothing_is_created(tmp_path):
+    path = tmp_path / "nested" / "till.db"
+    with pytest.raises(NoJournal, match=r"No till database at .*till\.db.*pos-loyalty init"):
+        Journal.open(path, store_id="AMS-01", terminal_id="T1")
+    assert not path.parent.exists()
+    (tmp_path / "empty.db").touch()
+    with pytest.raises(NoJournal, match="No till database"):
+        Journal.open(tmp_path / "empty.db", store_id="AMS-01", terminal_id="T1")
+    assert (tmp_path / "empty.db").stat().st_size == 0
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_untouched(tmp_path):
+    path = tmp_path / "photos.db"
+    db = raw(path)
+    db.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT)")
+    db.close()
+    before = path.read_bytes()
+    for create in (False, True):
+        with pytest.raises(NoJournal, match="is not a pos-loyalty till database"):
+            Journal.open(path, store_id="AMS-01", terminal_id="T1", create=create)
+    assert path.read_bytes() == before
+
+
+def test_a_read_spans_one_snapshot_while_another_process_writes(till, make_till):
+    """History's balance and its list of events come from one read transaction: an earn
+    committed by another connection in between shows in neither, never in one."""
+    seed(till, sales=2)
+    other = Till.open(config_mod.load(str(till.source.path)))
+    events = till.journal.events
+    original = events.recent_for_member
+
+    def with_a_sale_in_between(*args):
+        other.earn(MemberRef(phone="0612345678"), amount=5000)
+        return original(*args)
+
+    events.recent_for_member = with_a_sale_in_between
+    try:
+        view, listed = till.history(MemberRef(phone="0612345678"), limit=100)
+    finally:
+        events.recent_for_member = original
+        other.close()
+    assert view.balance == sum(e.points for e in listed) == 50 + 20
+    assert till.lookup(MemberRef(phone="0612345678")).balance == 50 + 20 + 50
 
 
 def test_a_till_cannot_change_its_currency(till, make_till):
@@ -201,18 +281,19 @@ def test_a_till_cannot_change_its_currency(till, make_till):
 
 
 def test_print_jobs_are_claimed_in_order_and_leased(till):
+    prints = till.journal.prints
     with till.journal.writing():
-        first = till.journal.add_print_job("earn", {"kind": "earn", "blocks": []}, "t0")
-        second = till.journal.add_print_job("earn", {"kind": "earn", "blocks": []}, "t1")
-    till.journal.mark_retry(first, "paper out", "2026-11-25T10:05:00.000Z")
+        first = prints.add("earn", {"kind": "earn", "blocks": []}, "t0")
+        second = prints.add("earn", {"kind": "earn", "blocks": []}, "t1")
+    prints.mark_retry(first, "paper out", "2026-11-25T10:05:00.000Z")
     now, lease = "2026-11-25T10:00:00.000Z", "2026-11-25T10:02:00.000Z"
     # The first waits out its backoff, so the second may not overtake it...
-    assert till.journal.claim_print_jobs(now, lease) == []
+    assert prints.claim(now, lease) == []
     # ...unless the cashier asks to print now: then both, in order.
-    claimed = till.journal.claim_print_jobs(now, lease, now_not_later=True)
-    assert [job["job_id"] for job in claimed] == [first, second]
+    claimed = prints.claim(now, lease, now_not_later=True)
+    assert [job.job_id for job in claimed] == [first, second]
     # Leased to that worker: nobody else gets them until the lease runs out.
-    assert till.journal.claim_print_jobs(now, lease, now_not_later=True) == []
+    assert prints.claim(now, lease, now_not_later=True) == []
     later = "2026-11-25T10:06:00.000Z"
-    again = till.journal.claim_print_jobs(later, "2026-11-25T10:08:00.000Z")
-    assert [job["job_id"] for job in again] == [first, second]
+    again = prints.claim(later, "2026-11-25T10:08:00.000Z")
+    assert [job.job_id for job in again] == [first, second]

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from ..errors import InsufficientPoints, NeedsManager, OfflineCapExceeded
-from .lots import Ledger
+from .account import Account
 from .program import Program
 
 
-def check_spend(
-    program: Program, ledger: Ledger, points: int, now: str, what: str | None = None
-) -> None:
+def check_spend(program: Program, account: Account, points: int, what: str | None = None) -> None:
     """Refuse a spend the balance cannot cover, in the words the cashier reads."""
-    balance, spendable = ledger.balance, ledger.spendable(now)
+    balance, spendable = account.balance, account.spendable
     if balance < program.min_redeem_balance:
         raise InsufficientPoints(
             f"A balance of at least {program.min_redeem_balance} points is needed to redeem; "
@@ -24,21 +22,18 @@ def check_spend(
         message = f"Not enough points: {what} needs {points}, only {can} can be spent now"
     else:
         message = f"Not enough points: only {can} can be spent now, not {points}"
-    held = ledger.held(now)
-    if held:
-        waiting = sum(lot.remaining for lot in held)
-        message += f" ({waiting} more become spendable from {held[0].spendable_at[:10]})"
+    if account.held and account.held_from:
+        message += f" ({account.held} more become spendable from {account.held_from[:10]})"
     raise InsufficientPoints(message + ".")
 
 
-def check_offline_cap(program: Program, unsynced_spent: int, points: int, approved: bool) -> None:
+def check_offline_cap(program: Program, account: Account, points: int, approved: bool) -> None:
     """Points spent but not yet confirmed by HQ are the till's risk; cap them per member."""
-    if approved or unsynced_spent + points <= program.offline_redeem_cap:
+    if approved or points <= account.cap_room:
         return
-    room = max(0, program.offline_redeem_cap - unsynced_spent)
     raise OfflineCapExceeded(
-        f"Only {room} more points can be redeemed for this member until the till syncs with "
-        f"HQ (cap {program.offline_redeem_cap}); a manager can approve more."
+        f"Only {account.cap_room} more points can be redeemed for this member until the till "
+        f"syncs with HQ (cap {program.offline_redeem_cap}); a manager can approve more."
     )
 
 

@@ -1,24 +1,26 @@
 """Earned points as lots, each with its own expiry and the moment it becomes spendable.
 
-A member's points are a ``Ledger``: the lots plus a deficit (points owed after a refund took
-back more than was left). Spending draws from the soonest-expiring spendable lots first; each
-event freezes the exact draws it made, so a cancel restores exactly those lots. Replaying a
-member's events through ``apply`` always gives ``balance == sum of event points``.
+Spending draws from the soonest-expiring spendable lots first, and the event freezes the draws
+it planned, so a cancel can put the points back into those very lots. A frozen draw is a
+*hint*: by the time the event is folded (at HQ, after other tills spent the same lots) the lot
+may be gone or too small. The ``Book`` below takes what still fits, draws the rest from the
+other lots in the same order, and books only what no lot covers as a deficit. It never raises
+and never leaves a lot below zero, whatever the hints say.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..clock import NEVER, add_months, iso, parse_iso
+import msgspec
 
-SPENDS = frozenset({"redeem", "donate"})
+from ..clock import NEVER
 
 
-@dataclass(frozen=True)
-class Lot:
+class Lot(msgspec.Struct, frozen=True, array_like=True):
+    """Points from one earning event (``lot_id`` is that event's id)."""
+
     lot_id: str
     points: int
     remaining: int
@@ -33,119 +35,43 @@ class Lot:
         return self.expires_at is not None and self.expires_at <= now
 
 
-@dataclass(frozen=True)
-class Draw:
+class Draw(msgspec.Struct, frozen=True):
     """Points taken from one lot, with what is needed to put them back."""
 
     lot_id: str
     points: int
     earned_at: str
-    expires_at: str | None
-    spendable_at: str | None
+    expires_at: str | None = None
+    spendable_at: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {f: getattr(self, f) for f in self.__struct_fields__}
 
 
-@dataclass(frozen=True)
-class Ledger:
-    lots: tuple[Lot, ...] = ()
-    deficit: int = 0
-
-    @property
-    def balance(self) -> int:
-        return sum(lot.remaining for lot in self.lots) - self.deficit
-
-    def spendable(self, now: str) -> int:
-        return sum(lot.remaining for lot in self.lots if lot.spendable(now)) - self.deficit
-
-    def held(self, now: str) -> list[Lot]:
-        """Lots with points not yet spendable (the hold after a sale), soonest first."""
-        waiting = [lot for lot in self.lots if lot.remaining and not lot.spendable(now)]
-        return sorted(
-            (x for x in waiting if not x.expired(now)), key=lambda x: x.spendable_at or ""
-        )
-
-    def expiring(self, now: str) -> list[Lot]:
-        live = [
-            lot for lot in self.lots if lot.remaining and lot.expires_at and not lot.expired(now)
-        ]
-        return sorted(live, key=lambda lot: lot.expires_at or NEVER)
-
-
-class _Book:
-    """A ledger being changed in place, so replaying n events costs O(n), not O(n²)."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self.lots = {lot.lot_id: lot for lot in ledger.lots}
-        self.remaining = {lot.lot_id: lot.remaining for lot in ledger.lots}
-        self.deficit = ledger.deficit
-
-    def add(self, lot: Lot) -> None:
-        """A new lot first pays off any deficit."""
-        paid = min(self.deficit, lot.remaining)
-        self.deficit -= paid
-        self.lots[lot.lot_id] = lot
-        self.remaining[lot.lot_id] = lot.remaining - paid
-
-    def take(self, draws: Iterable[Draw], shortfall: int) -> None:
-        for draw in draws:
-            if draw.lot_id not in self.remaining:
-                raise ValueError(f"a draw from unknown lot {draw.lot_id}")
-            self.remaining[draw.lot_id] -= draw.points
-        self.deficit += shortfall
-
-    def restore(self, draws: Iterable[Draw]) -> None:
-        """Put drawn points back into the very lots they came from (recreated if gone)."""
-        for d in draws:
-            if d.lot_id not in self.lots:
-                self.lots[d.lot_id] = Lot(d.lot_id, 0, 0, d.earned_at, d.expires_at, d.spendable_at)
-                self.remaining[d.lot_id] = 0
-            self.remaining[d.lot_id] += d.points
-
-    def apply(self, event_id: str, points: int, created_at: str, detail: Mapping[str, Any]) -> None:
-        if "lot" in detail:
-            lot = detail["lot"]
-            expires, spendable = lot.get("expires_at"), lot.get("spendable_at")
-            self.add(Lot(event_id, points, points, created_at, expires, spendable))
-        elif "restores" in detail:
-            self.restore(draws_from_json(detail["restores"]))
-        elif "draws" in detail:
-            self.take(draws_from_json(detail["draws"]), detail.get("shortfall", 0))
-
-    def ledger(self) -> Ledger:
-        left = self.remaining
-        lots = tuple(
-            lot if lot.remaining == left[key] else replace(lot, remaining=left[key])
-            for key, lot in self.lots.items()
-        )
-        return Ledger(lots, self.deficit)
-
-
-def add_lot(ledger: Ledger, lot: Lot) -> Ledger:
-    book = _Book(ledger)
-    book.add(lot)
-    return book.ledger()
-
-
-def _draw_order(lot: Lot) -> tuple[str, str, str]:
-    return (lot.expires_at or NEVER, lot.earned_at, lot.lot_id)
+def draw_order(lot: Lot, at: str, first: str | None = None) -> tuple[bool, bool, str, str, str]:
+    """The one order points leave lots in: lot ``first`` (a refunded sale's own lot), then
+    lots spendable at ``at``, then soonest expiry, oldest, and by id so it is total."""
+    return (
+        lot.lot_id != first,
+        not lot.spendable(at),
+        lot.expires_at or NEVER,
+        lot.earned_at,
+        lot.lot_id,
+    )
 
 
 def plan_draws(
-    ledger: Ledger, points: int, now: str, *, first: str | None = None, any_lot: bool = False
+    lots: Sequence[Lot], points: int, now: str, *, first: str | None = None, any_lot: bool = False
 ) -> tuple[tuple[Draw, ...], int]:
-    """Draws for ``points``, soonest expiry first (lot ``first`` before all others).
-
-    Only spendable lots unless ``any_lot`` (a refund takes back held points too). Returns the
-    draws and the shortfall the lots could not cover.
-    """
+    """Draws for ``points`` in ``draw_order``: only spendable lots unless ``any_lot`` (a refund
+    or a manager's correction takes back held points too; never expired ones). Returns the
+    draws and what the lots could not cover."""
     candidates = [
         lot
-        for lot in ledger.lots
-        if lot.remaining > 0 and (any_lot or lot.spendable(now)) and not lot.expired(now)
+        for lot in lots
+        if lot.remaining > 0 and (lot.spendable(now) if not any_lot else not lot.expired(now))
     ]
-    candidates.sort(key=lambda lot: (lot.lot_id != first, *_draw_order(lot)))
+    candidates.sort(key=lambda lot: draw_order(lot, now, first))
     draws: list[Draw] = []
     left = points
     for lot in candidates:
@@ -157,50 +83,108 @@ def plan_draws(
     return tuple(draws), left
 
 
-def take(ledger: Ledger, draws: Iterable[Draw], shortfall: int = 0) -> Ledger:
-    book = _Book(ledger)
-    book.take(draws, shortfall)
-    return book.ledger()
+def hinted_draws(items: object) -> list[Draw]:
+    """The usable draws among what an event froze; anything malformed is no hint at all (the
+    event's points still count, so nothing is lost by ignoring a bad hint)."""
+    if not isinstance(items, list):
+        return []
+    draws = []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        lot_id, points, earned = item.get("lot_id"), item.get("points"), item.get("earned_at")
+        if not (isinstance(lot_id, str) and type(points) is int and points > 0):
+            continue
+        expires, spendable = item.get("expires_at"), item.get("spendable_at")
+        draws.append(
+            Draw(
+                lot_id,
+                points,
+                earned if isinstance(earned, str) else "",
+                expires if isinstance(expires, str) else None,
+                spendable if isinstance(spendable, str) else None,
+            )
+        )
+    return draws
 
 
-def restore(ledger: Ledger, draws: Iterable[Draw]) -> Ledger:
-    book = _Book(ledger)
-    book.restore(draws)
-    return book.ledger()
+class Book:
+    """Lots and deficit being changed in place while events are folded, so folding n events
+    costs O(n). Lots that reach zero are dropped: a later restore recreates them from its
+    frozen draws, so nothing needs them."""
 
+    def __init__(self, lots: Iterable[Lot], deficit: int) -> None:
+        self.lots: dict[str, Lot] = {lot.lot_id: lot for lot in lots}
+        self.deficit = deficit
 
-def expire(ledger: Ledger, now: str) -> tuple[Ledger, int]:
-    """Lots past their expiry lose what is left (HQ applies this, the till only shows it)."""
-    expired = sum(lot.remaining for lot in ledger.lots if lot.expired(now))
-    lots = tuple(replace(lot, remaining=0) if lot.expired(now) else lot for lot in ledger.lots)
-    return Ledger(lots, ledger.deficit), expired
+    def _set(self, lot: Lot, remaining: int) -> None:
+        if remaining > 0:
+            self.lots[lot.lot_id] = msgspec.structs.replace(lot, remaining=remaining)
+        else:
+            self.lots.pop(lot.lot_id, None)
 
+    def _pay_deficit(self, points: int) -> int:
+        """Incoming points pay any deficit first; returns what is left of them."""
+        paid = min(self.deficit, points)
+        self.deficit -= paid
+        return points - paid
 
-def draws_from_json(items: Iterable[Mapping[str, Any]]) -> tuple[Draw, ...]:
-    return tuple(Draw(**item) for item in items)
+    def credit(self, lot: Lot) -> None:
+        """A new lot (an earn, a bonus, a positive adjustment)."""
+        left = self._pay_deficit(lot.points)
+        if left > 0:
+            self.lots[lot.lot_id] = msgspec.structs.replace(lot, remaining=left)
 
+    def debit(self, points: int, hints: Sequence[Draw], at: str) -> None:
+        """Take ``points``: from the hinted lots as far as they still hold them, then from the
+        others in ``draw_order`` at the event's time ``at``; what no lot covers is deficit."""
+        need = points
+        for hint in hints:
+            lot = self.lots.get(hint.lot_id)
+            if need <= 0:
+                break
+            if lot is None:
+                continue
+            taken = min(hint.points, lot.remaining, need)
+            self._set(lot, lot.remaining - taken)
+            need -= taken
+        if need > 0:
+            for lot in sorted(self.lots.values(), key=lambda x: draw_order(x, at)):
+                taken = min(lot.remaining, need)
+                self._set(lot, lot.remaining - taken)
+                need -= taken
+                if need <= 0:
+                    break
+        self.deficit += max(need, 0)
 
-def apply(
-    ledger: Ledger, event_id: str, points: int, created_at: str, detail: Mapping[str, Any]
-) -> Ledger:
-    """The ledger after one journal event, from what the event froze in its detail."""
-    return replay(ledger, [(event_id, points, created_at, detail)])
+    def restore(self, event_id: str, points: int, hints: Sequence[Draw], at: str) -> None:
+        """Give ``points`` back (a cancelled redemption): the deficit first, then into the lots
+        they came from, latest-expiring first so the points that survive keep the most time.
+        A lot that is gone is recreated from the draw; a lot cannot hold more than it earned,
+        so any excess becomes a lot of its own with the same expiry."""
+        left = self._pay_deficit(points)
+        for hint in reversed(hints):
+            give = min(hint.points, left)
+            if give <= 0:
+                break
+            left -= give
+            lot = self.lots.get(hint.lot_id)
+            if lot is None:
+                self.lots[hint.lot_id] = Lot(
+                    hint.lot_id, give, give, hint.earned_at, hint.expires_at, hint.spendable_at
+                )
+                continue
+            fits = min(give, max(lot.points - lot.remaining, 0))
+            self._set(lot, lot.remaining + fits)
+            if give > fits:
+                extra_id = f"{event_id}:{hint.lot_id}"
+                have = self.lots.get(extra_id)
+                total = give - fits + (have.remaining if have else 0)
+                self.lots[extra_id] = Lot(
+                    extra_id, total, total, hint.earned_at, hint.expires_at, hint.spendable_at
+                )
+        if left > 0:  # more points than draws: the event's points are what counts
+            self.credit(Lot(event_id, left, left, at))
 
-
-def replay(ledger: Ledger, events: Iterable[tuple[str, int, str, Mapping[str, Any]]]) -> Ledger:
-    """The ledger after ``(event_id, points, created_at, detail)`` events, in order."""
-    book = _Book(ledger)
-    for event_id, points, created_at, detail in events:
-        book.apply(event_id, points, created_at, detail)
-    return book.ledger()
-
-
-def expire_inactive(
-    ledger: Ledger, last_activity: str, now: str, months: int
-) -> tuple[Ledger, int]:
-    """With inactivity expiry, every point lapses once ``months`` pass with no activity (HQ
-    applies it; the till only shows the date)."""
-    if not months or not last_activity or iso(add_months(parse_iso(last_activity), months)) > now:
-        return ledger, 0
-    lapsed = sum(lot.remaining for lot in ledger.lots)
-    return Ledger(tuple(replace(lot, remaining=0) for lot in ledger.lots), ledger.deficit), lapsed
+    def result(self) -> tuple[tuple[Lot, ...], int]:
+        return tuple(self.lots.values()), self.deficit

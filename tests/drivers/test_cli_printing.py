@@ -13,9 +13,10 @@ import pytest
 
 from drivers.sim_printer import SimPrinter
 from pos_loyalty import config as config_mod
+from pos_loyalty.service import Till
 
 
-def till_config(folder: Path, **printer: object) -> Path:
+def till_config(folder: Path, *, journal: bool = True, **printer: object) -> Path:
     """The example config printing to a network printer, without day-dependent promotions."""
     text = config_mod.EXAMPLE.read_text().replace('transport = "none"  ', 'transport = "network"')
     text = re.sub(r"(?ms)^\[\[program\.promotions\]\].*?(?=^\[\[program\.rewards)", "", text)
@@ -25,6 +26,8 @@ def till_config(folder: Path, **printer: object) -> Path:
         text = text.replace(old, f"{key} = {rendered}", 1)
     path = folder / "till.toml"
     path.write_text(text)
+    if journal:
+        Till.open(config_mod.load(str(path)), create=True).close()  # as `pos-loyalty init` does
     return path
 
 
@@ -88,7 +91,7 @@ def test_slips_wait_through_paper_out_and_print_once_when_asked(tmp_path):
 
 
 def test_printer_settings_are_checked_when_the_config_loads(tmp_path):
-    cfg = till_config(tmp_path, port=99999)
+    cfg = till_config(tmp_path, port=99999, journal=False)
     status, refused = cli(cfg, "queue")
     assert status == 2
     assert refused["error"]["message"].endswith(

@@ -7,7 +7,6 @@ import contextlib
 import os
 import pty
 import re
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from drivers.sim_printer import PrintJob, SimPrinter
 from pos_loyalty import config as config_mod
 from pos_loyalty.config import Printer
 from pos_loyalty.errors import ConfigError
+from pos_loyalty.journal import PrintJob as QueuedJob
 from pos_loyalty.service import MemberRef, Till
 from pos_loyalty.views import EventResult
 
@@ -53,8 +53,8 @@ class Shop:
     def earn(self) -> EventResult:
         return self.till.earn(MemberRef(phone=PHONE), amount=1240)
 
-    def job(self, job_id: int) -> sqlite3.Row:
-        row = self.till.journal.print_job(job_id)
+    def job(self, job_id: int) -> QueuedJob:
+        row = self.till.journal.prints.get(job_id)
         assert row is not None
         return row
 
@@ -100,7 +100,7 @@ def explained(result: EventResult) -> list[str]:
 def test_an_earn_queues_its_slip_with_the_event_and_the_worker_prints_it(shop: Shop) -> None:
     result = shop.earn()
     job = shop.job(result.print_job)
-    assert job["event_id"] == result.event.event_id and job["status"] == "queued"
+    assert job.event_id == result.event.event_id and job.status == "queued"
     assert shop.sim.jobs == []  # queued, not printed: no worker has run
 
     assert shop.worker.run_once() == [(result.print_job, "printed")]
@@ -110,8 +110,8 @@ def test_an_earn_queues_its_slip_with_the_event_and_the_worker_prints_it(shop: S
     text = printed.txt_path.read_text(encoding="utf-8")
     assert all(line in text for line in explained(result))
     assert re.search(rf"BALANCE +{result.member.balance} pts", text)
-    assert shop.job(result.print_job)["status"] == "printed"
-    assert shop.till.journal.device_state("printer")["state"] == "online"
+    assert shop.job(result.print_job).status == "printed"
+    assert shop.till.journal.prints.device_state("printer").state == "online"
     assert [s.state for s in shop.states] == ["online"]
 
 
@@ -139,12 +139,12 @@ def test_a_printer_fault_keeps_the_job_and_it_prints_once_when_cleared(
     assert shop.worker.run_once() == [(job_id, outcome)]
 
     # The event is done whatever the printer did.
-    assert shop.till.journal.event(result.event.event_id) is not None
+    assert shop.till.journal.events.get(result.event.event_id) is not None
     assert shop.till.lookup(MemberRef(phone=PHONE)).balance == result.member.balance > 0
-    assert shop.states[-1].state == shop.till.journal.device_state("printer")["state"] == state
+    assert shop.states[-1].state == shop.till.journal.prints.device_state("printer").state == state
     if outcome == "kept":
         kept = shop.job(job_id)
-        assert kept["status"] == "queued" and error in kept["last_error"]
+        assert kept.status == "queued" and error in kept.last_error
         assert shop.worker.run_once() == []  # backing off, not hammering the printer
 
     shop.sim.set_fault(None)
@@ -156,7 +156,7 @@ def test_a_printer_fault_keeps_the_job_and_it_prints_once_when_cleared(
     assert len(copies(shop.sim, explained(result)[0], 1)) == 1
     time.sleep(0.1)  # a second copy would have been recorded by now
     assert len(copies(shop.sim, explained(result)[0], 1)) == 1
-    assert shop.job(job_id)["status"] == "printed"
+    assert shop.job(job_id).status == "printed"
 
 
 def test_reprint_of_the_last_job_prints_a_second_copy_marked_as_reprint(shop: Shop) -> None:
@@ -164,7 +164,7 @@ def test_reprint_of_the_last_job_prints_a_second_copy_marked_as_reprint(shop: Sh
     shop.worker.run_once()
     copy, original = shop.till.reprint()
     assert original == result.print_job
-    assert shop.job(copy)["reprint_of"] == result.print_job
+    assert shop.job(copy).reprint_of == result.print_job
 
     assert shop.worker.run_once() == [(copy, "printed")]
 
@@ -183,7 +183,7 @@ def test_the_background_worker_prints_on_wake_and_stops_promptly(shop: Shop) -> 
     started = time.monotonic()
     shop.worker.stop()
     assert time.monotonic() - started < 1.0
-    assert shop.job(result.print_job)["status"] == "printed"
+    assert shop.job(result.print_job).status == "printed"
 
 
 # -- the link ------------------------------------------------------------------------------------

@@ -546,7 +546,7 @@ def test_scanner_command_looks_up_each_scanned_member(tmp_path):
         text = text.replace('port = ""', f'port = "{sim.device_path}"', 1)
         cfg = tmp_path / "till.toml"
         cfg.write_text(text)
-        with Till.open(config_mod.load(str(cfg))) as till:
+        with Till.open(config_mod.load(str(cfg)), create=True) as till:
             code = till.enroll("0612345678", name="Anna").member.code
         argv = ["scanner", "--config", str(cfg), "--json", "--count", "2"]
         proc = subprocess.Popen(

@@ -27,7 +27,7 @@ NOON = dt.datetime(2026, 11, 25, 11, 0, tzinfo=dt.UTC)
 def till(tmp_path: Path):
     cfg = tmp_path / "pos-loyalty.toml"
     cfg.write_text(config_mod.EXAMPLE.read_text())
-    with Till.open(config_mod.load(str(cfg)), clock=lambda: NOON) as till:
+    with Till.open(config_mod.load(str(cfg)), clock=lambda: NOON, create=True) as till:
         yield till
 
 
@@ -121,12 +121,14 @@ def test_slip_survives_the_print_queue_as_json(till):
 
 
 @pytest.mark.parametrize("paper", [58, 80])
-def test_redeem_slip_tells_the_cashier_what_to_give(till, tmp_path, paper):
+def test_redeem_slip_names_the_reward_not_the_pos_item_code(till, tmp_path, paper):
     till.enroll("0612345678", name="Anna")
     till.earn(MemberRef(phone="0612345678"), amount=20000)
     redeemed = till.redeem(MemberRef(phone="0612345678"), reward_id="coffee")
     job, _ = print_on(paper, event_slip(till.header, redeemed), tmp_path)
-    assert "REWARD REDEEMED" in job.text and "Give item: SKU-COFFEE" in job.text
+    assert "REWARD REDEEMED" in job.text
+    assert "SKU-COFFEE" not in job.text  # the POS's item code is the host's, not the customer's
+    assert redeemed.to_json()["reward"]["item"] == "SKU-COFFEE"  # what the POS applies
     lines = job.text.splitlines()
     assert any(line.startswith("Free coffee") and line.endswith("-150") for line in lines)
     assert any(

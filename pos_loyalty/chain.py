@@ -1,0 +1,118 @@
+"""The journal's hash chain, version 1, as written down in docs/JOURNAL.md.
+
+Each event's hash is the SHA-256 of the RFC 8785 (JSON Canonicalization Scheme) encoding of
+one JSON object: the event's fields, its ``detail`` as a nested object, the hash of the event
+before it, and ``"v": 1``. The first event links to a genesis hash derived from the journal's
+own random id, so a reinstalled till starts a chain of its own rather than looking like a fork.
+
+The values a journal holds are restricted so that the encoding is the same in every language:
+text without lone surrogates, integers within ±(2**53 − 1), true, false, null, lists and
+objects with text keys. Anything else (a float, NaN, a huge integer) is refused before it is
+written, as bad input.
+
+Journals written before version 1 keep their events and their hashes (``legacy_hash``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import BadInput
+
+VERSION = 1
+LEGACY_GENESIS = "0" * 64
+# The fields of an event, in the order they appear in the journal (the hash does not depend on
+# this order: the canonical encoding sorts the keys). Frozen for version 1.
+FIELDS = (
+    "seq",
+    "event_id",
+    "store_id",
+    "terminal_id",
+    "kind",
+    "member_id",
+    "phone",
+    "points",
+    "amount",
+    "currency",
+    "ref_event_id",
+    "ruleset",
+    "detail",
+    "staff_id",
+    "created_at",
+    "prev_hash",
+)
+SAFE_INTEGER = 2**53 - 1  # what every JSON reader, JavaScript's included, reads exactly
+
+
+class NotCanonical(BadInput):
+    code = "bad_input"
+
+
+def canonical(value: Any) -> str:
+    """``value`` in RFC 8785 canonical form: keys sorted by UTF-16 code units, no spaces,
+    strings escaped only where JSON requires. Refuses what the journal may not hold."""
+    text = json.dumps(_sorted(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise NotCanonical(
+            "Text with a broken character (a lone surrogate) cannot be recorded; retype it."
+        ) from None
+    return text
+
+
+def _sorted(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or value is None or kind is bool:
+        return value
+    if kind is int:
+        if -SAFE_INTEGER <= value <= SAFE_INTEGER:
+            return value
+        raise NotCanonical(f"The number {value} is too large to be recorded.")
+    if kind is float:
+        raise NotCanonical(f"{value!r} is not a whole number; the journal holds whole numbers.")
+    if isinstance(value, Mapping):
+        if not all(type(k) is str for k in value):
+            raise NotCanonical("Only text can name a value in the journal.")
+        return {k: _sorted(value[k]) for k in sorted(value, key=_utf16)}
+    if kind is list or kind is tuple:
+        return [_sorted(v) for v in value]
+    raise NotCanonical(f"A {kind.__name__} cannot be recorded in the journal.")
+
+
+def _utf16(key: str) -> bytes:
+    # RFC 8785 orders keys by UTF-16 code units; below U+D800 that is code point order.
+    return key.encode("utf-16-be", "surrogatepass")
+
+
+def genesis(journal_id: str, store_id: str, terminal_id: str) -> str:
+    """The hash the first event of a version-1 journal links to."""
+    body = {"journal_id": journal_id, "store_id": store_id, "terminal_id": terminal_id, "v": 1}
+    return _sha256(canonical(body))
+
+
+def hash_input(fields: Mapping[str, Any]) -> str:
+    """The canonical text that is hashed for one event: ``fields`` holds every name in
+    ``FIELDS``, with ``detail`` as an object."""
+    return canonical({**{name: fields[name] for name in FIELDS}, "v": VERSION})
+
+
+def event_hash(fields: Mapping[str, Any]) -> str:
+    return _sha256(hash_input(fields))
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# -- before version 1 ---------------------------------------------------------------------------
+
+
+def legacy_hash(row: Mapping[str, Any]) -> str:
+    """How journals written before version 1 hashed an event: a JSON list of the columns in
+    table order, ``detail`` as the text it was stored as, every chain from 64 zeros."""
+    payload = json.dumps([row[c] for c in FIELDS], separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()

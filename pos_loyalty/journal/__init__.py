@@ -1,0 +1,34 @@
+"""The till's journal: one SQLite file, append-only events in a hash chain, and the state
+around them (members, HQ's word, account checkpoints, print queue, staff, request ids).
+
+``Journal`` is the unit of work; each store (``journal.events``, ``.members``, ``.prints``,
+``.staff``, ``.requests``) owns its tables and returns typed values.
+"""
+
+from .events import MEMBER_MATCH, Event, KindCount, NewEvent, Outbox
+from .members import Checkpoint, MemberRecord, phone_key
+from .print_queue import DeviceState, PrintJob, QueueSummary
+from .schema import SCHEMA_VERSION
+from .staff import PinAttempts, StaffRecord
+from .unit import Journal
+from .verify import ChainReport, verify_chain
+
+__all__ = [
+    "MEMBER_MATCH",
+    "SCHEMA_VERSION",
+    "ChainReport",
+    "Checkpoint",
+    "DeviceState",
+    "Event",
+    "Journal",
+    "KindCount",
+    "MemberRecord",
+    "NewEvent",
+    "Outbox",
+    "PinAttempts",
+    "PrintJob",
+    "QueueSummary",
+    "StaffRecord",
+    "phone_key",
+    "verify_chain",
+]

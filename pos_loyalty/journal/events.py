@@ -1,0 +1,199 @@
+"""The append-only events, their hash chain, and the outbox position HQ has acknowledged."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .. import chain
+
+if TYPE_CHECKING:
+    from .unit import Journal
+
+COLUMNS = (*chain.FIELDS, "hash", "chain_version")
+SELECT = f"SELECT {', '.join(COLUMNS)} FROM events"
+_INSERT = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+# A member's events: by member id, or by phone where the till did not know the member yet.
+MEMBER_MATCH = "(member_id = ? OR (member_id IS NULL AND phone = ?))"
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """What the service layer asks the journal to append; the journal adds seq and hashes."""
+
+    event_id: str
+    kind: str
+    member_id: str | None
+    phone: str | None
+    points: int
+    amount: int | None
+    currency: str | None
+    ref_event_id: str | None
+    ruleset: str
+    detail: dict[str, Any] = field(compare=False)
+    staff_id: str | None
+    created_at: str
+
+    @property
+    def lines(self) -> list[str]:
+        return list(self.detail.get("lines", ()))
+
+
+@dataclass(frozen=True)
+class Event(NewEvent):
+    """One journal row. ``detail`` holds what the event froze: lines, breakdown, lots;
+    ``detail_text`` is it exactly as stored and hashed."""
+
+    seq: int
+    store_id: str
+    terminal_id: str
+    prev_hash: str
+    hash: str
+    chain_version: int
+    detail_text: str = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Outbox:
+    """How far HQ has acknowledged this terminal's events, and the last try."""
+
+    acked_seq: int
+    last_attempt_at: str | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class KindCount:
+    kind: str
+    events: int
+    points: int
+    amount: int
+    oldest_at: str
+
+
+class EventStore:
+    def __init__(self, unit: Journal) -> None:
+        self.unit = unit
+
+    def append(self, new: NewEvent) -> Event:
+        """Add an event at the end of the chain (hash chain v1); call inside ``writing()``."""
+        unit = self.unit
+        unit.require_write("append")
+        last = unit.conn.execute(
+            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        seq, prev = (last[0] + 1, last[1]) if last else (1, unit.genesis)
+        fields = dict(new.__dict__)  # not asdict(): it deep-copies the detail for nothing
+        fields.update(seq=seq, store_id=unit.store_id, terminal_id=unit.terminal_id, prev_hash=prev)
+        detail_text = chain.canonical(new.detail)  # refuses what the journal may not hold
+        fields["hash"] = chain.event_hash(fields)
+        fields["chain_version"] = chain.VERSION
+        row = [fields[c] for c in COLUMNS]
+        row[COLUMNS.index("detail")] = detail_text
+        unit.conn.execute(_INSERT, row)
+        fields["detail_text"] = detail_text
+        return Event(**fields)
+
+    def get(self, event_id: str) -> Event | None:
+        return self._one(f"{SELECT} WHERE event_id = ?", (event_id,))
+
+    def by_seq(self, seq: int) -> Event | None:
+        return self._one(f"{SELECT} WHERE seq = ?", (seq,))
+
+    def reversals_of(self, event_id: str) -> list[Event]:
+        return self._all(
+            f"{SELECT} WHERE ref_event_id = ? AND kind = 'reverse' ORDER BY seq", (event_id,)
+        )
+
+    def for_member(
+        self, member_id: str | None, phone: str | None, *, after_seq: int = 0
+    ) -> list[Event]:
+        """A member's events after ``after_seq``, including those recorded against their
+        phone before the till knew them."""
+        return self._all(
+            f"{SELECT} WHERE seq > ? AND {MEMBER_MATCH} ORDER BY seq",
+            (after_seq, member_id, phone),
+        )
+
+    def recent_for_member(
+        self, member_id: str | None, phone: str | None, limit: int
+    ) -> list[Event]:
+        return self._all(
+            f"{SELECT} WHERE {MEMBER_MATCH} ORDER BY seq DESC LIMIT ?", (member_id, phone, limit)
+        )
+
+    def any_for_member(self, member_id: str | None, phone: str | None) -> bool:
+        """Whether this till recorded anything for the member (offline, before it knew them)."""
+        row = self.unit.conn.execute(
+            f"SELECT 1 FROM events WHERE {MEMBER_MATCH} LIMIT 1", (member_id, phone)
+        ).fetchone()
+        return row is not None
+
+    def iter_rows(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
+        """Every event as stored (``detail`` as its text), in order: what verify reads."""
+        cursor = self.unit.conn.execute(f"{SELECT} WHERE seq > ? ORDER BY seq", (after_seq,))
+        for row in cursor:
+            yield dict(zip(COLUMNS, row, strict=True))
+
+    def last_seq(self) -> int:
+        return int(self.unit.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
+
+    def count_by_kind(
+        self, *, after_seq: int = 0, since: str = "", until: str = "~"
+    ) -> list[KindCount]:
+        """Events by kind after ``after_seq`` and created in ``[since, until)``."""
+        rows = self.unit.conn.execute(
+            "SELECT kind, count(*), coalesce(sum(points), 0), coalesce(sum(amount), 0), "
+            "min(created_at) FROM events WHERE seq > ? AND created_at >= ? AND created_at < ? "
+            "GROUP BY kind ORDER BY kind",
+            (after_seq, since, until),
+        )
+        return [KindCount(*row) for row in rows]
+
+    def reversal_points(self, *, since: str, until: str) -> tuple[int, int]:
+        """Points taken back by refunds and given back by cancels in ``[since, until)``, both
+        as positive numbers."""
+        row = self.unit.conn.execute(
+            "SELECT coalesce(-sum(CASE WHEN points < 0 THEN points END), 0), "
+            "coalesce(sum(CASE WHEN points > 0 THEN points END), 0) FROM events "
+            "WHERE kind = 'reverse' AND created_at >= ? AND created_at < ?",
+            (since, until),
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def points_after_hq_word(self) -> int:
+        """Points of every event HQ's word on its member does not include yet, matched to
+        members as ``for_member`` matches them."""
+        return int(
+            self.unit.conn.execute(
+                "SELECT coalesce(sum(e.points), 0) FROM events e LEFT JOIN members m "
+                "ON m.member_id = e.member_id OR (e.member_id IS NULL AND m.phone = e.phone) "
+                "WHERE e.seq > coalesce(m.hq_through_seq, 0)"
+            ).fetchone()[0]
+        )
+
+    def outbox(self) -> Outbox:
+        row = self.unit.conn.execute(
+            "SELECT acked_seq, last_attempt_at, last_error FROM outbox WHERE terminal_id = ?",
+            (self.unit.terminal_id,),
+        ).fetchone()
+        return Outbox(*row) if row else Outbox(0, None, None)
+
+    def _one(self, sql: str, args: tuple[Any, ...]) -> Event | None:
+        row = self.unit.conn.execute(sql, args).fetchone()
+        return from_row(row) if row else None
+
+    def _all(self, sql: str, args: tuple[Any, ...]) -> list[Event]:
+        return [from_row(row) for row in self.unit.conn.execute(sql, args)]
+
+
+_DETAIL = COLUMNS.index("detail")
+
+
+def from_row(row: tuple[Any, ...]) -> Event:
+    values = dict(zip(COLUMNS, row, strict=True))
+    values["detail_text"] = row[_DETAIL]
+    values["detail"] = json.loads(row[_DETAIL])
+    return Event(**values)

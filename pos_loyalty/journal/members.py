@@ -1,0 +1,150 @@
+"""The members this till knows, HQ's last word on each, and the checkpoint of each account.
+
+HQ's word is a ledger (its fold of the member's events at every till) with the last of this
+terminal's events it includes. The checkpoint is this till's fold on top of that, updated in
+the same transaction as each event, so reading an account is one row, not a replay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..rules.account import Ledger, decode, encode
+
+if TYPE_CHECKING:
+    from .unit import Journal
+
+_COLUMNS = (
+    "member_id",
+    "phone",
+    "name",
+    "consent",
+    "enrolled_at",
+    "referred_by",
+    "source",
+    "hq_version",
+    "hq_at",
+    "hq_through_seq",
+    "hq_balance",
+    "hq_ledger",
+)
+_SELECT = f"SELECT {', '.join(_COLUMNS)} FROM members"
+
+
+@dataclass(frozen=True)
+class MemberRecord:
+    member_id: str
+    phone: str | None
+    name: str | None
+    consent: bool
+    enrolled_at: str | None
+    referred_by: str | None
+    source: str  # "local": enrolled here, not yet known to HQ; "hq": from HQ's directory
+    hq_version: int | None  # HQ's version of its word; None: HQ has not spoken of them
+    hq_at: str | None
+    hq_through_seq: int  # the last of this terminal's events HQ's word includes
+    hq_balance: int
+    hq_ledger: bytes | str | None
+
+    @property
+    def heard_from_hq(self) -> bool:
+        return self.hq_version is not None
+
+    def hq_word(self) -> Ledger | None:
+        return decode(self.hq_ledger) if self.hq_ledger else None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    basis: str  # what the fold started from and with which rules; another basis: rebuild
+    through_seq: int
+    ledger: Ledger
+
+
+class MemberStore:
+    def __init__(self, unit: Journal) -> None:
+        self.unit = unit
+
+    def get(self, member_id: str) -> MemberRecord | None:
+        return self._one(f"{_SELECT} WHERE member_id = ?", member_id)
+
+    def by_phone(self, phone: str) -> MemberRecord | None:
+        return self._one(f"{_SELECT} WHERE phone = ?", phone)
+
+    def add(
+        self,
+        *,
+        member_id: str,
+        phone: str,
+        name: str | None,
+        consent: bool,
+        enrolled_at: str,
+        referred_by: str | None,
+    ) -> None:
+        self.unit.require_write("add a member")
+        self.unit.conn.execute(
+            "INSERT INTO members (member_id, phone, name, consent, enrolled_at, referred_by) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (member_id, phone, name, int(consent), enrolled_at, referred_by),
+        )
+
+    def record_hq_word(
+        self, member_id: str, ledger: Ledger, *, version: int, at: str, through_seq: int
+    ) -> bool:
+        """HQ's snapshot of a member, applied only if newer than the one held; the member's
+        checkpoint is dropped in the same transaction, so the next read folds this till's
+        later events onto HQ's word. Returns whether it was applied."""
+        unit = self.unit
+        unit.require_write("record HQ's word")
+        held = self.get(member_id)
+        if held is None or (held.hq_version is not None and held.hq_version >= version):
+            return False
+        unit.conn.execute(
+            "UPDATE members SET hq_version = ?, hq_at = ?, hq_through_seq = ?, hq_balance = ?, "
+            "hq_ledger = ?, source = 'hq' WHERE member_id = ?",
+            (version, at, through_seq, ledger.balance, encode(ledger), member_id),
+        )
+        self.drop_checkpoint(member_id)
+        if held.phone:
+            self.drop_checkpoint(phone_key(held.phone))
+        return True
+
+    def hq_balances(self) -> int:
+        """The sum of HQ's balances for every member it has spoken of."""
+        row = self.unit.conn.execute("SELECT coalesce(sum(hq_balance), 0) FROM members").fetchone()
+        return int(row[0])
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def checkpoint(self, key: str) -> Checkpoint | None:
+        row = self.unit.conn.execute(
+            "SELECT basis, through_seq, ledger FROM accounts WHERE account_key = ?", (key,)
+        ).fetchone()
+        return Checkpoint(row[0], row[1], decode(row[2])) if row else None
+
+    def save_checkpoint(self, key: str, basis: str, through_seq: int, ledger: Ledger) -> None:
+        self.unit.require_write("save a checkpoint")
+        self.unit.conn.execute(
+            "INSERT INTO accounts (account_key, basis, through_seq, ledger) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (account_key) DO UPDATE SET basis = excluded.basis, "
+            "through_seq = excluded.through_seq, ledger = excluded.ledger",
+            (key, basis, through_seq, encode(ledger)),
+        )
+
+    def drop_checkpoint(self, key: str) -> None:
+        self.unit.require_write("drop a checkpoint")
+        self.unit.conn.execute("DELETE FROM accounts WHERE account_key = ?", (key,))
+
+    def _one(self, sql: str, arg: str) -> MemberRecord | None:
+        row = self.unit.conn.execute(sql, (arg,)).fetchone()
+        if row is None:
+            return None
+        values = dict(zip(_COLUMNS, row, strict=True))
+        values["consent"] = bool(values["consent"])
+        return MemberRecord(**values)
+
+
+def phone_key(phone: str) -> str:
+    """The account key of points kept against a phone the till does not know as a member."""
+    return f"tel:{phone}"
