@@ -21,16 +21,48 @@ INIT = ESC + b"@"
 RASTER_MODULE_DOTS = 3
 ALIGN = {"left": 0, "center": 1, "right": 2}
 FEED_AND_CUT = GS + b"V" + bytes([66, 3])  # feed to the cutter plus 3 lines, partial cut
-# Letters a code page may lack, spelled so a customer still reads them.
+# Stand-ins for characters a code page may lack that have no Unicode decomposition to fall
+# back on (ı, ł, ø, ß … are letters of their own, not a plain letter plus an accent), spelled so a
+# customer still reads them. Letters that do decompose (İ, ő, ź …) need no entry here.
 _FALLBACK = {
+    "ı": "i",
+    "ł": "l",
+    "Ł": "L",
+    "đ": "d",
+    "Đ": "D",
+    "ð": "d",
+    "Ð": "D",
+    "ø": "o",
+    "Ø": "O",
+    "ß": "ss",
+    "æ": "ae",
+    "Æ": "AE",
+    "œ": "oe",
+    "Œ": "OE",
+    "þ": "th",
+    "Þ": "Th",
     "€": "EUR",
     "×": "x",
     "•": "*",
+    "⁄": "/",  # the fraction slash of a decomposed ⅓
+    "‐": "-",
+    "‒": "-",
     "–": "-",
     "—": "-",
+    "―": "-",
+    "−": "-",
+    "‘": "'",
+    "’": "'",
+    "‚": "'",
+    "‛": "'",
     "“": '"',
     "”": '"',
-    "’": "'",
+    "„": '"',
+    "‟": '"',
+    "‹": "<",
+    "›": ">",
+    "«": "<<",
+    "»": ">>",
     "→": "->",
 }
 
@@ -114,7 +146,10 @@ class Renderer:
         return replace(block, **changed) if changed else block
 
     def spell(self, text: str) -> str:
-        return text if self._fits(text) else "".join(self._char(ch) for ch in text)
+        """The text as the pinned code page can print it (see ``_char``)."""
+        if self._fits(text):
+            return text
+        return "".join(self._char(ch) for ch in unicodedata.normalize("NFC", text))
 
     def _fits(self, text: str) -> bool:
         try:
@@ -128,12 +163,17 @@ class Renderer:
         return self.spell(text).encode(self.codec, errors="replace")
 
     def _char(self, ch: str) -> str:
+        """One character as the pinned code page can print it: itself where the page has it;
+        else its compatibility decomposition without the accents (ő → o, ź → z, ﬁ → fi), each
+        part as itself or its plain-Latin stand-in (ǿ → ø, or o where ø is missing too); else
+        the stand-in for the letter itself (ı → i, ß → ss, € → EUR); else ``?``."""
         if self._fits(ch):
             return ch
-        if ch in _FALLBACK:
-            return _FALLBACK[ch]
-        base = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
-        return base or "?"
+        parts = [p for p in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(p)]
+        try:
+            return "".join(p if self._fits(p) else _FALLBACK[p] for p in parts)
+        except KeyError:  # a part with no stand-in: one mark for the whole character
+            return "?"
 
     def qr(self, data: str) -> bytes:
         from escpos.constants import QR_ECLEVEL_M

@@ -15,11 +15,12 @@ Names are imported on first use, so ``import pos_loyalty`` stays cheap.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 __version__ = "0.1.0"
+TYPE_CHECKING = False  # typing is not imported at all: the command starts sooner
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from .errors import LoyaltyError
     from .rules.earn import BasketLine
     from .service import MemberRef, Till

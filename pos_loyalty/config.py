@@ -18,6 +18,7 @@ import msgspec
 
 from .errors import BadAmount, ConfigError
 from .money import check_point_value, is_currency, parse_amount
+from .rules.points import MAX_POINTS
 from .rules.program import Program
 
 ENV_VAR = "POS_LOYALTY_CONFIG"
@@ -247,8 +248,8 @@ def _check_program(program: Program, currency: str) -> Any:
     for key, most in _AT_MOST.items():
         if getattr(program, key) > most:
             yield f"{p}.{key}", f"must be at most {most}"
-    if not math.isfinite(program.points_per_unit) or program.points_per_unit <= 0:
-        yield f"{p}.points_per_unit", "must be a number more than zero"
+    if not math.isfinite(program.points_per_unit) or not 0 < program.points_per_unit <= 1000:
+        yield f"{p}.points_per_unit", "must be a number more than zero and at most 1000"
     if program.tier_window_days <= 0:
         yield f"{p}.tier_window_days", "must be more than zero"
     try:
@@ -277,8 +278,12 @@ def _check_program(program: Program, currency: str) -> Any:
             yield f"{p}.memberships[{i}].months", "must be at most 600"
 
 
-# Ranges beyond which a value is a typo (and date arithmetic would overflow).
+# Ranges beyond which a value is a typo (and date arithmetic would overflow, or points would
+# not fit the journal's integers).
 _AT_MOST = {
+    "min_redeem_balance": MAX_POINTS,
+    "offline_redeem_cap": MAX_POINTS,
+    "reversal_manager_limit": MAX_POINTS,
     "tier_window_days": 3650,
     "pending_days": 365,
     "lot_expiry_months": 600,
@@ -307,6 +312,8 @@ def _check_tiers(program: Program) -> Any:
     for i, tier in enumerate(program.tiers):
         if not _sane_multiplier(tier.multiplier):
             yield f"program.tiers[{i}].multiplier", _MULTIPLIER
+        if tier.threshold > MAX_POINTS:
+            yield f"program.tiers[{i}].threshold", f"must be at most {MAX_POINTS}"
     yield from _unique("program.tiers", [t.name for t in program.tiers], "name")
 
 
@@ -328,8 +335,8 @@ def _check_promotions(program: Program, currency: str) -> Any:
 
 
 def _check_reward(key: str, reward: Any, currency: str) -> Any:
-    if reward.cost <= 0:
-        yield f"{key}.cost", "must be more than zero"
+    if not 0 < reward.cost <= MAX_POINTS:
+        yield f"{key}.cost", f"must be more than zero and at most {MAX_POINTS}"
     if reward.kind == "free_item" and not reward.item:
         yield f"{key}.item", "a free_item reward names the item the POS should give"
     if reward.kind == "fixed_discount":

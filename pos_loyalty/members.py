@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 
 from .errors import BadScan, InvalidPhone
 
@@ -79,30 +80,40 @@ def normalise_phone(raw: str, region: str) -> str:
     """E.164 form of a phone number written in any common local or international format."""
     import phonenumbers  # imported here: only commands that take a phone pay for it
 
-    text = raw.strip()
+    text = raw.strip() if isinstance(raw, str) else ""
     shown = _as_typed(text)
     if not text or len(text) > 32:
         raise InvalidPhone(f"{shown} is not a phone number.")
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
-        raise InvalidPhone(f"{shown} is not a phone number.") from None
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone(f"{shown} is not a valid phone number for region {region}.")
-    if number.extension:  # E.164 has no extensions: dropping it would merge two customers
+        number = None
+    if number is not None and number.extension:  # E.164 has none: two customers would merge
         ending = str(number.national_number)[-3:]
         raise InvalidPhone(f"The number ending in {ending} has an extension; leave it out.")
+    if any(ch.isalpha() for ch in text):  # phonenumbers reads letters as keypad digits
+        raise InvalidPhone(f"{shown} has letters in it; a phone number is digits only.")
+    if number is None:
+        raise InvalidPhone(f"{shown} is not a phone number.")
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhone(f"{shown} is not a valid phone number for region {region}.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _as_typed(text: str) -> str:
     """How an error names what was typed: never a whole phone number (messages end up in
-    logs), never a control character."""
-    digits = re.sub(r"[^0-9]", "", text)
+    logs), in whatever script its digits were typed, never a control character."""
+    digits = [str(unicodedata.digit(ch)) for ch in text if ch.isdigit() and _is_digit(ch)]
     if len(digits) >= 4:
-        return f"The number ending in {digits[-3:]}"
+        return f"The number ending in {''.join(digits[-3:])}"
+    if digits:
+        return "That short number"
     shown = "".join(ch for ch in text if ch.isprintable())[:20]
     return f"“{shown}”"
+
+
+def _is_digit(ch: str) -> bool:
+    return unicodedata.digit(ch, None) is not None
 
 
 def mask_phone(e164: str | None) -> str:

@@ -50,6 +50,7 @@ from .rules.account import SPENDS, Account
 from .rules.earn import BasketLine, build_basket, compute_earn
 from .rules.guards import check_offline_cap, check_reversal, check_spend, check_velocity
 from .rules.lots import plan_draws
+from .rules.points import MAX_POINTS
 from .rules.program import Program, ruleset_version
 from .rules.reversal import refund_points
 from .slips import Header
@@ -58,7 +59,6 @@ from .views import EventResult, MemberView
 from .zreport import ZReport, z_report, z_report_slip
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
-MAX_POINTS = 10**9  # far above any real balance, far below SQLite's 64-bit limit
 MAX_NOTE = 200
 
 

@@ -148,14 +148,13 @@ def clean_name(name: str | None) -> str | None:
     """A person's name as typed, spaces tidied; refused if it cannot be printed or stored."""
     if name is None:
         return None
-    text = " ".join(name.split())
+    text = check_text(" ".join(name.split()), "The name")
     if not text:
         return None
     if not text.isprintable():
         raise BadInput("A name cannot contain control characters.")
     if len(text) > MAX_NAME:
         raise BadInput(f"A name is at most {MAX_NAME} characters.")
-    check_text(text, "The name")
     return text
 
 

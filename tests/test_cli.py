@@ -153,6 +153,9 @@ class Run:
         return data
 
 
+CLI = [sys.executable, "-m", "pos_loyalty.cli"]
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("POS_LOYALTY_")}
     env.pop("PYTHONIOENCODING", None)
@@ -171,7 +174,7 @@ def run_cli(
     """Run ``pos-loyalty COMMAND`` (split like a shell would) in a fresh process."""
     args = shlex.split(command)
     proc = subprocess.run(
-        [*(program or [sys.executable, "-m", "pos_loyalty.cli"]), *args],
+        [*(program or CLI), *args],
         cwd=cwd,
         env=env if env is not None else clean_env(),
         capture_output=True,
@@ -1274,3 +1277,170 @@ def test_host_retries_with_the_same_request_id_and_earns_once(shop: Shop, anna: 
     assert again["event_id"] == first["event_id"] and again["replayed"] is True
     assert "replayed" not in first
     assert shop.last_seq() == first["seq"]
+
+
+def test_a_full_stdout_is_told_in_one_sentence_on_stderr(shop: Shop, anna: dict[str, Any]):
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [*CLI, "lookup", "--phone", ANNA, "--json", "--config", str(shop.config)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr == (
+        "pos-loyalty: the result could not be written to stdout (No space left on device).\n"
+    )
+
+
+INTERRUPT_AT = """
+import importlib.abc, os, signal, sys
+
+AT = sys.argv.pop(1)
+
+class CtrlC(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == AT:
+            os.kill(os.getpid(), signal.SIGINT)  # the cashier's Ctrl-C, right here
+        return None
+
+sys.meta_path.insert(0, CtrlC())
+from pos_loyalty.__main__ import run  # what the pos-loyalty command runs
+sys.exit(run())
+"""
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["pos_loyalty.cli", "msgspec", "pos_loyalty.config", "pos_loyalty.service", "sqlite3"],
+)
+def test_ctrl_c_while_starting_up_ends_quietly(shop: Shop, module: str):
+    """A real SIGINT while the command is still loading (or opening the journal) stops it
+    with status 130 and no traceback."""
+    proc = subprocess.run(
+        [sys.executable, "-c", INTERRUPT_AT, module, "queue", "--config", str(shop.config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 130, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr and "KeyboardInterrupt" not in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_version(tmp_path: Path):
+    from pos_loyalty import __version__
+
+    run = run_cli("--version", cwd=tmp_path)
+    assert (run.returncode, run.stdout) == (0, f"pos-loyalty {__version__}\n")
+
+
+# -- the journal file: only init creates one; an archived copy can be read ----------------------
+
+
+def test_only_init_creates_a_journal_other_commands_name_the_missing_path(tmp_path: Path):
+    config = tmp_path / "pos-loyalty.toml"
+    config.write_text(set_key(config_text(), "database", "path", '"nested/till.db"'))
+    for command in ("verify", "queue", f"lookup --phone {ANNA}", f"earn --phone {ANNA} --amount 5"):
+        message = refused(
+            run_cli(f"{command} --config {config} --json", cwd=tmp_path), "no_journal"
+        )
+        assert str(tmp_path / "nested" / "till.db") in message and "pos-loyalty init" in message
+    assert not (tmp_path / "nested").exists()
+    done(run_cli(f"init --config {config} --json", cwd=tmp_path))
+    assert done(run_cli(f"verify --config {config} --json", cwd=tmp_path))["checked"] == 0
+
+
+def test_a_foreign_sqlite_file_is_refused_and_left_as_it_was(tmp_path: Path):
+    config = tmp_path / "pos-loyalty.toml"
+    config.write_text(set_key(config_text(), "database", "path", '"photos.db"'))
+    db = sqlite3.connect(tmp_path / "photos.db")
+    db.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY)")
+    db.close()
+    before = (tmp_path / "photos.db").read_bytes()
+    for command in ("init", "verify", f"lookup --phone {ANNA}"):
+        message = refused(
+            run_cli(f"{command} --config {config} --json", cwd=tmp_path), "no_journal"
+        )
+        assert "is not a pos-loyalty till database" in message
+    assert (tmp_path / "photos.db").read_bytes() == before
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[Path]:
+    """``folder`` as an archived copy on read-only media: a read-only bind mount (root is not
+    held back by file modes), or, for anyone else, files and folder without write permission."""
+    if os.geteuid() != 0:
+        for path in (*folder.iterdir(), folder):
+            path.chmod(path.stat().st_mode & ~0o222)
+        yield folder
+        return
+    view = folder.with_name(folder.name + "-ro")
+    view.mkdir()
+    subprocess.run(["mount", "--bind", str(folder), str(view)], check=True)
+    try:
+        subprocess.run(["mount", "-o", "remount,ro,bind", str(view)], check=True)
+        yield view
+    finally:
+        subprocess.run(["umount", str(view)], check=True)
+
+
+def test_an_archived_read_only_journal_can_be_read_but_not_written(
+    shop: Shop, anna: dict[str, Any]
+):
+    shop.earn(ANNA, 2480)
+    archive = shop.root.parent / "archive"
+    archive.mkdir()
+    shutil.copy(shop.db, archive / "till.db")  # closed cleanly: no -wal or -shm beside it
+    shutil.copy(shop.config, archive / "pos-loyalty.toml")
+    with read_only(archive) as media:
+        config = media / "pos-loyalty.toml"
+
+        def cli(command: str) -> Run:
+            return run_cli(f"{command} --config {config} --json", cwd=media)
+
+        assert done(cli(f"lookup --phone {ANNA}"))["balance"] == WELCOME_BONUS + euros("24.80")
+        assert len(done(cli(f"history --phone {ANNA}"))["events"]) == 3
+        assert done(cli("queue"))["last_seq"] == 3
+        assert done(cli("verify"))["ok"] is True
+        assert done(cli("zreport"))["unsynced"] == 3
+        run = cli(f"earn --phone {ANNA} --amount 5.00")
+        assert run.returncode == 1, str(run)
+        error = run.json()["error"]
+        assert error["code"] == "storage_error" and "read-only" in error["message"]
+        one_sentence(error["message"])
+        assert sorted(p.name for p in media.iterdir()) == ["pos-loyalty.toml", "till.db"]
+
+
+def test_a_broken_byte_on_the_command_line_is_refused_as_bad_input(
+    shop: Shop, anna: dict[str, Any]
+):
+    shop.add_staff()
+    adjust = f"adjust --phone {ANNA} --points 5 --reason goodwill --manager M1 --json"
+    with shop.writes_nothing():
+        proc = subprocess.run(
+            [*CLI, *adjust.split(), "--config", str(shop.config), b"--note=late \xff bus"],
+            env=clean_env(POS_LOYALTY_MANAGER_PIN=MANAGER_PIN),
+            capture_output=True,
+            timeout=60,
+        )
+    run = Run([], proc.returncode, proc.stdout.decode(), proc.stderr.decode())
+    assert "not valid text" in refused(run, "bad_input")
+
+
+def test_a_refund_of_points_already_spent_says_plainly_that_the_member_owes_them(
+    shop: Shop, anna: dict[str, Any]
+):
+    sale = shop.earn(ANNA, 20000)
+    done(shop.cli(f"redeem --phone {ANNA} --reward coffee"))
+    shop.add_staff()
+    run = shop.text(f"reverse {sale['seq']} --manager M1", POS_LOYALTY_MANAGER_PIN=MANAGER_PIN)
+    assert run.returncode == 0, str(run)
+    owed = 150 - WELCOME_BONUS
+    assert f"Balance: -{owed} points" in run.stdout
+    assert f"the member owes {owed} points, paid off by the next points they earn" in run.stdout
+    member = done(shop.cli(f"lookup --phone {ANNA}"))
+    assert (member["balance"], member["flags"]) == (-owed, ["overdraft"])
+    text = shop.text(f"lookup --phone {ANNA}").stdout
+    assert f"Owes {owed} points after a refund of points already spent" in text

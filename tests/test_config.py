@@ -64,6 +64,14 @@ def test_the_example_config_is_valid():
          "0.005."),
         ("welcome_bonus = 50", "welcome_bonus = -5",
          "c.toml: program.welcome_bonus: must not be negative."),
+        ("points_per_unit = 1 ", "points_per_unit = 1e9 ",
+         "c.toml: program.points_per_unit: must be a number more than zero and at most 1000."),
+        ("offline_redeem_cap = 500", "offline_redeem_cap = 9223372036854775807",
+         "c.toml: program.offline_redeem_cap: must be at most 1000000000."),
+        ("threshold = 2000", "threshold = 99999999999",
+         "c.toml: program.tiers[2].threshold: must be at most 1000000000."),
+        ("cost = 150", "cost = 1000000000000",
+         "c.toml: program.rewards[0].cost: must be more than zero and at most 1000000000."),
     ],
 )  # fmt: skip
 def test_each_mistake_is_one_sentence_naming_file_and_key(old, new, message):

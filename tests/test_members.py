@@ -89,5 +89,33 @@ def test_invalid_phone_numbers_are_refused(raw):
         normalise_phone(raw, "NL")
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "٠٦١٢٣٤",
+        "０６１２３４５",
+        "۰۶۱۲۳۴۵۶۷",
+        "06 1234 5",
+    ],  # Arabic-Indic, full-width, Persian, ASCII
+)
+def test_an_invalid_phone_is_never_echoed_whole_in_any_script(raw):
+    with pytest.raises(InvalidPhone) as refused:
+        normalise_phone(raw, "NL")
+    message = refused.value.message
+    assert raw not in message and raw[:4] not in message, message
+    assert message.startswith("The number ending in ") and message.endswith(".")
+
+
+def test_a_valid_number_typed_in_another_script_is_read_as_its_digits():
+    assert normalise_phone("٠٦١٢٣٤٥٦٧٨", "NL") == normalise_phone("０６１２３４５６７８", "NL")
+    assert normalise_phone("٠٦١٢٣٤٥٦٧٨", "NL") == "+31612345678"
+
+
+@pytest.mark.parametrize("raw", ["0612345abc", "06 CALL 5678", "+31 6 1234 567O"])
+def test_letters_in_a_phone_are_refused_not_read_as_keypad_digits(raw):
+    with pytest.raises(InvalidPhone, match="has letters in it"):
+        normalise_phone(raw, "NL")
+
+
 def test_masked_phone_shows_only_the_last_three_digits():
     assert mask_phone("+31612345678") == "•••••••••678"

@@ -113,6 +113,11 @@ def test_promotion_dates_categories_minimum_and_fixed_bonus():
     assert earn([BasketLine("fresh", 1000)], program=program).points == 10 + 10 + 25
     assert earn([BasketLine("general", 1000)], program=program).points == 10  # no fresh line
     assert earn([BasketLine("fresh", 900)], program=program).points == 18  # under the minimum
+    # "At least 10.00 of fresh": the rest of the basket does not count towards it.
+    mixed = [BasketLine("fresh", 900), BasketLine("general", 5000)]
+    assert earn(mixed, program=program).points == 18 + 50
+    enough = [BasketLine("fresh", 1000), BasketLine("general", 5000)]
+    assert earn(enough, program=program).points == 20 + 50 + 25
     december = dt.date(2026, 12, 1)
     assert earn([BasketLine("fresh", 1000)], program=program, day=december).points == 20
 

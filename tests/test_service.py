@@ -456,3 +456,146 @@ def test_five_wrong_pins_lock_the_staff_id_for_five_minutes(till, clock):
     assert till.sign_in("M1", "2468").staff_id == "M1"
     with pytest.raises(NotAllowed, match="do not match"):
         till.sign_in("M1", "0000")  # the count started again after the right PIN
+
+
+def test_can_redeem_now_and_affordable_rewards_stay_within_the_offline_cap(make_till):
+    till = make_till(offline_redeem_cap=200, **NO_BONUS)
+    till.enroll("0612345678")
+    till.earn(ANNA, amount=100000)
+    view = till.lookup(ANNA)
+    assert (view.spendable, view.can_redeem_now) == (1000, 200)
+    assert "coffee" in [r.id for r in view.affordable]
+    after = till.redeem(ANNA, reward_id="coffee").member
+    assert (after.spendable, after.can_redeem_now, after.offline_cap_room) == (850, 50, 50)
+    assert after.affordable == ()  # nothing in the catalogue costs 50 or less
+    assert after.to_json()["affordable_rewards"] == [] and after.to_json()["can_redeem_now"] == 50
+
+
+def test_a_refund_of_points_already_spent_says_the_member_owes_them(make_till):
+    till = make_till(**NO_BONUS)
+    till.enroll("0612345678")
+    sale = till.earn(ANNA, amount=20000)
+    till.redeem(ANNA, reward_id="coffee")
+    refund = till.reverse(sale.event.event_id, approval=manager(till))
+    assert (refund.member.balance, refund.member.flags) == (-150, ("overdraft",))
+    assert till.lookup(ANNA).flags == ("overdraft",)
+    assert till.account(ANNA).deficit == 150
+    paid = till.earn(ANNA, amount=20000)  # new points pay the debt first
+    assert (paid.member.balance, paid.member.flags) == (50, ())
+
+
+def test_a_session_built_by_hand_or_at_another_till_approves_nothing(make_till, tmp_path):
+    from pos_loyalty.staff import StaffSession
+
+    till = make_till(offline_redeem_cap=100, **NO_BONUS)
+    till.enroll("0612345678")
+    till.earn(ANNA, amount=100000)
+    manager(till)
+    forged = StaffSession("M1", "Maria", "manager", "2026-11-25T10:00:00.000Z")
+    before = till.journal.events.last_seq()
+    with pytest.raises(NotAllowed, match="not made at this till"):
+        till.redeem(ANNA, reward_id="coffee", approval=forged)
+    with pytest.raises(NotAllowed, match="not made at this till"):
+        till.adjust(ANNA, points=10, reason="goodwill", approval=forged)
+    with pytest.raises(NotAllowed, match="not made at this till"):
+        till.earn(ANNA, amount=100, cashier=forged)
+    other = make_till(**NO_BONUS)  # another Till on the same journal
+    elsewhere = other.sign_in("M1", "2468", manager=True)
+    with pytest.raises(NotAllowed, match="not made at this till"):
+        till.redeem(ANNA, reward_id="coffee", approval=elsewhere)
+    assert nothing_written(till, before)
+    real = till.sign_in("M1", "2468", manager=True)
+    assert till.redeem(ANNA, reward_id="coffee", approval=real).event.detail["approved_by"] == "M1"
+    till.sign_out(real)
+    with pytest.raises(NotAllowed, match="not made at this till"):
+        till.redeem(ANNA, reward_id="coffee", approval=real)
+
+
+def test_a_demoted_managers_session_no_longer_approves(till):
+    boss = manager(till)
+    till.add_staff("M2", name="Max", role="manager", pin="1111", approval=boss)
+    max_ = till.sign_in("M2", "1111", manager=True)
+    till.add_staff("M2", name="Max", role="cashier", pin="1111", approval=boss)
+    till.enroll("0612345678")
+    with pytest.raises(NotAllowed, match="no longer holds"):
+        till.adjust(ANNA, points=10, reason="goodwill", approval=max_)
+
+
+def test_a_cashiers_session_is_what_the_event_records(till):
+    boss = manager(till)
+    till.add_staff("C7", name="Chris", role="cashier", pin="1357", approval=boss)
+    chris = till.sign_in("C7", "1357")
+    till.enroll("0612345678", cashier=chris)
+    sale = till.earn(ANNA, amount=1000, cashier=chris)
+    assert sale.event.staff_id == "C7"
+    with pytest.raises(NeedsManager, match="Chris is not a manager"):
+        till.adjust(ANNA, points=10, reason="goodwill", approval=chris)
+
+
+def test_forty_wrong_pins_at_once_get_no_more_tries_than_five_in_a_row(make_till):
+    """Each attempt is counted in the write transaction before its PIN is checked, so
+    parallel attempts cannot all slip in under the limit."""
+    import threading
+
+    from pos_loyalty.service import Till
+    from pos_loyalty.staff import PIN_TRIES
+
+    till = make_till()
+    manager(till)
+    answers: list[str] = []
+    start = threading.Barrier(40)
+
+    def guess() -> None:
+        with Till.open(till.source) as other:  # a till process of its own, in effect
+            start.wait()
+            try:
+                other.sign_in("M1", "0000")
+            except NotAllowed as exc:
+                answers.append(exc.message)
+
+    threads = [threading.Thread(target=guess) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wrong = [a for a in answers if "do not match" in a]
+    locked = [a for a in answers if "Too many wrong PINs" in a]
+    assert len(answers) == 40 and len(wrong) + len(locked) == 40
+    assert len(wrong) <= PIN_TRIES
+    with pytest.raises(NotAllowed, match="Too many wrong PINs"):
+        till.sign_in("M1", "2468")  # the right PIN waits out the lock too
+
+
+def test_an_unknown_staff_id_locks_like_a_known_one(till, clock):
+    manager(till)
+    for staff_id in ("M1", "NOBODY"):
+        for _ in range(5):
+            with pytest.raises(NotAllowed, match=f"Staff {staff_id} and that PIN do not match"):
+                till.sign_in(staff_id, "0000")
+        with pytest.raises(NotAllowed, match=f"staff {staff_id} is locked until"):
+            till.sign_in(staff_id, "0000")
+
+
+def test_an_earn_beyond_any_plausible_sale_is_refused_and_writes_nothing(make_till):
+    till = make_till(points_per_unit=1000, **NO_BONUS)
+    till.enroll("0612345678")
+    before = till.journal.events.last_seq()
+    with pytest.raises(BadInput, match="not plausible"):
+        till.earn(ANNA, amount=10**12)
+    assert nothing_written(till, before)
+
+
+def test_text_that_cannot_be_recorded_is_refused_as_bad_input(till):
+    boss = manager(till)
+    till.enroll("0612345678")
+    before = till.journal.events.last_seq()
+    with pytest.raises(BadInput, match="The note has a character that is not valid text"):
+        till.adjust(ANNA, points=5, reason="goodwill", note="late \udcff bus", approval=boss)
+    with pytest.raises(BadInput, match="The name has a character that is not valid text"):
+        till.enroll("0687654321", name="Bo\udcffb")
+    for bad in (float("nan"), float("inf"), 1.5):
+        with pytest.raises(BadInput):
+            till.earn(ANNA, amount=bad)
+        with pytest.raises(BadInput):
+            till.adjust(ANNA, points=bad, reason="goodwill", approval=boss)
+    assert nothing_written(till, before)

@@ -116,13 +116,13 @@ def compute_earn(
             base * (mult - 1),
         )
     for promo in active_promotions(program, day):
-        if eligible_total < parse_amount(promo.min_amount, currency, allow_zero=True):
-            continue
+        # A promotion for categories counts only their lines, its minimum included
+        # ("at least 10.00 of fresh"), not the whole basket.
         scope = eligible_total
         if promo.categories:
             scope = sum(a for c, a in eligible.items() if c in promo.categories)
-            if not scope:
-                continue
+        if not scope or scope < parse_amount(promo.min_amount, currency, allow_zero=True):
+            continue
         mult = ratio(promo.multiplier)
         bonus(f"promotion:{promo.id}", promo.name, scope * rate * (mult - 1) + promo.bonus)
 

@@ -7,6 +7,8 @@ from fractions import Fraction
 
 from .program import Rounding
 
+MAX_POINTS = 10**9  # far above any real balance or sale, far below the journal's 64-bit limit
+
 
 def round_points(value: Fraction, rounding: Rounding) -> int:
     if rounding == "floor":

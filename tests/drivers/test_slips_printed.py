@@ -176,3 +176,71 @@ def test_a_long_row_wraps_on_58_mm_instead_of_losing_text(tmp_path):
         "Bonus for referring a friend",
         "                            +100",
     ]
+
+
+def code_page_of(locale: str) -> str:
+    """The codec the default profile's renderer pins for a store in ``locale``."""
+    assert config_mod.Printer().profile == PROFILES[80]  # the default profile prints these
+    return Renderer(load_profile(PROFILES[80]), locale).codec
+
+
+def lacks(locale: str, char: str) -> bool:
+    try:
+        char.encode(code_page_of(locale))
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("locale", ["en_US", "nl_NL"])  # CP437 and CP858: neither has ı or ł
+def test_a_letter_the_code_page_lacks_prints_as_its_plain_latin_stand_in(tmp_path, locale):
+    assert all(lacks(locale, ch) for ch in "ıİŁłź")
+    text = "Kırıkkale İzmir Łódź Wałęsa"
+    job, data = print_on(80, Slip("test", (Text(text),)), tmp_path, locale)
+    assert "Kirikkale Izmir Lódz Walesa" in job.text  # ó is on both pages: it stays
+    assert b"?" not in data
+
+
+@pytest.mark.parametrize(
+    ("locale", "text", "expected"),
+    [
+        ("en_US", "đ Đ ð ø Ø œ Œ þ Þ", "d D d o O oe OE th Th"),
+        ("en_US", "‘a’ ‚b‘ “c” „d“ 1–2—3 − €5", "'a' 'b' \"c\" \"d\" 1-2-3 - EUR5"),
+        ("en_US", "ǿ ő ﬁ ⅓", "o o fi 1/3"),  # decomposed, accents dropped, parts spelled out
+        ("nl_NL", "ǿ ő", "ø o"),  # CP858 has ø: only the accent goes
+        ("tr_TR", "Straße ł e\u0301", "Straße l é"),  # CP857 has ß and é (composed first)
+    ],
+)
+def test_the_fallback_decomposes_first_then_uses_the_stand_in_table(
+    tmp_path, locale, text, expected
+):
+    job, data = print_on(80, Slip("test", (Text(text),)), tmp_path, locale)
+    assert expected in job.text
+    assert b"?" not in data
+
+
+@pytest.mark.parametrize(
+    ("locale", "text"),
+    [
+        ("en_US", "Café Müller Straße æÆ ½ «x»"),  # CP437
+        ("nl_NL", "Café Müller 12,40 € Søren Þór æ ×"),  # CP858
+        ("tr_TR", "Kırıkkale İzmir ş ğ"),  # CP857 has ı and İ
+        ("pl_PL", "Łódź źdźbło żółć"),  # CP852 has ł
+    ],
+)
+def test_a_character_the_code_page_has_prints_as_itself(tmp_path, locale, text):
+    assert not any(lacks(locale, ch) for ch in text)
+    job, data = print_on(80, Slip("test", (Text(text),)), tmp_path, locale)
+    assert text in job.text
+    assert text.encode(code_page_of(locale)) in data  # the page's own bytes, no stand-in
+
+
+def test_a_row_is_laid_out_with_the_spelled_out_width(tmp_path):
+    from pos_loyalty.slips import Row
+
+    left = "œuvre œuvre œuvre œuvre xyzz"  # 28 columns, 32 once CP437 spells œ as oe
+    job, _ = print_on(58, Slip("test", (Row(left, "+10"),)), tmp_path, "en_US")
+    assert job.text.splitlines()[:2] == [
+        "oeuvre oeuvre oeuvre oeuvre xyzz",
+        "                             +10",
+    ]
