@@ -11,6 +11,7 @@ from __future__ import annotations
 import textwrap
 import unicodedata
 from dataclasses import replace
+from typing import Any
 
 from pos_loyalty.slips import Block, Row, Rule, Slip, Text
 
@@ -142,7 +143,7 @@ class Renderer:
         """The block with text the code page cannot carry spelled out, before widths are
         measured ("…" becomes "..." and takes three columns)."""
         fields = {"text", "left", "right"} & set(block.__dataclass_fields__)
-        changed = {f: self.spell(getattr(block, f)) for f in fields}
+        changed: dict[str, Any] = {f: self.spell(getattr(block, f)) for f in fields}
         return replace(block, **changed) if changed else block
 
     def spell(self, text: str) -> str:
@@ -188,7 +189,7 @@ class Renderer:
         return dummy.output
 
 
-def qr_image(data: str, module_dots: int):  # type: ignore[no-untyped-def]
+def qr_image(data: str, module_dots: int) -> Any:
     """A QR as a 1-bit image: ``module_dots`` per module, the standard 4-module quiet zone."""
     import qrcode
 

@@ -217,7 +217,8 @@ class PrintWorker:
                     self._drain(journal, 20)
             except Exception:  # nothing may end this thread but stop()
                 log.exception("print worker: the queue could not be processed; retrying")
-                journal = _closed(journal)
+                _closed(journal)
+                journal = None
             self._wakeup.wait(POLL_SECONDS)
             self._wakeup.clear()
         _closed(journal)

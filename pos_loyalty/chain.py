@@ -94,14 +94,26 @@ def genesis(journal_id: str, store_id: str, terminal_id: str) -> str:
     return _sha256(canonical(body))
 
 
-def hash_input(fields: Mapping[str, Any]) -> str:
+_ENVELOPE = sorted((*FIELDS, "v"))  # all ASCII: this is the canonical key order
+
+
+def hash_input(fields: Mapping[str, Any], detail_text: str | None = None) -> str:
     """The canonical text that is hashed for one event: ``fields`` holds every name in
-    ``FIELDS``, with ``detail`` as an object."""
-    return canonical({**{name: fields[name] for name in FIELDS}, "v": VERSION})
+    ``FIELDS``, with ``detail`` as an object; ``detail_text``, if given, is that object's
+    canonical text already (the journal stores it, so it is encoded once)."""
+    values = {**fields, "v": VERSION}
+    parts = []
+    for name in _ENVELOPE:
+        if name == "detail":
+            text = canonical(fields["detail"]) if detail_text is None else detail_text
+        else:
+            text = canonical(values[name])
+        parts.append(f'"{name}":{text}')
+    return "{" + ",".join(parts) + "}"
 
 
-def event_hash(fields: Mapping[str, Any]) -> str:
-    return _sha256(hash_input(fields))
+def event_hash(fields: Mapping[str, Any], detail_text: str | None = None) -> str:
+    return _sha256(hash_input(fields, detail_text))
 
 
 def _sha256(text: str) -> str:

@@ -606,7 +606,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     def add(
-        name: str, handler: Callable[..., int], help: str, *parents: argparse.ArgumentParser
+        name: str, handler: Callable[..., int], help: str, *parents: _Parser
     ) -> Any:
         p = sub.add_parser(name, help=help, description=help, parents=[common, *parents])
         p.set_defaults(handler=handler)

@@ -31,7 +31,7 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     pass
 
 
-class Store(_Section):
+class Store(_Section, frozen=True):
     id: str
     name: str
     currency: str
@@ -41,22 +41,22 @@ class Store(_Section):
     address: str = ""
 
 
-class Terminal(_Section):
+class Terminal(_Section, frozen=True):
     id: str
 
 
-class Database(_Section):
+class Database(_Section, frozen=True):
     path: str = "till.db"
 
 
-class HQ(_Section):
+class HQ(_Section, frozen=True):
     url: str = ""
     token_file: str = ""
     verify_tls: bool = True
     timeout_seconds: float = 5.0
 
 
-class Printer(_Section):
+class Printer(_Section, frozen=True):
     transport: Literal["none", "network", "usb", "serial", "file"] = "none"
     profile: str = "TM-T20II"
     host: str = "127.0.0.1"
@@ -68,7 +68,7 @@ class Printer(_Section):
     timeout_seconds: float = 5.0
 
 
-class Scanner(_Section):
+class Scanner(_Section, frozen=True):
     transport: Literal["none", "serial", "keyboard"] = "keyboard"
     port: str = ""
     baudrate: int = 9600
@@ -77,7 +77,7 @@ class Scanner(_Section):
     duplicate_window_seconds: float = 1.5
 
 
-class Config(_Section):
+class Config(_Section, frozen=True):
     store: Store
     terminal: Terminal
     database: Database = Database()

@@ -88,7 +88,7 @@ class EventStore:
         fields = dict(new.__dict__)  # not asdict(): it deep-copies the detail for nothing
         fields.update(seq=seq, store_id=unit.store_id, terminal_id=unit.terminal_id, prev_hash=prev)
         detail_text = chain.canonical(new.detail)  # refuses what the journal may not hold
-        fields["hash"] = chain.event_hash(fields)
+        fields["hash"] = chain.event_hash(fields, detail_text)
         fields["chain_version"] = chain.VERSION
         row = [fields[c] for c in COLUMNS]
         row[COLUMNS.index("detail")] = detail_text

@@ -181,6 +181,13 @@ def _migrate_to_6(conn: sqlite3.Connection) -> None:
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('journal_id', ?)", (str(uuid.uuid4()),)
     )
     conn.execute("ALTER TABLE events ADD COLUMN chain_version INTEGER NOT NULL DEFAULT 0")
+    # Most events have neither a phone nor a reference: index only those that do, so an
+    # earn writes two b-trees fewer.
+    for column in ("phone", "ref_event_id"):
+        index = "idx_events_phone_seq" if column == "phone" else "idx_events_ref_event_id"
+        keys = "phone, seq" if column == "phone" else "ref_event_id"
+        conn.execute(f"DROP INDEX {index}")
+        conn.execute(f"CREATE INDEX {index} ON events ({keys}) WHERE {column} IS NOT NULL")
     conn.execute(
         "CREATE TABLE members_v6 (member_id TEXT PRIMARY KEY, phone TEXT UNIQUE, name TEXT, "
         "consent INTEGER NOT NULL DEFAULT 0, enrolled_at TEXT, referred_by TEXT, "

@@ -63,4 +63,4 @@ def _hash(row: dict[str, Any]) -> str | None:
             return None  # stored in another form than the one that was hashed
     except (ValueError, chain.NotCanonical):
         return None
-    return chain.event_hash({**row, "detail": detail})
+    return chain.event_hash({**row, "detail": detail}, row["detail"])

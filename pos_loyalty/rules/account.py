@@ -135,6 +135,9 @@ def fold(
 
     ``now`` is timezone-aware: its zone is the store's, which decides what "today" is."""
     ledger = account.ledger if isinstance(account, Account) else (account or EMPTY)
+    events = list(events)
+    if not events:
+        return settle(_pruned(ledger, now, program), now, program)
     zone = now.tzinfo or dt.UTC
     book = Book(ledger.lots, ledger.deficit)
     qualifying = dict(ledger.qualifying_days)
@@ -166,8 +169,7 @@ def fold(
         if event.kind in ACTIVITY_KINDS and at > active:
             active = at
     lots, deficit = book.result()
-    cutoff = (now - dt.timedelta(days=program.tier_window_days)).astimezone(dt.UTC).date()
-    start = cutoff.isoformat()
+    start = _window_start(now, program)
     ledger = Ledger(
         lots=lots,
         deficit=deficit,
@@ -180,6 +182,22 @@ def fold(
         granted_tier=ledger.granted_tier,
     )
     return settle(ledger, now, program)
+
+
+def _pruned(ledger: Ledger, now: dt.datetime, program: Program) -> Ledger:
+    """The ledger without qualifying days that have left the window (as ``fold`` leaves it)."""
+    start = _window_start(now, program)
+    days = ledger.qualifying_days
+    if not days or days[0][0] >= start:
+        return ledger
+    return msgspec.structs.replace(
+        ledger, qualifying_days=tuple((d, p) for d, p in days if d >= start)
+    )
+
+
+def _window_start(now: dt.datetime, program: Program) -> str:
+    """The first UTC day of the rolling tier window that ends ``now``."""
+    return (now - dt.timedelta(days=program.tier_window_days)).astimezone(dt.UTC).date().isoformat()
 
 
 def _apply_points(
@@ -223,14 +241,18 @@ def _purchase(event: FoldEvent) -> Purchase:
 def settle(ledger: Ledger, now: dt.datetime, program: Program) -> Account:
     """What ``ledger`` comes to at ``now``: nothing here changes the ledger."""
     at = iso(now)
-    lots = ledger.lots
-    spendable = sum(lot.remaining for lot in lots if lot.spendable(at)) - ledger.deficit
-    held = sorted(
-        (lot for lot in lots if not lot.spendable(at) and not lot.expired(at)),
-        key=lambda lot: lot.spendable_at or "",
-    )
-    cutoff = (now - dt.timedelta(days=program.tier_window_days)).astimezone(dt.UTC).date()
-    start = cutoff.isoformat()
+    total = spendable = 0
+    held: list[Lot] = []
+    for lot in ledger.lots:  # one pass: a member may hold hundreds of lots
+        total += lot.remaining
+        if lot.expires_at is not None and lot.expires_at <= at:
+            continue  # expired: still in the balance until HQ records the expiry
+        if lot.spendable_at is None or lot.spendable_at <= at:
+            spendable += lot.remaining
+        else:
+            held.append(lot)
+    held.sort(key=lambda lot: lot.spendable_at or "")
+    start = _window_start(now, program)
     qualifying = sum(p for d, p in ledger.qualifying_days if d >= start)
     plan_id, until = membership_at(ledger.purchases, at)
     today = now.date().isoformat()
@@ -244,8 +266,8 @@ def settle(ledger: Ledger, now: dt.datetime, program: Program) -> Account:
     return Account(
         ledger=ledger,
         as_of=at,
-        balance=ledger.balance,
-        spendable=spendable,
+        balance=total - ledger.deficit,
+        spendable=spendable - ledger.deficit,
         held=sum(lot.remaining for lot in held),
         held_from=held[0].spendable_at if held else None,
         held_until=held[-1].spendable_at if held else None,

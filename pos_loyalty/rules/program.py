@@ -25,19 +25,19 @@ class _Data(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     pass
 
 
-class Category(_Data):
+class Category(_Data, frozen=True):
     multiplier: float = 1
     excluded: bool = False
 
 
-class Tier(_Data):
+class Tier(_Data, frozen=True):
     name: str
     threshold: int = 0
     multiplier: float = 1
     perks: tuple[str, ...] = ()
 
 
-class Promotion(_Data):
+class Promotion(_Data, frozen=True):
     id: str
     name: str
     multiplier: float = 1
@@ -49,7 +49,7 @@ class Promotion(_Data):
     min_amount: str = "0"
 
 
-class Reward(_Data):
+class Reward(_Data, frozen=True):
     id: str
     name: str
     cost: int
@@ -59,12 +59,12 @@ class Reward(_Data):
     percent: int = 0
 
 
-class Charity(_Data):
+class Charity(_Data, frozen=True):
     id: str
     name: str
 
 
-class Membership(_Data):
+class Membership(_Data, frozen=True):
     id: str
     name: str
     fee: str
@@ -73,7 +73,7 @@ class Membership(_Data):
     perks: tuple[str, ...] = ()
 
 
-class Program(_Data):
+class Program(_Data, frozen=True):
     version: str = "1"
     points_per_unit: float = 1
     rounding: Rounding = "floor"
