@@ -11,8 +11,10 @@ import contextlib
 import json
 import os
 import re
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 from . import __version__
@@ -24,7 +26,12 @@ MANAGER_PIN_ENV = "POS_LOYALTY_MANAGER_PIN"
 
 
 class _Parser(argparse.ArgumentParser):
-    """Usage mistakes become BadInput, so they exit 2 and honour --json like any refusal."""
+    """Usage mistakes become BadInput, so they exit 2 and honour --json like any refusal.
+    Options are spelled out: an abbreviation that happens to match is not a contract."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         raise BadInput(f"{message[0].upper()}{message[1:]} (see `{self.prog} --help`).")
@@ -57,8 +64,9 @@ class Output:
 
     def __init__(self, as_json: bool) -> None:
         self.as_json = as_json
+        self.emitted = False  # the command's result is out: a Ctrl-C now changes nothing
 
-    def emit(self, data: dict[str, Any], text: Sequence[str]) -> None:
+    def emit(self, data: dict[str, Any], text: Sequence[str], *, last: bool = True) -> None:
         try:
             if self.as_json:
                 # ASCII escapes: a committed event must never fail to report because the
@@ -66,10 +74,49 @@ class Output:
                 print(json.dumps(data))
             else:
                 print("\n".join(text))
+            if last:
+                sys.stdout.flush()
         except BrokenPipeError:
             raise
         except OSError as exc:  # a full disk or a closed terminal: say so once, on stderr
             raise OutputLost(exc) from None
+        if last:
+            self.emitted = True
+            _ignore_interrupts()  # one result, never followed by "Stopped."
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """While a command records its events and reports them, a Ctrl-C waits: the write takes
+    milliseconds, and stopping between the commit and the report would leave the host POS
+    not knowing that the sale was recorded (and retrying it). Printing may still be
+    stopped: ``deliver`` lets interrupts through while it waits for the printer."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        yield
+    finally:
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+            signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _interrupts_allowed() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _ignore_interrupts() -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class OutputLost(Exception):
@@ -105,7 +152,8 @@ def member_text(view: Any) -> list[str]:
         lines.append(
             f"Spendable now {view.spendable}; {view.held} held until {view.held_until[:10]}"
         )
-    lines.append(f"Tier {view.tier.tier.name}: {view.tier.text}")
+    progress = view.tier.text if view.tier.next_tier else "the top tier"
+    lines.append(f"Tier {view.tier.tier.name}: {progress}")
     if view.membership:
         lines.append(f"Membership {view.membership.name} until {view.membership_until[:10]}")
     if view.affordable:
@@ -127,7 +175,8 @@ def deliver(till: Any, out: Output, data: dict[str, Any], text: list[str]) -> No
     already safe in the journal, so a printer problem of any kind is reported, never raised."""
     job = data.get("print_job")
     if job is not None and till.printing:
-        state = print_now(till, job, now_not_later=True)  # the cashier waits: try all now
+        with _interrupts_allowed():  # the event is saved; a Ctrl-C only stops the printing
+            state = print_now(till, job, now_not_later=True)  # the cashier waits: try all now
         data["print"] = state
         if state["status"] == "printed":
             text.append(
@@ -162,6 +211,8 @@ def print_now(till: Any, job: int, *, now_not_later: bool = False) -> dict[str, 
 
 def result_text(result: Any) -> list[str]:
     head = f"#{result.event.seq} {result.event.kind}"
+    if result.replayed:
+        head += " (recorded before under this request id; nothing new was written)"
     balance = result.member.balance
     text = [head, *(f"  {line}" for line in result.lines), f"Balance: {plural(balance, 'point')}"]
     if balance < 0:
@@ -218,7 +269,8 @@ def _secret(env: str, prompt: str, missing: type[LoyaltyError] = NeedsManager) -
         raise missing(f"Give the PIN in ${env}: there is no terminal to ask for it on.")
     import getpass
 
-    return getpass.getpass(prompt)
+    with _interrupts_allowed():  # nothing is recorded yet: Ctrl-C at the prompt stops
+        return getpass.getpass(prompt)
 
 
 def cmd_init(args: argparse.Namespace, out: Output) -> int:
@@ -317,6 +369,8 @@ def cmd_print(args: argparse.Namespace, till: Any, out: Output) -> int:
 
 def cmd_reprint(args: argparse.Namespace, till: Any, out: Output) -> int:
     _need_printer(till)
+    if args.last and args.job is not None:
+        raise BadInput("Give a print job number or --last, not both.")
     job, original = till.reprint(args.job)
     text = [f"Reprint of slip {original} queued as job {job}."]
     deliver(till, out, {"print_job": job, "reprint_of": original}, text)
@@ -461,7 +515,11 @@ def cmd_queue(args: argparse.Namespace, till: Any, out: Output) -> int:
         f"Journal: {plural(status.last_seq, 'event')}; "
         f"HQ has acknowledged up to #{status.acked_seq}.",
         f"Waiting to sync: {status.unsynced}"
-        + (f" (oldest {status.oldest_unsynced_at})" if status.oldest_unsynced_at else ""),
+        + (
+            f" (oldest {till.header.local_time(status.oldest_unsynced_at)})"
+            if status.oldest_unsynced_at
+            else ""
+        ),
     ]
     if status.by_kind:
         text.append("  " + ", ".join(f"{k} {n}" for k, n in sorted(status.by_kind.items())))
@@ -495,7 +553,8 @@ def cmd_verify(args: argparse.Namespace, till: Any, out: Output) -> int:
         out.emit({"error": {"code": "chain_broken", "message": report.problem}, **data}, [])
     else:
         print(
-            f"Journal broken after {plural(report.checked, 'good event')}: {report.problem}",
+            f"pos-loyalty: the journal is broken after {plural(report.checked, 'good event')}: "
+            f"{report.problem}",
             file=sys.stderr,
         )
     return 1
@@ -503,16 +562,12 @@ def cmd_verify(args: argparse.Namespace, till: Any, out: Output) -> int:
 
 def cmd_staff_add(args: argparse.Namespace, till: Any, out: Output) -> int:
     pin = _secret(PIN_ENV, f"New PIN for {args.staff_id}: ", BadInput)
-    till.add_staff(
-        args.staff_id,
-        name=args.name or args.staff_id,
-        role=args.role,
-        pin=pin,
-        approval=_approval(till, args),
+    saved = till.add_staff(
+        args.staff_id, pin=pin, name=args.name, role=args.role, approval=_approval(till, args)
     )
     out.emit(
-        {"staff_id": args.staff_id, "role": args.role},
-        [f"Saved {args.role} {args.staff_id}."],
+        {"staff_id": saved.staff_id, "role": saved.role},
+        [f"Saved {saved.role} {saved.staff_id}."],
     )
     return 0
 
@@ -536,9 +591,10 @@ def cmd_scanner(args: argparse.Namespace, till: Any, out: Output) -> int:
                 try:
                     view = till.lookup(MemberRef(member_id=classify(scan)))
                 except LoyaltyError as exc:
-                    out.emit({"error": {"code": exc.code, "message": exc.message}}, [exc.message])
+                    error = {"error": {"code": exc.code, "message": exc.message}}
+                    out.emit(error, [exc.message], last=False)
                     continue
-                out.emit(view.to_json(), member_text(view))
+                out.emit(view.to_json(), member_text(view), last=False)
                 sys.stdout.flush()
         except KeyboardInterrupt:
             pass
@@ -605,9 +661,7 @@ def build_parser() -> argparse.ArgumentParser:
         dest="command", required=True, metavar="COMMAND", parser_class=_Parser
     )
 
-    def add(
-        name: str, handler: Callable[..., int], help: str, *parents: _Parser
-    ) -> Any:
+    def add(name: str, handler: Callable[..., int], help: str, *parents: _Parser) -> Any:
         p = sub.add_parser(name, help=help, description=help, parents=[common, *parents])
         p.set_defaults(handler=handler)
         return p
@@ -662,7 +716,11 @@ def build_parser() -> argparse.ArgumentParser:
         "add", help=f"add or update staff (PIN from ${PIN_ENV})", parents=[common]
     )
     p.add_argument("staff_id", metavar="ID")
-    p.add_argument("--role", choices=("cashier", "manager"), default="cashier")
+    p.add_argument(
+        "--role",
+        choices=("cashier", "manager"),
+        help="new staff: cashier unless given; existing staff keep their role unless given",
+    )
     p.add_argument("--name")
     p.add_argument(
         "--manager", metavar="ID", help=f"manager approving (PIN from ${MANAGER_PIN_ENV})"
@@ -685,6 +743,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _NO_TILL = {cmd_init, cmd_demo, cmd_sim}
+# Commands that record events (or staff): a Ctrl-C waits until their result is reported.
+_WRITES = {
+    cmd_enroll,
+    cmd_earn,
+    cmd_redeem,
+    cmd_donate,
+    cmd_membership,
+    cmd_reverse,
+    cmd_adjust,
+    cmd_staff_add,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -704,13 +773,20 @@ def _run(argv: Sequence[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         out = Output(args.json)
+        if args.handler is not cmd_sim:
+            _refuse_repeats(argv)
         if args.handler in _NO_TILL:
-            return args.handler(args, out)
+            return int(args.handler(args, out))
         with _open_till(config_mod.load(args.config)) as till:
-            return args.handler(args, till, out)
+            if args.handler not in _WRITES:
+                return int(args.handler(args, till, out))
+            with _interrupts_deferred():
+                return int(args.handler(args, till, out))
     except LoyaltyError as exc:
         return _fail(out, exc.code, exc.message, exc.exit_status)
     except KeyboardInterrupt:
+        if out.emitted:  # the result was given already: nothing was cut short
+            return 0
         return _fail(out, "interrupted", "Stopped.", 130)
     except BrokenPipeError:  # the reader went away (`| head`): nothing left to tell
         _silence_stdout()
@@ -721,6 +797,26 @@ def _run(argv: Sequence[str] | None) -> int:
         if os.environ.get("POS_LOYALTY_DEBUG"):
             raise
         return _fail(out, "internal", f"Something went wrong: {type(exc).__name__}: {exc}", 1)
+
+
+# Options that may be given more than once: basket lines, and --config and --json, which may
+# stand before and after the command (the one after it wins).
+_REPEATABLE = {"--line", "--config", "--json"}
+
+
+def _refuse_repeats(argv: Sequence[str]) -> None:
+    """An option given twice is a mistake to point out, not a choice to make silently
+    (argparse would keep the last: the wrong phone, the wrong role)."""
+    seen: set[str] = set()
+    for token in argv:
+        if token == "--":
+            break
+        name = token.split("=", 1)[0]
+        if not name.startswith("--") or name in _REPEATABLE:
+            continue
+        if name in seen:
+            raise BadInput(f"{name} is given more than once; give it once.")
+        seen.add(name)
 
 
 def _fail(out: Output, code: str, message: str, status: int) -> int:
@@ -752,7 +848,9 @@ def _output_lost(reason: str) -> int:
     _silence_stdout()
     with contextlib.suppress(OSError):
         print(
-            f"pos-loyalty: the result could not be written to stdout ({reason}).", file=sys.stderr
+            f"pos-loyalty: the command ran, but its result could not be written to stdout "
+            f"({reason}).",
+            file=sys.stderr,
         )
     return 1
 

@@ -169,9 +169,12 @@ def _join(prefix: str, key: str) -> str:
 def validate(config: Config) -> Any:
     """Yield (key, problem) for every rule a type alone cannot express."""
     store, program = config.store, config.program
+    yield from _check_text(msgspec.to_builtins(config), "")
     for key, value in (("store.id", store.id), ("terminal.id", config.terminal.id)):
         if not _ID.match(value):
             yield key, "use 1-32 letters, digits, dot, dash or underscore"
+    if not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", store.locale):
+        yield "store.locale", f"“{store.locale[:20]}” is not a locale like nl_NL or en_US"
     if not is_currency(store.currency):
         yield "store.currency", f"“{store.currency}” is not an ISO 4217 code like EUR"
     yield from _check_region(store.phone_region)
@@ -196,12 +199,33 @@ def validate(config: Config) -> Any:
         yield "printer.timeout_seconds", "must be between 0 and 120 (0 would block forever)"
 
 
+# Text a person reads (names on slips and screens) is short; paths and addresses may be long.
+_LONG_TEXT = {"database.path", "hq.url", "hq.token_file", "printer.device", "scanner.port"}
+MAX_TEXT = 200
+
+
+def _check_text(value: Any, key: str) -> Any:
+    """Every piece of text in the config: printable (a control character would reach the
+    printer as a command, and the terminal), and of a sensible length."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            yield from _check_text(item, _join(key, str(name)))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _check_text(item, f"{key}[{i}]")
+    elif isinstance(value, str):
+        if not value.isprintable():
+            yield key, "must not contain control characters (tabs, line breaks, escapes)"
+        elif len(value) > (1000 if key in _LONG_TEXT else MAX_TEXT):
+            yield key, f"is longer than {1000 if key in _LONG_TEXT else MAX_TEXT} characters"
+
+
 def _check_printer(printer: Printer) -> Any:
     """What can be checked without the printer; the profile is checked when printing starts."""
-    if printer.transport == "none":
-        return
     if not 1 <= printer.port <= 65535:
         yield "printer.port", "must be a TCP port between 1 and 65535"
+    if printer.transport == "none":
+        return
     if printer.transport in ("serial", "file") and not printer.device:
         yield "printer.device", f"a {printer.transport} printer needs its device path"
     if printer.transport == "usb" and not (printer.usb_vendor > 0 and printer.usb_product > 0):
@@ -258,11 +282,41 @@ def _check_program(program: Program, currency: str) -> Any:
         yield f"{p}.point_value", exc.message[0].lower() + exc.message[1:].rstrip(".")
     if not program.adjust_reasons:
         yield f"{p}.adjust_reasons", "list at least one reason code"
+    yield from _unique(f"{p}.adjust_reasons", list(program.adjust_reasons), "reason")
+    if program.categories and program.default_category not in program.categories:
+        yield (
+            f"{p}.default_category",
+            (f"“{program.default_category}” is not a category in program.categories"),
+        )
     for name, category in program.categories.items():
         if not _sane_multiplier(category.multiplier):
             yield f"{p}.categories.{name}.multiplier", _MULTIPLIER
+        if category.excluded and category.multiplier != 1:
+            yield (
+                f"{p}.categories.{name}.multiplier",
+                ("an excluded category earns nothing; leave out its multiplier"),
+            )
     yield from _check_tiers(program)
     yield from _check_promotions(program, currency)
+    for section, ids in (
+        ("rewards", [r.id for r in program.rewards]),
+        ("charities", [c.id for c in program.charities]),
+        ("memberships", [m.id for m in program.memberships]),
+        ("promotions", [x.id for x in program.promotions]),
+    ):
+        for i, item_id in enumerate(ids):
+            if not _ID.match(item_id):
+                yield f"{p}.{section}[{i}].id", "use 1-32 letters, digits, dot, dash or underscore"
+    for section, names in (
+        ("rewards", [r.name for r in program.rewards]),
+        ("charities", [c.name for c in program.charities]),
+        ("memberships", [m.name for m in program.memberships]),
+        ("promotions", [x.name for x in program.promotions]),
+        ("tiers", [t.name for t in program.tiers]),
+    ):
+        for i, name in enumerate(names):
+            if not name.strip():
+                yield f"{p}.{section}[{i}].name", "give it a name people can read"
     yield from _unique(f"{p}.rewards", [r.id for r in program.rewards])
     for i, reward in enumerate(program.rewards):
         yield from _check_reward(f"{p}.rewards[{i}]", reward, currency)
@@ -331,6 +385,8 @@ def _check_promotions(program: Program, currency: str) -> Any:
         for name in promo.categories:
             if name not in known:
                 yield f"{key}.categories", f"“{name}” is not a category in program.categories"
+        yield from _unique(f"{key}.weekdays", list(promo.weekdays), "weekday")
+        yield from _unique(f"{key}.categories", list(promo.categories), "category")
         yield from _money(f"{key}.min_amount", promo.min_amount, currency, allow_zero=True)
 
 

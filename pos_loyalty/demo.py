@@ -19,13 +19,13 @@ CASHIER_PIN = "1357"
 
 def run_walkthrough(folder: str | None, *, as_json: bool = False) -> int:
     root = Path(folder or tempfile.mkdtemp(prefix="pos-loyalty-demo-"))
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        # The walk-through writes a till of its own: never into a folder holding anything.
+        raise BadInput(f"{root} is not an empty folder; give the demo a new --dir.")
     root.mkdir(parents=True, exist_ok=True)
     cfg_path = root / "pos-loyalty.toml"
-    if not cfg_path.exists():
-        cfg_path.write_bytes(config_mod.EXAMPLE.read_bytes())
+    cfg_path.write_bytes(config_mod.EXAMPLE.read_bytes())
     loaded = config_mod.load(str(cfg_path))
-    if loaded.database_path.exists():  # the walk-through enrols the same customers each time
-        raise BadInput(f"{root} already holds a demo till; give a new --dir or remove it.")
     say = Narrator(quiet=as_json)
     with Till.open(loaded, create=True) as till:
         till.add_staff("M1", name="Maria (manager)", role="manager", pin=MANAGER_PIN)

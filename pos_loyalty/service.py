@@ -32,7 +32,7 @@ from .errors import (
     UnknownMember,
     UnknownReward,
 )
-from .journal import Event, Journal, NewEvent, phone_key
+from .journal import Event, Journal, NewEvent, StaffRecord, phone_key
 from .members import (
     ALPHABET,
     ID_LENGTH,
@@ -54,7 +54,7 @@ from .rules.points import MAX_POINTS
 from .rules.program import Program, ruleset_version
 from .rules.reversal import refund_points
 from .slips import Header
-from .staff import Roster, StaffSession, check_text, clean_name
+from .staff import Roster, SignedIn, StaffSession, clean_name, one_line
 from .views import EventResult, MemberView
 from .zreport import ZReport, z_report, z_report_slip
 
@@ -71,9 +71,14 @@ class MemberRef:
     member_id: str | None = None
 
     def __post_init__(self) -> None:
-        given = [v for v in (self.phone, self.code, self.member_id) if v]
+        if any(v is not None and not isinstance(v, str) for v in self._names()):
+            raise BadInput('A phone, code or member id is text, e.g. "06 1234 5678".')
+        given = [v for v in self._names() if v]
         if len(given) != 1:
             raise BadInput("Name the member by exactly one of phone, code or member id.")
+
+    def _names(self) -> tuple[object, ...]:
+        return (self.phone, self.code, self.member_id)
 
 
 class Till:
@@ -141,11 +146,18 @@ class Till:
         self.roster.sign_out(session)
 
     def add_staff(
-        self, staff_id: str, *, name: str, role: str, pin: str, approval: object = None
-    ) -> None:
-        self.roster.add(staff_id, name=name, role=role, pin=pin, approval=approval)
+        self,
+        staff_id: str,
+        *,
+        pin: str,
+        name: str | None = None,
+        role: str | None = None,
+        approval: object = None,
+    ) -> StaffRecord:
+        """Add staff or change a PIN; the saved record (its PIN only as a hash)."""
+        return self.roster.add(staff_id, pin=pin, name=name, role=role, approval=approval)
 
-    def _approved(self, approval: object) -> StaffSession | None:
+    def _approved(self, approval: object) -> SignedIn | None:
         return None if approval is None else self.roster.check(approval, manager=True)
 
     # -- finding members -------------------------------------------------------------------
@@ -203,7 +215,7 @@ class Till:
         amount: int | None = None,
         ref: str | None = None,
         cashier: object = None,
-        approval: StaffSession | None = None,
+        approval: SignedIn | None = None,
         request_id: str | None = None,
     ) -> Event:
         staff_id = self.roster.check(cashier).staff_id if cashier is not None else None
@@ -368,8 +380,8 @@ class Till:
             holder = self._resolve(ref, unknown_ok=True)
             loaded = self.accounts.get(holder, now)
             account = loaded.account
+            basket = build_basket(self.program, self.currency, amount, _lines(lines))
             over = check_velocity(self.program, account.transactions_today, manager is not None)
-            basket = build_basket(self.program, self.currency, amount, list(lines or ()))
             earned = compute_earn(
                 self.program,
                 basket,
@@ -557,7 +569,7 @@ class Till:
             return self._result(event, holder, loaded, now)
 
     def _find_event(self, event_ref: str) -> Event:
-        text = str(event_ref).strip().lstrip("#")[:64]
+        text = str(event_ref).strip().lstrip("#")[:64].lower()  # ids are lower-case UUIDs
         by_seq = text.isascii() and text.isdigit() and int(text) < 2**63  # SQLite's integers
         events = self.journal.events
         event = events.by_seq(int(text)) if by_seq else events.get(text)
@@ -613,7 +625,7 @@ class Till:
         *,
         points: int,
         reason: str,
-        approval: object,
+        approval: object = None,
         note: str = "",
         cashier: object = None,
         request_id: str | None = None,
@@ -629,7 +641,7 @@ class Till:
             )
         if _bounded(points) == 0:
             raise BadInput("An adjustment must add or remove at least one point.")
-        note = check_text(" ".join(str(note).split())[:MAX_NOTE], "The note")
+        note = one_line(note, "note", MAX_NOTE)
         with self.journal.writing():
             if done := self._replayed(request_id, "adjust"):
                 return done
@@ -714,12 +726,12 @@ class Till:
     # -- reading -----------------------------------------------------------------------------
 
     def history(self, ref: MemberRef, limit: int = 20) -> tuple[MemberView, list[Event]]:
+        if type(limit) is not int or not 1 <= limit <= 1000:
+            raise BadInput("A history limit is a whole number from 1 to 1000.")
         with self.journal.reading():
             holder = self._resolve(ref)
             account = self.accounts.get(holder, self._now()).account
-            events = self.journal.events.recent_for_member(
-                holder.member_id, holder.phone, max(1, min(limit, 1000))
-            )
+            events = self.journal.events.recent_for_member(holder.member_id, holder.phone, limit)
             return self._view(holder, account), events
 
     def queue(self) -> QueueStatus:
@@ -741,6 +753,8 @@ class Till:
         self, day: dt.date | None = None, *, print_slip: bool = False
     ) -> tuple[ZReport, int | None]:
         """The store day's figures (today by default); queue its slip if asked."""
+        if day is not None and (type(day) is not dt.date or not 2000 <= day.year <= 2100):
+            raise BadInput("A store day is a date (datetime.date) from 2000 to 2100.")
         now = self._now()
         report = z_report(
             self.journal,
@@ -753,6 +767,14 @@ class Till:
         if not print_slip:
             return report, None
         return report, self.slips.slip(z_report_slip(self.header, report, iso(now)))
+
+
+def _lines(lines: object) -> list[BasketLine]:
+    if lines is None:
+        return []
+    if not isinstance(lines, list | tuple) or not all(isinstance(x, BasketLine) for x in lines):
+        raise BadInput("Basket lines are a list of BasketLine(category, amount).")
+    return list(lines)
 
 
 def _ref_of(event: Event) -> MemberRef:

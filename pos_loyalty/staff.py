@@ -16,10 +16,11 @@ import re
 import secrets
 import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from .clock import iso
 from .errors import BadInput, NeedsManager, NotAllowed
-from .journal import Journal
+from .journal import Journal, StaffRecord
 
 ROLES = ("cashier", "manager")
 # scrypt cost: about 40 ms per check here: a stolen journal's 4-digit PINs fall in minutes,
@@ -29,18 +30,30 @@ DUMMY_PIN_HASH = "scrypt$16384$8$1$" + "00" * 16 + "$" + "00" * 32  # matches no
 PIN_TRIES, PIN_LOCK = 5, dt.timedelta(minutes=5)  # wrong PINs in a row, then a pause
 MAX_NAME = 80
 _STAFF_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}")
+_PIN = re.compile(r"[0-9]{4,12}")
 
 
 class StaffSession:
-    """A member of staff signed in at one till. Made only by ``Roster.sign_in``."""
+    """A member of staff signed in at one till. Made only by ``Roster.sign_in``; read-only.
+
+    What it says is only a label: the roster that issued it keeps who really signed in, so a
+    session whose attributes were changed afterwards still speaks for that person only."""
 
     __slots__ = ("__weakref__", "name", "role", "signed_in_at", "staff_id")
+    staff_id: str
+    name: str
+    role: str
+    signed_in_at: str
 
     def __init__(self, staff_id: str, name: str, role: str, signed_in_at: str) -> None:
-        self.staff_id = staff_id
-        self.name = name
-        self.role = role
-        self.signed_in_at = signed_in_at
+        set_ = object.__setattr__
+        set_(self, "staff_id", staff_id)
+        set_(self, "name", name)
+        set_(self, "role", role)
+        set_(self, "signed_in_at", signed_in_at)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("a staff session cannot be changed; sign in again")
 
     @property
     def is_manager(self) -> bool:
@@ -48,6 +61,16 @@ class StaffSession:
 
     def __repr__(self) -> str:
         return f"StaffSession({self.staff_id!r}, {self.role})"
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who signed in with a session, as the roster recorded it when it issued the session."""
+
+    session: weakref.ref[StaffSession]
+    staff_id: str
+    name: str
+    role: str
 
 
 class Roster:
@@ -59,13 +82,16 @@ class Roster:
         self.journal = journal
         self.clock = clock
         self.local_time = local_time
-        self._issued: weakref.WeakSet[StaffSession] = weakref.WeakSet()
+        # By the session's identity, never its equality: only the very object issued counts.
+        self._issued: dict[int, SignedIn] = {}
 
     def sign_in(self, staff_id: str, pin: str, *, manager: bool = False) -> StaffSession:
         """A session for ``staff_id`` if ``pin`` is theirs. Unknown ids and wrong PINs get the
         same sentence, cost the same scrypt and lock alike, so ids cannot be probed."""
         if not isinstance(staff_id, str) or not _STAFF_ID.fullmatch(staff_id):
             raise wrong_pin(str(staff_id))
+        if not isinstance(pin, str) or not _PIN.fullmatch(pin):
+            raise BadInput("A PIN is 4 to 12 digits.")  # a typo, not a guess: not counted
         store, now = self.journal.staff, self.clock()
         with self.journal.writing():
             attempts = store.attempts(staff_id)
@@ -85,47 +111,79 @@ class Roster:
                 store.lock(staff_id, iso(now + PIN_LOCK))
         if not matched or record is None:
             raise wrong_pin(staff_id)
+        if manager and record.role != "manager":
+            raise NotAllowed(f"{record.name} is not a manager.")
         session = StaffSession(record.staff_id, record.name, record.role, iso(now))
-        if manager and not session.is_manager:
-            raise NotAllowed(f"{session.name} is not a manager.")
-        self._issued.add(session)
+        self._forget_dead()
+        key = id(session)
+        self._issued[key] = SignedIn(
+            weakref.ref(session), record.staff_id, record.name, record.role
+        )
         return session
 
     def sign_out(self, session: StaffSession) -> None:
-        self._issued.discard(session)
+        issued = self._issued.get(id(session))
+        if issued is not None and issued.session() is session:
+            del self._issued[id(session)]
 
-    def check(self, session: object, *, manager: bool = False) -> StaffSession:
-        """``session`` if this till issued it and it still holds (the staff member was not
-        removed or demoted since); otherwise a refusal in plain words."""
-        if not isinstance(session, StaffSession) or session not in self._issued:
+    def check(self, session: object, *, manager: bool = False) -> SignedIn:
+        """Who signed in with ``session``, if this till issued that very object and it still
+        holds (the staff member was not removed or demoted since); otherwise a refusal."""
+        issued = self._issued.get(id(session))
+        if type(session) is not StaffSession or issued is None or issued.session() is not session:
             raise NotAllowed("That sign-in was not made at this till; sign in with your PIN.")
-        record = self.journal.staff.get(session.staff_id)
-        if record is None or record.role != session.role:
-            self._issued.discard(session)
-            raise NotAllowed(f"{session.name}'s sign-in no longer holds; sign in again.")
-        if manager and not session.is_manager:
-            raise NeedsManager(f"{session.name} is not a manager; a manager must approve this.")
-        return session
+        record = self.journal.staff.get(issued.staff_id)
+        if record is None or record.role != issued.role:
+            del self._issued[id(session)]
+            raise NotAllowed(f"{issued.name}'s sign-in no longer holds; sign in again.")
+        if manager and issued.role != "manager":
+            raise NeedsManager(f"{issued.name} is not a manager; a manager must approve this.")
+        return issued
+
+    def _forget_dead(self) -> None:
+        for key in [k for k, issued in self._issued.items() if issued.session() is None]:
+            del self._issued[key]
 
     def add(
-        self, staff_id: str, *, name: str, role: str, pin: str, approval: object = None
-    ) -> None:
-        """Add staff or change their PIN or role. Only the very first manager is added
-        without a manager's approval; after that a cashier cannot make or reset a manager."""
-        if role not in ROLES:
+        self,
+        staff_id: str,
+        *,
+        pin: str,
+        name: str | None = None,
+        role: str | None = None,
+        approval: object = None,
+    ) -> StaffRecord:
+        """Add staff, or change a PIN (and the name or role, when given: otherwise they stay).
+        Only the till's very first staff member, a manager, is added without a manager's
+        approval, and the till always keeps a manager, so there is never an open door."""
+        if role is not None and role not in ROLES:
             raise BadInput(f"A role is one of: {', '.join(ROLES)}.")
         check_staff_id(staff_id)
         check_new_pin(pin)
-        display = clean_name(name) or staff_id
+        display = clean_name(name)
         pin_hash = hash_pin(pin)  # slow: before the write lock, not inside it
         with self.journal.writing():
             store = self.journal.staff
-            if approval is None:
-                if store.has_manager() or role != "manager":
-                    raise NeedsManager("Adding or changing staff needs a manager's approval.")
-            else:
+            existing = store.get(staff_id)
+            new_role = role or (existing.role if existing else "cashier")
+            if approval is not None:
                 self.check(approval, manager=True)
-            store.save(staff_id, display, role, pin_hash)
+            elif store.count():
+                raise NeedsManager("Adding or changing staff needs a manager's approval.")
+            elif new_role != "manager":
+                raise NeedsManager(
+                    "The till's first staff member must be a manager (--role manager)."
+                )
+            demoted = existing and existing.role == "manager" and new_role != "manager"
+            if existing and demoted and store.count(role="manager") == 1:
+                raise NotAllowed(
+                    f"{existing.name} is the till's only manager; add another manager first."
+                )
+            saved = StaffRecord(
+                staff_id, display or (existing.name if existing else staff_id), new_role, pin_hash
+            )
+            store.save(saved.staff_id, saved.name, saved.role, saved.pin_hash)
+            return saved
 
     def _locked(self, staff_id: str, until: str) -> NotAllowed:
         return NotAllowed(
@@ -140,22 +198,29 @@ def check_staff_id(staff_id: str, what: str = "staff") -> None:
 
 
 def check_new_pin(pin: str) -> None:
-    if not re.fullmatch(r"[0-9]{4,12}", pin):
+    if not isinstance(pin, str) or not _PIN.fullmatch(pin):
         raise BadInput("A PIN is 4 to 12 digits.")
 
 
 def clean_name(name: str | None) -> str | None:
     """A person's name as typed, spaces tidied; refused if it cannot be printed or stored."""
-    if name is None:
-        return None
-    text = check_text(" ".join(name.split()), "The name")
-    if not text:
-        return None
-    if not text.isprintable():
-        raise BadInput("A name cannot contain control characters.")
-    if len(text) > MAX_NAME:
-        raise BadInput(f"A name is at most {MAX_NAME} characters.")
-    return text
+    return one_line(name, "name", MAX_NAME) or None
+
+
+def one_line(text: object, what: str, most: int) -> str:
+    """Text for a slip or a record: runs of spaces, tabs and line breaks become one space;
+    other control characters, broken characters and text longer than ``most`` are refused
+    (never cut short or changed behind the cashier's back)."""
+    if text is None:
+        return ""
+    if not isinstance(text, str):
+        raise BadInput(f"A {what} is text.")
+    line = check_text(" ".join(text.split()), f"The {what}")
+    if not line.isprintable():
+        raise BadInput(f"A {what} cannot contain control characters.")
+    if len(line) > most:
+        raise BadInput(f"A {what} is at most {most} characters.")
+    return line
 
 
 def check_text(text: str, what: str) -> str:

@@ -20,6 +20,7 @@ class ZReport:
     by_kind: dict[str, tuple[int, int]]  # kind → (events, points)
     sales: int  # money of the day's sales, minor units
     refunds: int
+    membership_fees: int  # money taken for paid memberships, minor units
     earned: int  # points from sales
     bonuses: int  # welcome and referral bonuses
     adjusted: int  # managers' adjustments, net
@@ -83,6 +84,7 @@ def z_report(
         by_kind={k.kind: (k.events, k.points) for k in kinds},
         sales=money.get("earn", 0),
         refunds=money.get("reverse", 0),
+        membership_fees=money.get("membership", 0),
         earned=points.get("earn", 0),
         bonuses=sum(points.get(kind, 0) for kind in _BONUS_KINDS),
         adjusted=points.get("adjust", 0),
@@ -111,6 +113,7 @@ def z_report_slip(header: Header, report: ZReport, at: str) -> Slip:
         Rule(),
         Row("Sales", money(report.sales)),
         Row("Refunds", money(report.refunds)),
+        Row("Membership fees", money(report.membership_fees)),
         Row("Points earned on sales", f"{report.earned:+d}"),
         Row("Bonuses", f"{report.bonuses:+d}"),
         Row("Adjustments", f"{report.adjusted:+d}"),

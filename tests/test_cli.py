@@ -1290,7 +1290,8 @@ def test_a_full_stdout_is_told_in_one_sentence_on_stderr(shop: Shop, anna: dict[
         )
     assert proc.returncode == 1
     assert proc.stderr == (
-        "pos-loyalty: the result could not be written to stdout (No space left on device).\n"
+        "pos-loyalty: the command ran, but its result could not be written to stdout "
+        "(No space left on device).\n"
     )
 
 
@@ -1444,3 +1445,30 @@ def test_a_refund_of_points_already_spent_says_plainly_that_the_member_owes_them
     assert (member["balance"], member["flags"]) == (-owed, ["overdraft"])
     text = shop.text(f"lookup --phone {ANNA}").stdout
     assert f"Owes {owed} points after a refund of points already spent" in text
+
+
+def test_an_option_given_twice_is_refused_not_silently_the_last(shop: Shop, anna: dict[str, Any]):
+    with shop.writes_nothing():
+        message = refused(shop.cli(f"enroll --phone {STRANGER} --phone {BOB}"), "bad_input")
+        assert message == "--phone is given more than once; give it once."
+        refused(shop.cli(f"earn --phone {ANNA} --amount 5 --amount=500"), "bad_input")
+        refused(shop.cli(f"lookup --ph {ANNA}"), "bad_input")  # no abbreviations either
+    both = f"earn --phone {ANNA} --line fresh=1.00 --line general=2.00 --config {shop.config}"
+    assert done(shop.cli(both))["points"] == 2 * 1 + 2
+
+
+def test_a_demo_never_writes_into_a_folder_that_holds_anything(shop: Shop):
+    before = sorted(p.name for p in shop.root.iterdir())
+    message = refused(run_cli(f"demo --dir {shop.root} --json", cwd=shop.root), "bad_input")
+    assert "is not an empty folder" in message
+    assert sorted(p.name for p in shop.root.iterdir()) == before
+
+
+def test_a_pin_that_is_not_four_to_twelve_digits_is_bad_input_and_not_counted(
+    shop: Shop, anna: dict[str, Any]
+):
+    shop.add_staff()
+    run = shop.cli(f"earn --phone {ANNA} --amount 10 --cashier M1", POS_LOYALTY_PIN="12")
+    assert refused(run, "bad_input") == "A PIN is 4 to 12 digits."
+    with shop.till() as till:
+        assert till.journal.staff.attempts("M1").failed == 0

@@ -72,6 +72,26 @@ def test_the_example_config_is_valid():
          "c.toml: program.tiers[2].threshold: must be at most 1000000000."),
         ("cost = 150", "cost = 1000000000000",
          "c.toml: program.rewards[0].cost: must be more than zero and at most 1000000000."),
+        ('name = "Corner Market Amsterdam"', 'name = "Corner\\u001b@\\u001dV Market"',
+         "c.toml: store.name: must not contain control characters (tabs, line breaks, "
+         "escapes)."),
+        ('name = "Corner Market Amsterdam"', 'name = "' + "x" * 201 + '"',
+         "c.toml: store.name: is longer than 200 characters."),
+        ('default_category = "general"', 'default_category = "nope"',
+         "c.toml: program.default_category: “nope” is not a category in program.categories."),
+        ("port = 9100", "port = 70000",
+         "c.toml: printer.port: must be a TCP port between 1 and 65535."),
+        ('id = "foodbank"', 'id = ""',
+         "c.toml: program.charities[0].id: use 1-32 letters, digits, dot, dash or underscore."),
+        ('locale = "nl_NL"', 'locale = "xx_XX_yy"',
+         "c.toml: store.locale: “xx_XX_yy” is not a locale like nl_NL or en_US."),
+        ('adjust_reasons = ["goodwill", "correction"', 'adjust_reasons = ["goodwill", "goodwill"',
+         "c.toml: program.adjust_reasons: reason “goodwill” appears twice."),
+        ('weekdays = ["tue"]', 'weekdays = ["tue", "tue"]',
+         "c.toml: program.promotions[0].weekdays: weekday “tue” appears twice."),
+        ("tobacco = { excluded = true }", "tobacco = { excluded = true, multiplier = 2 }",
+         "c.toml: program.categories.tobacco.multiplier: an excluded category earns nothing; "
+         "leave out its multiplier."),
     ],
 )  # fmt: skip
 def test_each_mistake_is_one_sentence_naming_file_and_key(old, new, message):

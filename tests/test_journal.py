@@ -17,7 +17,7 @@ from conftest import config_text
 
 from pos_loyalty import chain
 from pos_loyalty import config as config_mod
-from pos_loyalty.errors import ConfigError, NoJournal, SchemaTooNew
+from pos_loyalty.errors import ConfigError, NoJournal, SchemaTooNew, StorageError
 from pos_loyalty.journal import SCHEMA_VERSION, Journal, verify_chain
 from pos_loyalty.service import MemberRef, Till
 
@@ -233,9 +233,21 @@ def test_a_missing_journal_is_refused_and_nothing_is_created(tmp_path):
         Journal.open(path, store_id="AMS-01", terminal_id="T1")
     assert not path.parent.exists()
     (tmp_path / "empty.db").touch()
-    with pytest.raises(NoJournal, match="No till database"):
+    with pytest.raises(NoJournal, match="is an empty file, not a till journal"):
         Journal.open(tmp_path / "empty.db", store_id="AMS-01", terminal_id="T1")
     assert (tmp_path / "empty.db").stat().st_size == 0
+
+
+def test_a_device_or_a_pipe_is_never_opened_or_changed(tmp_path):
+    fifo = tmp_path / "till.db"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/null"), fifo):
+        mode = path.stat().st_mode
+        for create in (False, True):
+            with pytest.raises(NoJournal, match="is not a regular file"):
+                Journal.open(path, store_id="AMS-01", terminal_id="T1", create=create)
+        assert path.stat().st_mode == mode
+    assert not Path("/dev/null-journal").exists() and not Path("/dev/null-wal").exists()
 
 
 def test_a_foreign_sqlite_file_is_refused_and_left_untouched(tmp_path):
@@ -297,3 +309,33 @@ def test_print_jobs_are_claimed_in_order_and_leased(till):
     later = "2026-11-25T10:06:00.000Z"
     again = prints.claim(later, "2026-11-25T10:08:00.000Z")
     assert [job.job_id for job in again] == [first, second]
+
+
+def test_deleting_the_newest_events_is_found_and_no_seq_is_used_twice(till):
+    seed(till)
+    db = raw(till.journal.path)
+    db.executescript(
+        "DROP TRIGGER events_no_delete; DELETE FROM events WHERE seq >= 3;"
+        "CREATE TRIGGER events_no_delete BEFORE DELETE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+    )
+    report = verify_chain(till.journal)
+    assert (report.ok, report.checked, report.seq) == (False, 2, 3)
+    assert report.problem == "Events 3–5 are missing: the till recorded up to #5."
+    with pytest.raises(StorageError, match="newest events are missing.*nothing was saved"):
+        till.earn(MemberRef(phone="0612345678"), amount=1000)
+    assert till.journal.events.last_seq() == 2
+
+
+def test_a_value_no_till_writes_is_reported_as_an_altered_event_not_as_bad_input(till):
+    seed(till)
+    db = raw(till.journal.path)
+    db.executescript(
+        "DROP TRIGGER events_no_update; UPDATE events SET points = 1.5 WHERE seq = 3;"
+        "UPDATE events SET detail = 'not json' WHERE seq = 4;"
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+    )
+    assert verify_chain(till.journal).problem == "Event 3 was altered after it was written."
+    with pytest.raises(StorageError, match=r"Event [34] in the till database is damaged"):
+        till.history(MemberRef(phone="0612345678"))

@@ -593,9 +593,120 @@ def test_text_that_cannot_be_recorded_is_refused_as_bad_input(till):
         till.adjust(ANNA, points=5, reason="goodwill", note="late \udcff bus", approval=boss)
     with pytest.raises(BadInput, match="The name has a character that is not valid text"):
         till.enroll("0687654321", name="Bo\udcffb")
+    with pytest.raises(BadInput, match="A note cannot contain control characters"):
+        till.adjust(ANNA, points=5, reason="goodwill", note="a\x01b", approval=boss)
+    with pytest.raises(BadInput, match="A note is at most 200 characters"):
+        till.adjust(ANNA, points=5, reason="goodwill", note="n" * 201, approval=boss)
     for bad in (float("nan"), float("inf"), 1.5):
         with pytest.raises(BadInput):
             till.earn(ANNA, amount=bad)
         with pytest.raises(BadInput):
             till.adjust(ANNA, points=bad, reason="goodwill", approval=boss)
     assert nothing_written(till, before)
+
+
+def test_a_made_up_lot_in_history_does_not_break_the_member_when_hqs_real_lots_arrive(make_till):
+    """HQ's word was a bare balance; a redeem drew from the lot the till made up for it; then
+    HQ's next word (not yet including that redeem) names real lots for the same balance."""
+    till = make_till(**NO_BONUS)
+    member = till.enroll("0612345678").member
+    hq_confirms(till, member.member_id, 200)
+    before_redeem = till.journal.events.last_seq()
+    spent = till.redeem(ANNA, reward_id="coffee")
+    assert spent.event.detail["draws"][0]["lot_id"] == f"hq:{member.member_id}"
+    with till.journal.writing():
+        from pos_loyalty.rules.account import Ledger
+        from pos_loyalty.rules.lots import Lot
+
+        real = (
+            Lot("sale-1", 120, 120, "2026-10-01T00:00:00.000Z"),
+            Lot("sale-2", 80, 80, "2026-10-02T00:00:00.000Z"),
+        )
+        assert till.journal.members.record_hq_word(
+            member.member_id,
+            Ledger(lots=real),
+            version=9,
+            at="2026-11-25T09:30:00.000Z",
+            through_seq=before_redeem,
+        )
+    assert till.lookup(ANNA).balance == 50
+    assert till.earn(ANNA, amount=1000).member.balance == 60
+    assert till.redeem(ANNA, points=60).member.balance == 0
+    assert all(lot.remaining >= 0 for lot in till.account(ANNA).lots)
+
+
+def test_hqs_older_word_never_replaces_a_newer_one(make_till):
+    from pos_loyalty.rules.account import Ledger
+    from pos_loyalty.rules.lots import Lot
+
+    till = make_till(**NO_BONUS)
+    member = till.enroll("0612345678").member
+    members = till.journal.members
+
+    def word(points: int, version: int) -> bool:
+        with till.journal.writing():
+            return members.record_hq_word(
+                member.member_id,
+                Ledger(lots=(Lot(f"l{version}", points, points, "2026-11-01T00:00:00.000Z"),)),
+                version=version,
+                at="2026-11-25T09:00:00.000Z",
+                through_seq=till.journal.events.last_seq(),
+            )
+
+    assert word(300, version=2) and till.lookup(ANNA).balance == 300
+    assert not word(100, version=1) and till.lookup(ANNA).balance == 300
+    assert not word(100, version=2)
+
+
+def test_a_session_changed_after_sign_in_still_speaks_only_for_who_signed_in(till):
+    boss = manager(till)
+    till.add_staff("C7", name="Chris", role="cashier", pin="1357", approval=boss)
+    till.enroll("0612345678")
+    chris = till.sign_in("C7", "1357")
+    with pytest.raises(AttributeError):
+        chris.role = "manager"
+    object.__setattr__(chris, "staff_id", "M1")  # forced past the guard: still Chris
+    object.__setattr__(chris, "role", "manager")
+    with pytest.raises(NeedsManager, match="Chris is not a manager"):
+        till.adjust(ANNA, points=25, reason="goodwill", approval=chris)
+    assert till.earn(ANNA, amount=1000, cashier=chris).event.staff_id == "C7"
+
+    from pos_loyalty.staff import StaffSession
+
+    class LooksAlike(StaffSession):
+        __slots__ = ()
+
+        def __eq__(self, other):
+            return True
+
+        def __hash__(self):
+            return hash(boss)
+
+    with pytest.raises(NotAllowed, match="not made at this till"):
+        till.adjust(
+            ANNA, points=25, reason="goodwill", approval=LooksAlike("M1", "M", "manager", "")
+        )
+
+
+def test_staff_keep_their_role_and_name_unless_changed_and_the_till_keeps_a_manager(till):
+    from pos_loyalty.staff import NeedsManager as _NeedsManager
+
+    with pytest.raises(_NeedsManager, match="first staff member must be a manager"):
+        till.add_staff("C7", name="Chris", pin="1357")
+    boss = manager(till)
+    same = till.add_staff("M1", pin="9753", approval=boss)  # a new PIN, nothing else
+    assert (same.role, same.name) == ("manager", "Maria")
+    with pytest.raises(NotAllowed, match="Maria is the till's only manager"):
+        till.add_staff("M1", role="cashier", pin="9753", approval=boss)
+    with pytest.raises(NeedsManager, match="needs a manager's approval"):
+        till.add_staff("HACK", role="manager", pin="4321")  # no open door, ever
+    till.add_staff("M2", name="Max", role="manager", pin="1111", approval=boss)
+    assert till.add_staff("M1", role="cashier", pin="9753", approval=boss).role == "cashier"
+
+
+def test_spaces_tabs_and_line_breaks_in_a_note_become_one_space(till):
+    boss = manager(till)
+    till.enroll("0612345678")
+    note = " late\tbus\n\nagain "
+    done = till.adjust(ANNA, points=5, reason="goodwill", note=note, approval=boss)
+    assert done.event.detail["note"] == "late bus again"

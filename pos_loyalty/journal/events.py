@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import chain
+from ..errors import StorageError
 
 if TYPE_CHECKING:
     from .unit import Journal
@@ -81,10 +82,7 @@ class EventStore:
         """Add an event at the end of the chain (hash chain v1); call inside ``writing()``."""
         unit = self.unit
         unit.require_write("append")
-        last = unit.conn.execute(
-            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
-        ).fetchone()
-        seq, prev = (last[0] + 1, last[1]) if last else (1, unit.genesis)
+        seq, prev = self._next(unit)
         fields = dict(new.__dict__)  # not asdict(): it deep-copies the detail for nothing
         fields.update(seq=seq, store_id=unit.store_id, terminal_id=unit.terminal_id, prev_hash=prev)
         detail_text = chain.canonical(new.detail)  # refuses what the journal may not hold
@@ -93,8 +91,28 @@ class EventStore:
         row = [fields[c] for c in COLUMNS]
         row[COLUMNS.index("detail")] = detail_text
         unit.conn.execute(_INSERT, row)
+        unit.conn.execute(
+            "UPDATE meta SET value = ? WHERE key = 'head'", (f"{seq} {fields['hash']}",)
+        )
         fields["detail_text"] = detail_text
         return Event(**fields)
+
+    def _next(self, unit: Journal) -> tuple[int, str]:
+        """The next seq and the hash it links to. The journal's head (kept in ``meta`` with
+        every event) must be its newest event: if events were deleted from the end, nothing
+        more is written, so no seq is ever used twice."""
+        head = unit.conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
+        last = unit.conn.execute(
+            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        recorded = int(head[0].split()[0]) if head else 0
+        newest = last[0] if last else 0
+        if newest != recorded:
+            raise StorageError(
+                f"The till database's newest events are missing (it ends at #{newest}, "
+                f"#{recorded} was recorded); nothing was saved: run `pos-loyalty verify`."
+            )
+        return (newest + 1, last[1]) if last else (1, unit.genesis)
 
     def get(self, event_id: str) -> Event | None:
         return self._one(f"{SELECT} WHERE event_id = ?", (event_id,))
@@ -195,5 +213,12 @@ _DETAIL = COLUMNS.index("detail")
 def from_row(row: tuple[Any, ...]) -> Event:
     values = dict(zip(COLUMNS, row, strict=True))
     values["detail_text"] = row[_DETAIL]
-    values["detail"] = json.loads(row[_DETAIL])
+    try:
+        values["detail"] = json.loads(row[_DETAIL])
+    except (TypeError, ValueError):
+        values["detail"] = None
+    if not isinstance(values["detail"], dict) or type(values["points"]) is not int:
+        raise StorageError(
+            f"Event {values['seq']} in the till database is damaged; run `pos-loyalty verify`."
+        )
     return Event(**values)

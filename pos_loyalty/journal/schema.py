@@ -181,6 +181,11 @@ def _migrate_to_6(conn: sqlite3.Connection) -> None:
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('journal_id', ?)", (str(uuid.uuid4()),)
     )
     conn.execute("ALTER TABLE events ADD COLUMN chain_version INTEGER NOT NULL DEFAULT 0")
+    # The newest event, kept beside the events: deleting events from the end shows.
+    conn.execute(
+        "INSERT INTO meta (key, value) SELECT 'head', coalesce(max(seq), 0) || ' ' || "
+        "coalesce((SELECT hash FROM events ORDER BY seq DESC LIMIT 1), '') FROM events"
+    )
     # Most events have neither a phone nor a reference: index only those that do, so an
     # earn writes two b-trees fewer.
     for column in ("phone", "ref_event_id"):

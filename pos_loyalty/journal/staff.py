@@ -35,8 +35,14 @@ class StaffStore:
         return StaffRecord(*row) if row else None
 
     def has_manager(self) -> bool:
-        row = self.unit.conn.execute("SELECT 1 FROM staff WHERE role = 'manager'").fetchone()
-        return row is not None
+        return self.count(role="manager") > 0
+
+    def count(self, *, role: str | None = None) -> int:
+        """How many staff the till has (of ``role``, if given)."""
+        row = self.unit.conn.execute(
+            "SELECT count(*) FROM staff WHERE ? IS NULL OR role = ?", (role, role)
+        ).fetchone()
+        return int(row[0])
 
     def save(self, staff_id: str, name: str, role: str, pin_hash: str) -> None:
         """Add staff, or change their name, role or PIN (which clears their wrong PINs)."""

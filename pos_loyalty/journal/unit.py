@@ -235,8 +235,15 @@ def _prepare(path: Path, create: bool) -> bool:
     exists = path.exists()
     if exists and path.is_dir():
         raise NoJournal(f"{path} is a folder, not a till database; check database.path.")
+    if exists and not path.is_file():  # a device or a pipe: never chmod, never open it
+        raise NoJournal(f"{path} is not a regular file, not a till database; check database.path.")
     if exists and path.stat().st_size > 0:
         return False
+    if exists and not create:
+        raise NoJournal(
+            f"{path} is an empty file, not a till journal; run `pos-loyalty init` to create "
+            "the journal, or check database.path in the config."
+        )
     if not create:
         if not path.parent.is_dir():
             raise NoJournal(

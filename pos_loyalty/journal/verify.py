@@ -51,7 +51,36 @@ def verify_chain(journal: Journal) -> ChainReport:
             if _hash(row) != row["hash"]:
                 return ChainReport(checked, f"Event {seq} was altered after it was written.", seq)
             prev, expected, checked, newest = row["hash"], seq + 1, checked + 1, version
+        missing = _missing_tail(journal, expected - 1)
+        if missing:
+            return ChainReport(checked, missing, expected)
     return ChainReport(checked)
+
+
+def _missing_tail(journal: Journal, last: int) -> str | None:
+    """Deleting the newest events leaves a chain that links: what else the till wrote in
+    those events' transactions (checkpoints, request ids, slips, HQ's acknowledgements)
+    still names them."""
+    q = journal.conn.execute
+    head = q("SELECT value FROM meta WHERE key = 'head'").fetchone()
+    recorded = max(
+        int(head[0].split()[0]) if head else 0,
+        q("SELECT coalesce(max(through_seq), 0) FROM accounts").fetchone()[0],
+        q("SELECT coalesce(max(acked_seq), 0) FROM outbox").fetchone()[0],
+    )
+    if recorded > last:
+        return f"Events {last + 1}–{recorded} are missing: the till recorded up to #{recorded}."
+    for table in ("requests", "print_jobs"):
+        orphan = q(
+            f"SELECT count(*) FROM {table} WHERE event_id IS NOT NULL AND event_id NOT IN "
+            "(SELECT event_id FROM events)"
+        ).fetchone()[0]
+        if orphan:
+            return f"Events after #{last} are missing: the till's {_NAMES[table]} name them."
+    return None
+
+
+_NAMES = {"requests": "request ids", "print_jobs": "slips"}
 
 
 def _hash(row: dict[str, Any]) -> str | None:
@@ -61,6 +90,6 @@ def _hash(row: dict[str, Any]) -> str | None:
         detail = json.loads(row["detail"])
         if chain.canonical(detail) != row["detail"]:
             return None  # stored in another form than the one that was hashed
-    except (ValueError, chain.NotCanonical):
-        return None
-    return chain.event_hash({**row, "detail": detail}, row["detail"])
+        return chain.event_hash({**row, "detail": detail}, row["detail"])
+    except (TypeError, ValueError, chain.NotCanonical):
+        return None  # a value no till writes (a fraction, a huge number): altered
