@@ -56,7 +56,7 @@ def default_path(slip: Slip, profile: str, columns: int, module: int) -> bytes:
 def slips(folder: Path) -> dict[str, Slip]:
     cfg = folder / "pos-loyalty.toml"
     cfg.write_text(config_mod.EXAMPLE.read_text())
-    with Till.open(config_mod.load(str(cfg)), clock=lambda: NOON) as till:
+    with Till.open(config_mod.load(str(cfg)), clock=lambda: NOON, create=True) as till:
         welcome = till.enroll("0612345678", name="Anna de Vries")
         ref = MemberRef(phone="0612345678")
         earn = till.earn(ref, amount=12480, lines=[BasketLine("fresh", 1850)])
