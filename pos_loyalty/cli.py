@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 from . import __version__
 from . import config as config_mod
 from .errors import BadInput, ConfigError, LoyaltyError, NeedsManager
+from .words import plural
 
 PIN_ENV = "POS_LOYALTY_PIN"
 MANAGER_PIN_ENV = "POS_LOYALTY_MANAGER_PIN"
@@ -221,10 +222,6 @@ def result_text(result: Any) -> list[str]:
             f"{plural(-balance, 'point')}, paid off by the next points they earn."
         )
     return text
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if abs(n) == 1 else f"{n} {noun}s"
 
 
 # -- commands --------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from .journal import verify_chain
 from .members import display_code
 from .rules.earn import BasketLine
 from .service import MemberRef, Till
+from .words import plural
 
 MANAGER_PIN = "2468"
 CASHIER_PIN = "1357"
@@ -70,12 +71,12 @@ def run_walkthrough(folder: str | None, *, as_json: bool = False) -> int:
         view = till.lookup(MemberRef(code=code))
         say(
             "Anna's balance now:",
-            [f"{view.balance} points, tier {view.tier.tier.name}, {view.tier.text}"],
+            [f"{plural(view.balance, 'point')}, tier {view.tier.tier.name}, {view.tier.text}"],
         )
         report = verify_chain(till.journal)
         queue = till.queue()
         say(
-            f"Journal verified: {report.checked} events in an intact hash chain; "
+            f"Journal verified: {plural(report.checked, 'event')} in an intact hash chain; "
             f"{queue.unsynced} wait for HQ."
         )
     if as_json:

@@ -56,6 +56,7 @@ from .rules.reversal import refund_points
 from .slips import Header
 from .staff import Roster, SignedIn, StaffSession, clean_name, one_line
 from .views import EventResult, MemberView
+from .words import plural
 from .zreport import ZReport, z_report, z_report_slip
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
@@ -392,8 +393,8 @@ class Till:
             )
             if earned.points > MAX_POINTS:
                 raise BadInput(
-                    f"This sale would earn {earned.points} points, which is not plausible; "
-                    "check the amount and try again."
+                    f"This sale would earn {plural(earned.points, 'point')}, which is not "
+                    "plausible; check the amount and try again."
                 )
             detail: dict[str, Any] = {"lines": list(earned.lines), "breakdown": earned.breakdown}
             if earned.points:
@@ -449,7 +450,7 @@ class Till:
             value = points_worth(cost, self.program.point_value, self.currency)
             info = {
                 "id": None,
-                "name": f"{_points(cost)} off",
+                "name": f"{plural(cost, 'point')} off",
                 "kind": "points",
                 "cost": cost,
                 "currency": self.currency,
@@ -661,7 +662,7 @@ class Till:
                 draws, short = plan_draws(lots, -points, iso(now), any_lot=True)
                 if short:
                     raise InsufficientPoints(
-                        f"Cannot remove {_points(-points)}: "
+                        f"Cannot remove {plural(-points, 'point')}: "
                         f"the balance is {loaded.account.balance}."
                     )
                 detail["draws"] = [d.to_json() for d in draws]
@@ -802,10 +803,6 @@ def _bounded(points: object) -> int:
     if abs(points) > MAX_POINTS:
         raise BadInput(f"{points} points is not a plausible number; check it and try again.")
     return points
-
-
-def _points(n: int) -> str:
-    return f"{n} point" if abs(n) == 1 else f"{n} points"
 
 
 __all__ = ["BasketLine", "MemberRef", "StaffSession", "Till"]

@@ -11,6 +11,7 @@ from .clock import iso
 from .journal import Journal
 from .money import format_amount, points_worth
 from .slips import Block, Header, Row, Rule, Slip, Text
+from .words import plural
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def z_report_slip(header: Header, report: ZReport, at: str) -> Slip:
         Row("Outstanding points, all days", str(report.liability_points)),
         Row("Liability", money(report.liability), bold=True),
         Rule(),
-        Row("Not yet at HQ (now)", f"{report.unsynced} events", bold=bool(report.unsynced)),
+        Row("Not yet at HQ (now)", plural(report.unsynced, "event"), bold=bool(report.unsynced)),
     ]
     if report.unsynced and report.oldest_unsynced_at:
         blocks.append(Row("  oldest", header.local_time(report.oldest_unsynced_at)))

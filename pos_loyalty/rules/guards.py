@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import InsufficientPoints, NeedsManager, OfflineCapExceeded
+from ..words import plural
 from .account import Account
 from .program import Program
 
@@ -12,8 +13,8 @@ def check_spend(program: Program, account: Account, points: int, what: str | Non
     balance, spendable = account.balance, account.spendable
     if balance < program.min_redeem_balance:
         raise InsufficientPoints(
-            f"A balance of at least {program.min_redeem_balance} points is needed to redeem; "
-            f"the balance is {balance}."
+            f"A balance of at least {plural(program.min_redeem_balance, 'point')} is needed to "
+            f"redeem; the balance is {balance}."
         )
     if points <= spendable:
         return
@@ -52,6 +53,6 @@ def check_reversal(program: Program, points: int, approved: bool, what: str = "s
     """``points``: everything reversed of one event, this reversal included."""
     if points > program.reversal_manager_limit and not approved:
         raise NeedsManager(
-            f"Reversing {points} points of this {what} in all is above the "
+            f"Reversing {plural(points, 'point')} of this {what} in all is above the "
             f"{program.reversal_manager_limit}-point limit; a manager must approve it."
         )

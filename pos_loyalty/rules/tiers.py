@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..words import plural
 from .program import Program, Tier
 
 
@@ -18,7 +19,7 @@ class TierStatus:
     def text(self) -> str:
         if self.next_tier is None:
             return f"{self.tier.name}: top tier"
-        return f"{self.to_next} points to {self.next_tier.name}"
+        return f"{plural(self.to_next, 'point')} to {self.next_tier.name}"
 
 
 def tier_status(program: Program, qualifying: int, granted: str | None = None) -> TierStatus:

@@ -244,3 +244,20 @@ def test_a_row_is_laid_out_with_the_spelled_out_width(tmp_path):
         "oeuvre oeuvre oeuvre oeuvre xyzz",
         "                             +10",
     ]
+
+
+def test_a_slip_after_a_refund_of_spent_points_says_the_points_are_owed(till, tmp_path):
+    boss_pin = "2468"
+    till.add_staff("M1", name="Maria", role="manager", pin=boss_pin)
+    boss = till.sign_in("M1", boss_pin, manager=True)
+    till.enroll("0612345678", name="Anna")
+    sale = till.earn(MemberRef(phone="0612345678"), amount=20000)
+    till.redeem(MemberRef(phone="0612345678"), reward_id="coffee")
+    refund = till.reverse(sale.event.event_id, approval=boss)
+    job, _ = print_on(80, event_slip(till.header, refund), tmp_path)
+    assert "Points are owed after a refund;" in job.text
+    assert "new points pay them off first." in job.text
+    assert any(
+        line.startswith("BALANCE") and line.endswith(f"{refund.member.balance} pts")
+        for line in job.text.splitlines()
+    )
