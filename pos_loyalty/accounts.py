@@ -2,9 +2,10 @@
 the same ``rules.account.fold`` HQ uses, and kept as a checkpoint so an operation reads one
 row instead of replaying the member's history.
 
-The checkpoint is written in the same transaction as each event. Its *basis* names what it was
-folded from (the fold's version, the tier window, HQ's version of its word); when either
-changes, the account is folded again from HQ's word, once.
+The checkpoint is written in the same transaction as each event: the folded ledger in one row,
+its lots a row each (``LotRows``), so an earn adds one lot rather than rewriting them all. Its
+*basis* names what it was folded from (the fold's version, the tier window, HQ's version of
+its word); when either changes, the account is folded again from HQ's word, once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from .journal import Event, Journal, MemberRecord, phone_key
 from .rules.account import EMPTY, FOLD_VERSION, Account, Ledger, fold
+from .rules.lots import MemoryShelf
 from .rules.program import Program
 
 
@@ -40,6 +42,7 @@ class Holder:
 class Loaded:
     account: Account
     through_seq: int  # the last event of this till folded in
+    on_rows: bool  # the account's lots are the checkpoint's rows, as they stand
 
 
 class Accounts:
@@ -48,16 +51,23 @@ class Accounts:
         self.program = program
 
     def get(self, holder: Holder, now: dt.datetime) -> Loaded:
-        """The account now: the checkpoint (or HQ's word) and any event not yet in it."""
-        basis = self._basis(holder)
-        checkpoint = self.journal.members.checkpoint(holder.key)
-        if checkpoint is not None and checkpoint.basis == basis:
+        """The account now: the checkpoint (or HQ's word) and any event not yet in it. Reads
+        only, so it works on a read-only journal; ``record`` writes."""
+        members = self.journal.members
+        checkpoint = members.checkpoint(holder.key)
+        if checkpoint is not None and checkpoint.basis == self._basis(holder):
             ledger, after = checkpoint.ledger, checkpoint.through_seq
+            rows = members.lots(holder.key)
+            events = self.journal.events.for_member(holder.member_id, holder.phone, after_seq=after)
+            if not events:
+                return Loaded(fold(ledger, [], now, self.program, shelf=rows), after, True)
+            shelf = MemoryShelf(rows.all())  # events another writer left unfolded: in memory
         else:
-            ledger, after = self._base(holder)
-        events = self.journal.events.for_member(holder.member_id, holder.phone, after_seq=after)
-        account = fold(ledger, events, now, self.program)
-        return Loaded(account, events[-1].seq if events else after)
+            base, after = self._base(holder)
+            ledger, shelf = base, MemoryShelf(base.lots)
+            events = self.journal.events.for_member(holder.member_id, holder.phone, after_seq=after)
+        account = fold(ledger, events, now, self.program, shelf=shelf)
+        return Loaded(account, events[-1].seq if events else after, False)
 
     def record(
         self, holder: Holder, loaded: Loaded, events: list[Event], now: dt.datetime
@@ -65,8 +75,11 @@ class Accounts:
         """Fold events just appended onto the account ``get`` loaded before them, and keep
         the result; call inside the events' transaction. An event already folded (seq not
         after the loaded one) is not folded twice."""
+        rows = self.journal.members.lots(holder.key)
+        if not loaded.on_rows:  # the lots were folded in memory: the rows take them over
+            rows.replace_all(loaded.account.lots)
         new = [e for e in events if e.seq > loaded.through_seq]
-        after = fold(loaded.account, new, now, self.program)
+        after = fold(loaded.account, new, now, self.program, shelf=rows)
         through = max([loaded.through_seq, *(e.seq for e in new)])
         self.journal.members.save_checkpoint(holder.key, self._basis(holder), through, after.ledger)
         return after

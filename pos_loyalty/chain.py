@@ -22,6 +22,9 @@ from typing import Any
 
 from .errors import BadInput
 
+# The standard library's string encoder (C): exactly RFC 8785's escaping with ensure_ascii off.
+_encode_text = json.encoder.encode_basestring
+
 VERSION = 1
 LEGACY_GENESIS = "0" * 64
 # The fields of an event, in the order they appear in the journal (the hash does not depend on
@@ -55,13 +58,17 @@ def canonical(value: Any) -> str:
     """``value`` in RFC 8785 canonical form: keys sorted by UTF-16 code units, no spaces,
     strings escaped only where JSON requires. Refuses what the journal may not hold."""
     text = json.dumps(_sorted(value), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    _check_text(text)
+    return text
+
+
+def _check_text(text: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise NotCanonical(
             "Text with a broken character (a lone surrogate) cannot be recorded; retype it."
         ) from None
-    return text
 
 
 def _sorted(value: Any) -> Any:
@@ -107,9 +114,23 @@ def hash_input(fields: Mapping[str, Any], detail_text: str | None = None) -> str
         if name == "detail":
             text = canonical(fields["detail"]) if detail_text is None else detail_text
         else:
-            text = canonical(values[name])
+            text = _scalar(values[name])
         parts.append(f'"{name}":{text}')
-    return "{" + ",".join(parts) + "}"
+    envelope = "{" + ",".join(parts) + "}"
+    _check_text(envelope)
+    return envelope
+
+
+def _scalar(value: Any) -> str:
+    """One of the envelope's fields (text, a whole number or null), canonically."""
+    kind = type(value)
+    if kind is str:
+        return _encode_text(value)
+    if value is None:
+        return "null"
+    if kind is int and -SAFE_INTEGER <= value <= SAFE_INTEGER:
+        return str(value)
+    return canonical(value)  # anything else: refused there, in words
 
 
 def event_hash(fields: Mapping[str, Any], detail_text: str | None = None) -> str:

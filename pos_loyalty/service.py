@@ -502,7 +502,7 @@ class Till:
             over = check_velocity(self.program, account.transactions_today, manager is not None)
             check_spend(self.program, account, cost, what)
             check_offline_cap(self.program, account, cost, manager is not None)
-            draws, short = plan_draws(account.lots, cost, iso(now))
+            draws, short = plan_draws(account.shelf, cost, iso(now))
             if short:  # the spendable points were checked; lots disagreeing is a bug, not a sale
                 raise InsufficientPoints(f"Not enough points: only {cost - short} can be spent.")
             detail = {
@@ -596,7 +596,7 @@ class Till:
         )
         # Drawn from the sale's own lot first; whatever the lots cannot cover becomes a
         # deficit when the fold applies the refund (the member is flagged as owing points).
-        draws, _ = plan_draws(account.lots, points, now, first=sale.event_id, any_lot=True)
+        draws, _ = plan_draws(account.shelf, points, now, first=sale.event_id, any_lot=True)
         line = f"Refund {format_amount(refund, self.currency)} of sale #{sale.seq} = {-points:+d}"
         return -points, {
             "lines": [line],
@@ -658,7 +658,7 @@ class Till:
             if points > 0:
                 detail["lot"] = self._lot(now)
             else:
-                lots = loaded.account.lots
+                lots = loaded.account.shelf
                 draws, short = plan_draws(lots, -points, iso(now), any_lot=True)
                 if short:
                     raise InsufficientPoints(

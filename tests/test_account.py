@@ -60,8 +60,10 @@ def cancel(redeem: Ev, event_id: str, when: str) -> Ev:
     return Ev(event_id, "reverse", -redeem.points, when, detail)
 
 
-def fold(events, account=None, now=T0 + dt.timedelta(days=1), program=PROGRAM) -> acc.Account:
-    return acc.fold(account, events, now, program)
+def fold(
+    events, account=None, now=T0 + dt.timedelta(days=1), program=PROGRAM, shelf=None
+) -> acc.Account:
+    return acc.fold(account, events, now, program, shelf=shelf)
 
 
 def remaining(account: acc.Account) -> dict[str, int]:

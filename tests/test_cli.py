@@ -308,7 +308,7 @@ class Shop:
         try:
             names = "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
             state: dict[str, Any] = {
-                t: conn.execute(f'SELECT * FROM "{t}" ORDER BY rowid').fetchall()
+                t: sorted(conn.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr)
                 for (t,) in conn.execute(names).fetchall()
             }
             state["user_version"] = conn.execute("PRAGMA user_version").fetchone()[0]

@@ -101,18 +101,16 @@ class EventStore:
         """The next seq and the hash it links to. The journal's head (kept in ``meta`` with
         every event) must be its newest event: if events were deleted from the end, nothing
         more is written, so no seq is ever used twice."""
-        head = unit.conn.execute("SELECT value FROM meta WHERE key = 'head'").fetchone()
-        last = unit.conn.execute(
-            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+        head, newest = unit.conn.execute(
+            "SELECT value, (SELECT coalesce(max(seq), 0) FROM events) FROM meta WHERE key = 'head'"
         ).fetchone()
-        recorded = int(head[0].split()[0]) if head else 0
-        newest = last[0] if last else 0
-        if newest != recorded:
+        recorded, _, last_hash = head.partition(" ")
+        if newest != int(recorded):
             raise StorageError(
                 f"The till database's newest events are missing (it ends at #{newest}, "
                 f"#{recorded} was recorded); nothing was saved: run `pos-loyalty verify`."
             )
-        return (newest + 1, last[1]) if last else (1, unit.genesis)
+        return (newest + 1, last_hash) if newest else (1, unit.genesis)
 
     def get(self, event_id: str) -> Event | None:
         return self._one(f"{SELECT} WHERE event_id = ?", (event_id,))

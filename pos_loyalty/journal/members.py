@@ -7,10 +7,13 @@ the same transaction as each event, so reading an account is one row, not a repl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..clock import NEVER
 from ..rules.account import Ledger, decode, encode
+from ..rules.lots import Lot, LotSummary
 
 if TYPE_CHECKING:
     from .unit import Journal
@@ -135,6 +138,11 @@ class MemberStore:
     def drop_checkpoint(self, key: str) -> None:
         self.unit.require_write("drop a checkpoint")
         self.unit.conn.execute("DELETE FROM accounts WHERE account_key = ?", (key,))
+        self.unit.conn.execute("DELETE FROM account_lots WHERE account_key = ?", (key,))
+
+    def lots(self, key: str) -> LotRows:
+        """The checkpoint's lots of one account, as a shelf the fold works on."""
+        return LotRows(self.unit, key)
 
     def _one(self, sql: str, arg: str) -> MemberRecord | None:
         row = self.unit.conn.execute(sql, (arg,)).fetchone()
@@ -143,6 +151,85 @@ class MemberStore:
         values = dict(zip(_COLUMNS, row, strict=True))
         values["consent"] = bool(values["consent"])
         return MemberRecord(**values)
+
+
+_LOT = "lot_id, points, remaining, earned_at, expires_at, spendable_at"
+# Lots that are neither expired nor held at :at, the same test as Lot.spendable.
+_SPENDABLE = (
+    "(spendable_at IS NULL OR spendable_at <= :at) AND (expires_at IS NULL OR expires_at > :at)"
+)
+_PUT = f"INSERT OR REPLACE INTO account_lots (account_key, {_LOT}) VALUES (?, ?, ?, ?, ?, ?, ?)"
+
+
+class LotRows:
+    """One account's lots as rows of ``account_lots``: the till's ``Shelf``. It answers in
+    SQL what ``MemoryShelf`` answers by looping (a property test holds the two together), so
+    a member with hundreds of lots costs an earn one row, not hundreds."""
+
+    def __init__(self, unit: Journal, key: str) -> None:
+        self.unit = unit
+        self.key = key
+
+    def get(self, lot_id: str) -> Lot | None:
+        row = self.unit.conn.execute(
+            f"SELECT {_LOT} FROM account_lots WHERE account_key = ? AND lot_id = ?",
+            (self.key, lot_id),
+        ).fetchone()
+        return Lot(*row) if row else None
+
+    def put(self, lot: Lot) -> None:
+        self.unit.require_write("keep a lot")
+        if lot.remaining <= 0:
+            self.unit.conn.execute(
+                "DELETE FROM account_lots WHERE account_key = ? AND lot_id = ?",
+                (self.key, lot.lot_id),
+            )
+            return
+        self.unit.conn.execute(_PUT, (self.key, *_fields(lot)))
+
+    def replace_all(self, lots: Iterable[Lot]) -> None:
+        self.unit.require_write("keep lots")
+        conn = self.unit.conn
+        conn.execute("DELETE FROM account_lots WHERE account_key = ?", (self.key,))
+        conn.executemany(_PUT, [(self.key, *_fields(lot)) for lot in lots if lot.remaining > 0])
+
+    def in_order(self, at: str, first: str | None = None) -> Iterable[Lot]:
+        rows = self.unit.conn.execute(
+            f"SELECT {_LOT} FROM account_lots WHERE account_key = :key "
+            f"ORDER BY lot_id IS NOT :first, NOT ({_SPENDABLE}), coalesce(expires_at, :never), "
+            "earned_at, lot_id",
+            {"key": self.key, "first": first, "at": at, "never": NEVER},
+        )
+        return [Lot(*row) for row in rows]
+
+    def summary(self, at: str) -> LotSummary:
+        """Two index ranges, whatever the number of lots: the expired ones and the held ones
+        (usually none of either)."""
+        args = {"key": self.key, "at": at}
+        conn = self.unit.conn
+        (expired,) = conn.execute(
+            "SELECT coalesce(sum(remaining), 0) FROM account_lots "
+            "WHERE account_key = :key AND expires_at <= :at",
+            args,
+        ).fetchone()
+        held = conn.execute(
+            "SELECT coalesce(sum(remaining), 0), min(spendable_at), max(spendable_at) "
+            "FROM account_lots WHERE account_key = :key AND spendable_at > :at "
+            "AND (expires_at IS NULL OR expires_at > :at)",
+            args,
+        ).fetchone()
+        return LotSummary(expired, *held)
+
+    def all(self) -> tuple[Lot, ...]:
+        rows = self.unit.conn.execute(
+            f"SELECT {_LOT} FROM account_lots WHERE account_key = ? ORDER BY earned_at, lot_id",
+            (self.key,),
+        )
+        return tuple(Lot(*row) for row in rows)
+
+
+def _fields(lot: Lot) -> tuple[object, ...]:
+    return (lot.lot_id, lot.points, lot.remaining, lot.earned_at, lot.expires_at, lot.spendable_at)
 
 
 def phone_key(phone: str) -> str:

@@ -245,6 +245,21 @@ def _migrate_to_6(conn: sqlite3.Connection) -> None:
         "CREATE TABLE accounts (account_key TEXT PRIMARY KEY, basis TEXT NOT NULL, "
         "through_seq INTEGER NOT NULL, ledger BLOB NOT NULL)"
     )
+    # The checkpoint's lots, a row each, so an earn writes one lot and not all of them.
+    conn.execute(
+        "CREATE TABLE account_lots (account_key TEXT NOT NULL, lot_id TEXT NOT NULL, "
+        "points INTEGER NOT NULL, remaining INTEGER NOT NULL, earned_at TEXT NOT NULL, "
+        "expires_at TEXT, spendable_at TEXT, PRIMARY KEY (account_key, lot_id)) WITHOUT ROWID"
+    )
+    # What cannot be spent is found by range, not by reading every lot.
+    conn.execute(
+        "CREATE INDEX account_lots_expiry ON account_lots (account_key, expires_at) "
+        "WHERE expires_at IS NOT NULL"
+    )
+    conn.execute(
+        "CREATE INDEX account_lots_hold ON account_lots (account_key, spendable_at) "
+        "WHERE spendable_at IS NOT NULL"
+    )
     conn.execute(
         "CREATE TABLE pin_attempts (staff_id TEXT PRIMARY KEY, failed INTEGER NOT NULL "
         "DEFAULT 0, locked_until TEXT, last_at TEXT)"

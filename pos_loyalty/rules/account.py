@@ -24,20 +24,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import msgspec
 
 from ..clock import add_months, iso, parse_iso
-from .lots import Book, Draw, Lot, draw_order, hinted_draws
+from .lots import Book, Draw, Lot, MemoryShelf, Shelf, draw_order, hinted_draws
 from .program import Membership, Program
 from .tiers import TierStatus, tier_status
 
 SPENDS = frozenset({"redeem", "donate"})
 TRANSACTION_KINDS = frozenset({"earn", "redeem", "donate"})  # what the velocity check counts
 ACTIVITY_KINDS = frozenset({"enroll", "earn", "redeem", "donate", "membership"})  # inactivity
-FOLD_VERSION = 1  # bump when the fold's rules change: checkpoints folded by older rules rebuild
+FOLD_VERSION = 2  # bump when the fold's rules change: checkpoints folded by older rules rebuild
 
 
 class FoldEvent(Protocol):
@@ -71,6 +71,9 @@ class Ledger(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
 
     lots: tuple[Lot, ...] = ()
     deficit: int = 0
+    # The sum of the points of every event folded: the balance, kept beside the lots so it is
+    # known without reading them (the till keeps its lots apart). Given none, the lots' sum.
+    booked: int | None = None
     qualifying_days: tuple[tuple[str, int], ...] = ()  # (UTC day of the sale, points)
     purchases: tuple[Purchase, ...] = ()
     unconfirmed_spent: int = 0  # spent net of cancels in events HQ's word does not include
@@ -79,9 +82,14 @@ class Ledger(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     last_activity: str = ""
     granted_tier: str | None = None  # HQ's word on the tier, when higher than points reach
 
+    def __post_init__(self) -> None:
+        if self.booked is None:
+            total = sum(lot.remaining for lot in self.lots) - self.deficit
+            msgspec.structs.force_setattr(self, "booked", total)
+
     @property
     def balance(self) -> int:
-        return sum(lot.remaining for lot in self.lots) - self.deficit
+        return self.booked or 0
 
 
 @dataclass(frozen=True)
@@ -102,10 +110,11 @@ class Account:
     cap_room: int  # points that may still be spent before HQ confirms what was
     transactions_today: int
     flags: tuple[str, ...]
+    shelf: Shelf = field(compare=False, repr=False)  # where the lots are: plan draws from it
 
     @property
     def lots(self) -> tuple[Lot, ...]:
-        return self.ledger.lots
+        return self.shelf.all()
 
     @property
     def deficit(self) -> int:
@@ -130,16 +139,24 @@ def fold(
     events: Iterable[FoldEvent],
     now: dt.datetime,
     program: Program,
+    *,
+    shelf: Shelf | None = None,
 ) -> Account:
     """The account after ``events`` (in the order given), as it stands at ``now``.
 
-    ``now`` is timezone-aware: its zone is the store's, which decides what "today" is."""
+    ``now`` is timezone-aware: its zone is the store's, which decides what "today" is.
+    Without ``shelf`` the lots are the ledger's own, in memory, and the result's ledger holds
+    them; with one (the till's journal rows), the fold keeps the lots there and the result's
+    ledger holds everything else."""
     ledger = account.ledger if isinstance(account, Account) else (account or EMPTY)
     events = list(events)
+    kept = shelf is not None  # the caller keeps the lots (the till's rows); else in memory
+    if shelf is None:
+        shelf = MemoryShelf(account.lots if isinstance(account, Account) else ledger.lots)
     if not events:
-        return settle(_pruned(ledger, now, program), now, program)
+        return settle(_pruned(ledger, now, program), now, program, shelf)
     zone = now.tzinfo or dt.UTC
-    book = Book(ledger.lots, ledger.deficit)
+    book = Book(shelf, ledger.deficit)
     qualifying = dict(ledger.qualifying_days)
     purchases = list(ledger.purchases)
     spent, day, count, active = (
@@ -148,8 +165,10 @@ def fold(
         ledger.day_count,
         ledger.last_activity,
     )
+    points_folded = 0
     for event in events:
         detail, at, points = event.detail, event.created_at, event.points
+        points_folded += points
         _apply_points(book, event.event_id, points, at, detail)
         reverses = detail.get("reverses") if event.kind == "reverse" else None
         if event.kind == "earn" or reverses == "earn":
@@ -168,11 +187,11 @@ def fold(
                 count += 1
         if event.kind in ACTIVITY_KINDS and at > active:
             active = at
-    lots, deficit = book.result()
     start = _window_start(now, program)
     ledger = Ledger(
-        lots=lots,
-        deficit=deficit,
+        lots=() if kept else shelf.all(),
+        deficit=book.deficit,
+        booked=ledger.balance + points_folded,
         qualifying_days=tuple(sorted((d, p) for d, p in qualifying.items() if d >= start and p)),
         purchases=tuple(sorted(purchases, key=lambda p: (p.bought_at, p.event_id))),
         unconfirmed_spent=spent,
@@ -181,7 +200,7 @@ def fold(
         last_activity=active,
         granted_tier=ledger.granted_tier,
     )
-    return settle(ledger, now, program)
+    return settle(ledger, now, program, shelf)
 
 
 def _pruned(ledger: Ledger, now: dt.datetime, program: Program) -> Ledger:
@@ -238,20 +257,13 @@ def _purchase(event: FoldEvent) -> Purchase:
     )
 
 
-def settle(ledger: Ledger, now: dt.datetime, program: Program) -> Account:
-    """What ``ledger`` comes to at ``now``: nothing here changes the ledger."""
+def settle(
+    ledger: Ledger, now: dt.datetime, program: Program, shelf: Shelf | None = None
+) -> Account:
+    """What ``ledger`` (with its lots on ``shelf``) comes to at ``now``; nothing changes."""
     at = iso(now)
-    total = spendable = 0
-    held: list[Lot] = []
-    for lot in ledger.lots:  # one pass: a member may hold hundreds of lots
-        total += lot.remaining
-        if lot.expires_at is not None and lot.expires_at <= at:
-            continue  # expired: still in the balance until HQ records the expiry
-        if lot.spendable_at is None or lot.spendable_at <= at:
-            spendable += lot.remaining
-        else:
-            held.append(lot)
-    held.sort(key=lambda lot: lot.spendable_at or "")
+    shelf = shelf if shelf is not None else MemoryShelf(ledger.lots)
+    lots = shelf.summary(at)
     start = _window_start(now, program)
     qualifying = sum(p for d, p in ledger.qualifying_days if d >= start)
     plan_id, until = membership_at(ledger.purchases, at)
@@ -266,11 +278,11 @@ def settle(ledger: Ledger, now: dt.datetime, program: Program) -> Account:
     return Account(
         ledger=ledger,
         as_of=at,
-        balance=total - ledger.deficit,
-        spendable=spendable - ledger.deficit,
-        held=sum(lot.remaining for lot in held),
-        held_from=held[0].spendable_at if held else None,
-        held_until=held[-1].spendable_at if held else None,
+        balance=ledger.balance,
+        spendable=ledger.balance - lots.expired - lots.held,
+        held=lots.held,
+        held_from=lots.held_from,
+        held_until=lots.held_until,
         tier=tier_status(program, qualifying, ledger.granted_tier),
         membership=program.membership(plan_id) if plan_id else None,
         membership_until=until,
@@ -278,6 +290,7 @@ def settle(ledger: Ledger, now: dt.datetime, program: Program) -> Account:
         cap_room=max(0, program.offline_redeem_cap - unconfirmed),
         transactions_today=count,
         flags=tuple(flags),
+        shelf=shelf,
     )
 
 

@@ -11,7 +11,8 @@ and never leaves a lot below zero, whatever the hints say.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import msgspec
 
@@ -61,22 +62,24 @@ def draw_order(lot: Lot, at: str, first: str | None = None) -> tuple[bool, bool,
 
 
 def plan_draws(
-    lots: Sequence[Lot], points: int, now: str, *, first: str | None = None, any_lot: bool = False
+    lots: Shelf | Sequence[Lot],
+    points: int,
+    now: str,
+    *,
+    first: str | None = None,
+    any_lot: bool = False,
 ) -> tuple[tuple[Draw, ...], int]:
     """Draws for ``points`` in ``draw_order``: only spendable lots unless ``any_lot`` (a refund
     or a manager's correction takes back held points too; never expired ones). Returns the
     draws and what the lots could not cover."""
-    candidates = [
-        lot
-        for lot in lots
-        if lot.remaining > 0 and (lot.spendable(now) if not any_lot else not lot.expired(now))
-    ]
-    candidates.sort(key=lambda lot: draw_order(lot, now, first))
+    shelf = MemoryShelf(lots) if isinstance(lots, Sequence) else lots
     draws: list[Draw] = []
     left = points
-    for lot in candidates:
+    for lot in shelf.in_order(now, first):
         if left <= 0:
             break
+        if not (lot.spendable(now) if not any_lot else not lot.expired(now)):
+            continue
         taken = min(lot.remaining, left)
         draws.append(Draw(lot.lot_id, taken, lot.earned_at, lot.expires_at, lot.spendable_at))
         left -= taken
@@ -108,20 +111,83 @@ def hinted_draws(items: object) -> list[Draw]:
     return draws
 
 
-class Book:
-    """Lots and deficit being changed in place while events are folded, so folding n events
-    costs O(n). Lots that reach zero are dropped: a later restore recreates them from its
-    frozen draws, so nothing needs them."""
+@dataclass(frozen=True)
+class LotSummary:
+    """What of a member's lots cannot be spent at one moment (the rest, less any deficit,
+    can)."""
 
-    def __init__(self, lots: Iterable[Lot], deficit: int) -> None:
-        self.lots: dict[str, Lot] = {lot.lot_id: lot for lot in lots}
+    expired: int  # past their expiry, until HQ records it
+    held: int  # not yet spendable (the hold after a sale), not expired
+    held_from: str | None  # when the first held points become spendable
+    held_until: str | None  # when the last do
+
+
+class Shelf(Protocol):
+    """Where a member's lots are kept while the fold works on them: in memory (HQ, tests,
+    a snapshot on the wire) or as rows of the till's journal, so that an earn writes one lot
+    instead of all of them. Only lots with points left are kept."""
+
+    def get(self, lot_id: str) -> Lot | None: ...
+
+    def put(self, lot: Lot) -> None:
+        """Keep ``lot`` (replacing one of the same id); a lot with nothing left is dropped."""
+
+    def in_order(self, at: str, first: str | None = None) -> Iterable[Lot]:
+        """The lots in ``draw_order`` at ``at``."""
+
+    def summary(self, at: str) -> LotSummary: ...
+
+    def all(self) -> tuple[Lot, ...]: ...
+
+
+class MemoryShelf:
+    """Lots in a dict: what HQ, the tests and a snapshot use."""
+
+    def __init__(self, lots: Iterable[Lot] = ()) -> None:
+        self.lots: dict[str, Lot] = {lot.lot_id: lot for lot in lots if lot.remaining > 0}
+
+    def get(self, lot_id: str) -> Lot | None:
+        return self.lots.get(lot_id)
+
+    def put(self, lot: Lot) -> None:
+        if lot.remaining > 0:
+            self.lots[lot.lot_id] = lot
+        else:
+            self.lots.pop(lot.lot_id, None)
+
+    def in_order(self, at: str, first: str | None = None) -> Iterable[Lot]:
+        return sorted(self.lots.values(), key=lambda lot: draw_order(lot, at, first))
+
+    def summary(self, at: str) -> LotSummary:
+        expired = 0
+        held: list[Lot] = []
+        for lot in self.lots.values():  # one pass: a member may hold hundreds of lots
+            if lot.expires_at is not None and lot.expires_at <= at:
+                expired += lot.remaining  # still in the balance until HQ records the expiry
+            elif lot.spendable_at is not None and lot.spendable_at > at:
+                held.append(lot)
+        held_at = sorted(lot.spendable_at or "" for lot in held)
+        return LotSummary(
+            expired,
+            sum(lot.remaining for lot in held),
+            held_at[0] if held_at else None,
+            held_at[-1] if held_at else None,
+        )
+
+    def all(self) -> tuple[Lot, ...]:
+        return tuple(self.lots.values())
+
+
+class Book:
+    """A member's lots and deficit while events are folded, kept on a ``Shelf``. Lots that
+    reach zero are dropped: a later restore recreates them from its frozen draws."""
+
+    def __init__(self, shelf: Shelf, deficit: int) -> None:
+        self.shelf = shelf
         self.deficit = deficit
 
     def _set(self, lot: Lot, remaining: int) -> None:
-        if remaining > 0:
-            self.lots[lot.lot_id] = msgspec.structs.replace(lot, remaining=remaining)
-        else:
-            self.lots.pop(lot.lot_id, None)
+        self.shelf.put(msgspec.structs.replace(lot, remaining=remaining))
 
     def _pay_deficit(self, points: int) -> int:
         """Incoming points pay any deficit first; returns what is left of them."""
@@ -133,23 +199,23 @@ class Book:
         """A new lot (an earn, a bonus, a positive adjustment)."""
         left = self._pay_deficit(lot.points)
         if left > 0:
-            self.lots[lot.lot_id] = msgspec.structs.replace(lot, remaining=left)
+            self._set(lot, left)
 
     def debit(self, points: int, hints: Sequence[Draw], at: str) -> None:
         """Take ``points``: from the hinted lots as far as they still hold them, then from the
         others in ``draw_order`` at the event's time ``at``; what no lot covers is deficit."""
         need = points
         for hint in hints:
-            lot = self.lots.get(hint.lot_id)
             if need <= 0:
                 break
+            lot = self.shelf.get(hint.lot_id)
             if lot is None:
                 continue
             taken = min(hint.points, lot.remaining, need)
             self._set(lot, lot.remaining - taken)
             need -= taken
         if need > 0:
-            for lot in sorted(self.lots.values(), key=lambda x: draw_order(x, at)):
+            for lot in list(self.shelf.in_order(at)):
                 taken = min(lot.remaining, need)
                 self._set(lot, lot.remaining - taken)
                 need -= taken
@@ -168,23 +234,20 @@ class Book:
             if give <= 0:
                 break
             left -= give
-            lot = self.lots.get(hint.lot_id)
+            lot = self.shelf.get(hint.lot_id)
             if lot is None:
-                self.lots[hint.lot_id] = Lot(
-                    hint.lot_id, give, give, hint.earned_at, hint.expires_at, hint.spendable_at
+                self.shelf.put(
+                    Lot(hint.lot_id, give, give, hint.earned_at, hint.expires_at, hint.spendable_at)
                 )
                 continue
             fits = min(give, max(lot.points - lot.remaining, 0))
             self._set(lot, lot.remaining + fits)
             if give > fits:
                 extra_id = f"{event_id}:{hint.lot_id}"
-                have = self.lots.get(extra_id)
+                have = self.shelf.get(extra_id)
                 total = give - fits + (have.remaining if have else 0)
-                self.lots[extra_id] = Lot(
-                    extra_id, total, total, hint.earned_at, hint.expires_at, hint.spendable_at
+                self.shelf.put(
+                    Lot(extra_id, total, total, hint.earned_at, hint.expires_at, hint.spendable_at)
                 )
         if left > 0:  # more points than draws: the event's points are what counts
             self.credit(Lot(event_id, left, left, at))
-
-    def result(self) -> tuple[tuple[Lot, ...], int]:
-        return tuple(self.lots.values()), self.deficit
