@@ -3,9 +3,10 @@ the same ``rules.account.fold`` HQ uses, and kept as a checkpoint so an operatio
 row instead of replaying the member's history.
 
 The checkpoint is written in the same transaction as each event: the folded ledger in one row,
-its lots a row each (``LotRows``), so an earn adds one lot rather than rewriting them all. Its
-*basis* names what it was folded from (the fold's version, the tier window, HQ's version of
-its word); when either changes, the account is folded again from HQ's word, once.
+its lots a row each (``LotRows``), so an earn adds one lot rather than rewriting them all.
+Its *basis* names what it was folded from (the fold's version, the tier window, the store's
+time zone, HQ's version of its word); when any changes, the account is folded again from
+HQ's word, once.
 """
 
 from __future__ import annotations
@@ -46,9 +47,10 @@ class Loaded:
 
 
 class Accounts:
-    def __init__(self, journal: Journal, program: Program) -> None:
+    def __init__(self, journal: Journal, program: Program, timezone: str) -> None:
         self.journal = journal
         self.program = program
+        self.timezone = timezone
 
     def get(self, holder: Holder, now: dt.datetime) -> Loaded:
         """The account now: the checkpoint (or HQ's word) and any event not yet in it. Reads
@@ -97,5 +99,6 @@ class Accounts:
     def _basis(self, holder: Holder) -> str:
         record = holder.record
         heard = record.hq_version if record is not None and record.heard_from_hq else "-"
-        # The rolling window is the only rule the carried state depends on (it prunes old days).
-        return f"{FOLD_VERSION}|{self.program.tier_window_days}|{heard}"
+        # What the carried state depends on besides the events: the rolling window (it prunes
+        # old days) and the store's zone (it says which day "today" is).
+        return f"{FOLD_VERSION}|{self.program.tier_window_days}|{self.timezone}|{heard}"

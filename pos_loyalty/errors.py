@@ -99,6 +99,12 @@ class NoJournal(Refused):
     code = "no_journal"
 
 
+class HQReplyError(LoyaltyError):
+    """HQ answered something that cannot be true; nothing of it was applied."""
+
+    code = "bad_hq_reply"
+
+
 class StorageError(LoyaltyError):
     """The journal could not be written or read (disk full, locked, corrupt)."""
 

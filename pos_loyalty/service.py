@@ -18,8 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from .accounts import Accounts, Holder, Loaded
-from .clock import add_months, iso, parse_iso, utc_now
+from .clock import add_months, iso, utc_now
 from .config import Config, LoadedConfig
 from .errors import (
     AlreadyMember,
@@ -46,7 +48,7 @@ from .members import (
 from .money import check_minor, format_amount, parse_amount, points_worth
 from .printing import PrintStatus, SlipQueue
 from .reports import QueueStatus, queue_status
-from .rules.account import SPENDS, Account
+from .rules.account import SPENDS, Account, Purchase, membership_at, settle
 from .rules.earn import BasketLine, build_basket, compute_earn
 from .rules.guards import check_offline_cap, check_reversal, check_spend, check_velocity
 from .rules.lots import plan_draws
@@ -99,7 +101,7 @@ class Till:
         self.source: LoadedConfig | None = None  # the file it was opened from, for workers
         store = config.store
         self.header = Header(store.name, store.address, config.terminal.id, store.timezone)
-        self.accounts = Accounts(journal, self.program)
+        self.accounts = Accounts(journal, self.program, config.store.timezone)
         self.roster = Roster(journal, clock, self.header.local_time)
         self.slips = SlipQueue(journal, self.header, clock, enabled=self.printing)
 
@@ -196,9 +198,13 @@ class Till:
             return self._view(holder, self.accounts.get(holder, self._now()).account)
 
     def account(self, ref: MemberRef) -> Account:
-        """The member's account itself (lots, deficit, ...), as the fold gives it."""
+        """The member's account itself (lots, deficit, ...), as the fold gives it: a value
+        read in one snapshot, not a view onto the journal that changes after."""
         with self.journal.reading():
-            return self.accounts.get(self._resolve(ref), self._now()).account
+            now = self._now()
+            account = self.accounts.get(self._resolve(ref), now).account
+            whole = msgspec.structs.replace(account.ledger, lots=account.lots)
+            return settle(whole, now, self.program)
 
     def _view(self, holder: Holder, account: Account) -> MemberView:
         return MemberView.of(holder, account, self.program)
@@ -293,6 +299,10 @@ class Till:
     ) -> EventResult:
         e164 = normalise_phone(phone, self.config.store.phone_region)
         clean = clean_name(name)
+        if type(consent) is not bool:
+            raise BadInput("Consent is yes or no (True or False).")
+        if referrer is not None and not isinstance(referrer, MemberRef):
+            raise BadInput("Name the referrer with a MemberRef (phone, code or member id).")
         program = self.program
         with self.journal.writing():
             if done := self._replayed(request_id, "enroll"):
@@ -429,7 +439,7 @@ class Till:
         if (reward_id is None) == (points is None):
             raise BadInput("Redeem either a reward or a number of points.")
         if reward_id is not None:
-            reward = self.program.reward(reward_id)
+            reward = self.program.reward(_text_id(reward_id, "reward"))
             if reward is None:
                 known = ", ".join(r.id for r in self.program.rewards) or "none"
                 shown = reward_id[:32] if reward_id.isprintable() else "(that id)"
@@ -470,7 +480,7 @@ class Till:
         approval: object = None,
         request_id: str | None = None,
     ) -> EventResult:
-        charity = self.program.charity(charity_id)
+        charity = self.program.charity(_text_id(charity_id, "charity"))
         if charity is None:
             known = ", ".join(c.id for c in self.program.charities) or "none"
             shown = charity_id[:32] if charity_id.isprintable() else "(that id)"
@@ -594,8 +604,9 @@ class Till:
             refund_amount=refund,
             currency=self.currency,
         )
-        # Drawn from the sale's own lot first; whatever the lots cannot cover becomes a
-        # deficit when the fold applies the refund (the member is flagged as owing points).
+        # Drawn from the sale's own lot first, then the others; when the fold applies the
+        # refund, what no lot covers (held and expired lots count too) becomes a deficit,
+        # and the member is flagged as owing points.
         draws, _ = plan_draws(account.shelf, points, now, first=sale.event_id, any_lot=True)
         line = f"Refund {format_amount(refund, self.currency)} of sale #{sale.seq} = {-points:+d}"
         return -points, {
@@ -686,7 +697,7 @@ class Till:
         cashier: object = None,
         request_id: str | None = None,
     ) -> EventResult:
-        plan = self.program.membership(plan_id)
+        plan = self.program.membership(_text_id(plan_id, "membership plan"))
         if plan is None:
             known = ", ".join(m.id for m in self.program.memberships) or "none"
             shown = plan_id[:32] if plan_id.isprintable() else "(that id)"
@@ -704,10 +715,13 @@ class Till:
                     f"This member has {current.name} until {(current_until or '')[:10]}; "
                     f"{plan.name} can be bought when it ends."
                 )
-            start = max(now, parse_iso(current_until)) if current_until else now
-            until = iso(add_months(start, plan.months))
+            # Its end as the fold will compute it (one rule: purchases chain in order).
+            bought = Purchase(iso(now), "", plan.id, plan.months)
+            purchases = (*loaded.account.ledger.purchases, bought)
+            until = membership_at(purchases, bought.bought_at)[1] or bought.bought_at
+            day = self.header.local_time(until)[:10]
             detail = {
-                "lines": [f"{plan.name} until {until[:10]}: {format_amount(fee, self.currency)}"],
+                "lines": [f"{plan.name} until {day}: {format_amount(fee, self.currency)}"],
                 "membership": {"id": plan.id, "name": plan.name},
                 "months": plan.months,
                 "valid_until": until,
@@ -768,6 +782,12 @@ class Till:
         if not print_slip:
             return report, None
         return report, self.slips.slip(z_report_slip(self.header, report, iso(now)))
+
+
+def _text_id(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise BadInput(f"A {what} id is text.")
+    return value
 
 
 def _lines(lines: object) -> list[BasketLine]:

@@ -71,6 +71,7 @@ class SignedIn:
     staff_id: str
     name: str
     role: str
+    pin_hash: str  # the PIN it was signed in with: a new PIN ends the session
 
 
 class Roster:
@@ -117,7 +118,7 @@ class Roster:
         self._forget_dead()
         key = id(session)
         self._issued[key] = SignedIn(
-            weakref.ref(session), record.staff_id, record.name, record.role
+            weakref.ref(session), record.staff_id, record.name, record.role, record.pin_hash
         )
         return session
 
@@ -133,7 +134,7 @@ class Roster:
         if type(session) is not StaffSession or issued is None or issued.session() is not session:
             raise NotAllowed("That sign-in was not made at this till; sign in with your PIN.")
         record = self.journal.staff.get(issued.staff_id)
-        if record is None or record.role != issued.role:
+        if record is None or (record.role, record.pin_hash) != (issued.role, issued.pin_hash):
             del self._issued[id(session)]
             raise NotAllowed(f"{issued.name}'s sign-in no longer holds; sign in again.")
         if manager and issued.role != "manager":
@@ -191,9 +192,9 @@ class Roster:
         )
 
 
-def check_staff_id(staff_id: str, what: str = "staff") -> None:
+def check_staff_id(staff_id: object, what: str = "staff") -> None:
     """Ids go into the journal for good: short, plain, no terminal control characters."""
-    if not _STAFF_ID.fullmatch(staff_id):
+    if not isinstance(staff_id, str) or not _STAFF_ID.fullmatch(staff_id):
         raise BadInput(f"A {what} id is 1 to 32 letters, digits, dot, dash or underscore.")
 
 

@@ -200,7 +200,7 @@ def test_the_offline_cap_counts_unconfirmed_spends_net_of_cancels():
     assert (a.cap_room, a.can_spend_now) == (200, 200)
     a = fold([cancel(r1, "c1", at(2))], a)
     assert (a.cap_room, a.can_spend_now) == (500, 500)
-    confirmed = acc.settle(acc.with_hq_word(a.ledger), T0, PROGRAM)
+    confirmed = acc.settle(acc.confirmed(a.ledger), T0, PROGRAM)
     assert confirmed.unconfirmed_spent == 0
 
 

@@ -59,3 +59,29 @@ def test_property_journal_rows_and_memory_give_the_same_account(ops, n, order, m
             assert later == fold([], on_rows, now=T0 + dt.timedelta(days=5), shelf=rows)
         finally:
             journal.close()
+
+
+def test_odd_times_in_frozen_hints_sort_alike_in_memory_and_in_the_journal(tmp_path):
+    """A hint whose times are not time stamps (empty, garbage) counts as having none, so the
+    two shelves, and so the till and HQ, never draw from different lots."""
+    from conftest import Ev
+
+    lots_detail = [
+        ("a", {"lot": {"expires_at": "", "spendable_at": None}}),
+        ("b", {"lot": {"expires_at": None, "spendable_at": "soon"}}),
+        ("c", {"lot": {"expires_at": at(9000), "spendable_at": ""}}),
+    ]
+    events = [Ev(eid, "earn", 10, at(n), detail) for n, (eid, detail) in enumerate(lots_detail)]
+    odd = {"lot_id": "zz", "points": 3, "earned_at": "x", "expires_at": "", "spendable_at": 7}
+    events.append(Ev("r", "redeem", -15, at(5), {"draws": [odd]}))
+    journal = Journal.open(tmp_path / "till.db", store_id="S1", terminal_id="T1", create=True)
+    try:
+        rows, memory = journal.members.lots("m"), MemoryShelf()
+        with journal.writing():
+            on_rows = fold(events, shelf=rows)
+            in_memory = fold(events, shelf=memory)
+        assert on_rows == in_memory
+        assert by_id(rows.all()) == by_id(memory.all())
+        assert all(lot.expires_at in (None, at(9000)) for lot in memory.all())
+    finally:
+        journal.close()

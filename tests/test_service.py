@@ -689,13 +689,14 @@ def test_a_session_changed_after_sign_in_still_speaks_only_for_who_signed_in(til
 
 
 def test_staff_keep_their_role_and_name_unless_changed_and_the_till_keeps_a_manager(till):
-    from pos_loyalty.staff import NeedsManager as _NeedsManager
-
-    with pytest.raises(_NeedsManager, match="first staff member must be a manager"):
+    with pytest.raises(NeedsManager, match="first staff member must be a manager"):
         till.add_staff("C7", name="Chris", pin="1357")
     boss = manager(till)
     same = till.add_staff("M1", pin="9753", approval=boss)  # a new PIN, nothing else
     assert (same.role, same.name) == ("manager", "Maria")
+    with pytest.raises(NotAllowed, match="Maria's sign-in no longer holds"):
+        till.adjust(ANNA, points=5, reason="goodwill", approval=boss)  # the old PIN's session
+    boss = till.sign_in("M1", "9753", manager=True)
     with pytest.raises(NotAllowed, match="Maria is the till's only manager"):
         till.add_staff("M1", role="cashier", pin="9753", approval=boss)
     with pytest.raises(NeedsManager, match="needs a manager's approval"):
@@ -710,3 +711,72 @@ def test_spaces_tabs_and_line_breaks_in_a_note_become_one_space(till):
     note = " late\tbus\n\nagain "
     done = till.adjust(ANNA, points=5, reason="goodwill", note=note, approval=boss)
     assert done.event.detail["note"] == "late bus again"
+
+
+def test_hqs_word_that_cannot_be_true_is_refused_whole(make_till):
+    from pos_loyalty.errors import HQReplyError
+    from pos_loyalty.rules.account import Ledger
+    from pos_loyalty.rules.lots import Lot
+
+    till = make_till(**NO_BONUS)
+    member = till.enroll("0612345678").member
+    till.earn(ANNA, amount=5000)
+    good = Ledger(lots=(Lot("l1", 80, 80, "2026-11-01T00:00:00.000Z"),))
+    for ledger, through, message in (
+        (good, 10**6, "it claims this till's event #1000000, but the journal ends at #2"),
+        (Ledger(lots=(Lot("l1", 80, 90, "2026-11-01T00:00:00.000Z"),)), 2, "more points left"),
+        (Ledger(lots=good.lots, booked=500), 2, "not what its lots and deficit add up to"),
+    ):
+        with till.journal.writing(), pytest.raises(HQReplyError, match=message):
+            till.journal.members.record_hq_word(
+                member.member_id,
+                ledger,
+                version=1,
+                at="2026-11-25T09:00:00.000Z",
+                through_seq=through,
+            )
+    assert till.lookup(ANNA).balance == 50  # HQ's nonsense changed nothing
+    assert till.earn(ANNA, amount=1000).member.balance == 60
+
+
+def test_an_account_handed_out_is_a_value_read_in_one_snapshot(make_till):
+    till = make_till(**NO_BONUS)
+    till.enroll("0612345678")
+    till.earn(ANNA, amount=6000)
+    account = till.account(ANNA)
+    till.earn(ANNA, amount=5000)
+    assert account.balance == sum(lot.remaining for lot in account.lots) == 60
+    till.close()
+    assert sum(lot.remaining for lot in account.lots) == 60  # no journal needed to read it
+
+
+def test_a_membership_ends_where_the_fold_says_even_at_a_month_end(make_till, clock):
+    import datetime as dt
+
+    till = make_till(**NO_BONUS)
+    till.enroll("0612345678")
+    clock.now = dt.datetime(2028, 2, 28, 23, 30, tzinfo=dt.UTC)  # 29 Feb, 00:30 in Amsterdam
+    bought = till.buy_membership(ANNA, plan_id="plus")
+    assert bought.event.detail["valid_until"] == bought.member.membership_until
+    assert till.account(ANNA).membership_until == bought.event.detail["valid_until"]
+    assert bought.lines[0].startswith(
+        f"Plus until {till.header.local_time(bought.member.membership_until)[:10]}"
+    )
+
+
+def test_the_python_api_refuses_values_of_the_wrong_kind_in_words(till):
+    till.enroll("0612345678")
+    boss = manager(till)
+    for call in (
+        lambda: till.enroll("0687654321", consent="no"),
+        lambda: till.enroll("0687654321", referrer="0612345678"),
+        lambda: till.redeem(ANNA, reward_id=5),
+        lambda: till.donate(ANNA, charity_id=5, points=10),
+        lambda: till.buy_membership(ANNA, plan_id=5),
+        lambda: till.add_staff(5, pin="1234", approval=boss),
+        lambda: till.history(ANNA, limit=2.5),
+        lambda: till.earn(ANNA, amount=1000, lines="fresh"),
+        lambda: MemberRef(phone=612345678),
+    ):
+        with pytest.raises(BadInput):
+            call()

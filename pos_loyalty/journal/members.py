@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..clock import NEVER
-from ..rules.account import Ledger, decode, encode
+from ..errors import HQReplyError
+from ..rules.account import Ledger, confirmed, decode, encode
 from ..rules.lots import Lot, LotSummary
 
 if TYPE_CHECKING:
@@ -100,9 +101,11 @@ class MemberStore:
         later events onto HQ's word. Returns whether it was applied."""
         unit = self.unit
         unit.require_write("record HQ's word")
+        _check_hq_word(ledger, version, through_seq, unit.events.last_seq())
         held = self.get(member_id)
         if held is None or (held.hq_version is not None and held.hq_version >= version):
             return False
+        ledger = confirmed(ledger)
         unit.conn.execute(
             "UPDATE members SET hq_version = ?, hq_at = ?, hq_through_seq = ?, hq_balance = ?, "
             "hq_ledger = ?, source = 'hq' WHERE member_id = ?",
@@ -226,6 +229,23 @@ class LotRows:
             (self.key,),
         )
         return tuple(Lot(*row) for row in rows)
+
+
+def _check_hq_word(ledger: Ledger, version: int, through_seq: int, last_seq: int) -> None:
+    """HQ's word is applied whole or not at all: one that cannot be true is refused in a
+    sentence, never applied as far as it goes (a ``through_seq`` beyond this till's newest
+    event would hide that event's points for good)."""
+    problem = None
+    if type(version) is not int or version < 1:
+        problem = "its version is not a whole number from 1"
+    elif type(through_seq) is not int or not 0 <= through_seq <= last_seq:
+        problem = f"it claims this till's event #{through_seq}, but the journal ends at #{last_seq}"
+    elif ledger.deficit < 0 or any(not 0 < lot.remaining <= lot.points for lot in ledger.lots):
+        problem = "it holds a negative deficit or a lot with more points left than it earned"
+    elif ledger.balance != sum(lot.remaining for lot in ledger.lots) - ledger.deficit:
+        problem = "its balance is not what its lots and deficit add up to"
+    if problem:
+        raise HQReplyError(f"HQ's word on a member makes no sense ({problem}); it was not applied.")
 
 
 def _fields(lot: Lot) -> tuple[object, ...]:

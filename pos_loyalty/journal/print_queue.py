@@ -117,12 +117,6 @@ class PrintQueue:
             )
         return jobs
 
-    def release(self, job_ids: list[int]) -> None:
-        with self.unit.writing():
-            self.unit.conn.executemany(
-                "UPDATE print_jobs SET lease_until = NULL WHERE job_id = ?", [(j,) for j in job_ids]
-            )
-
     def mark_failed(self, job_id: int, error: str) -> None:
         """A job that can never print (its slip cannot be read); kept for the record."""
         self._update("status = 'failed', attempts = attempts + 1, last_error = ?", (error,), job_id)

@@ -268,8 +268,14 @@ def _migrate_to_6(conn: sqlite3.Connection) -> None:
         "INSERT INTO pin_attempts (staff_id, failed, locked_until) SELECT staff_id, "
         "failed_pins, locked_until FROM staff WHERE failed_pins > 0 OR locked_until IS NOT NULL"
     )
-    conn.execute("ALTER TABLE staff DROP COLUMN failed_pins")
-    conn.execute("ALTER TABLE staff DROP COLUMN locked_until")
+    # The PIN counts moved out: the staff table rebuilt by copy (no DROP COLUMN, which older
+    # SQLite releases lack).
+    conn.execute(
+        "CREATE TABLE staff_v6 (staff_id TEXT PRIMARY KEY, name TEXT, role TEXT, pin_hash TEXT)"
+    )
+    conn.execute("INSERT INTO staff_v6 SELECT staff_id, name, role, pin_hash FROM staff")
+    conn.execute("DROP TABLE staff")
+    conn.execute("ALTER TABLE staff_v6 RENAME TO staff")
 
 
 def _legacy_ledger(

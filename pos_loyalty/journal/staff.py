@@ -34,9 +34,6 @@ class StaffStore:
         ).fetchone()
         return StaffRecord(*row) if row else None
 
-    def has_manager(self) -> bool:
-        return self.count(role="manager") > 0
-
     def count(self, *, role: str | None = None) -> int:
         """How many staff the till has (of ``role``, if given)."""
         row = self.unit.conn.execute(

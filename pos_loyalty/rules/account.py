@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import msgspec
 
 from ..clock import add_months, iso, parse_iso
-from .lots import Book, Draw, Lot, MemoryShelf, Shelf, draw_order, hinted_draws
+from .lots import Book, Draw, Lot, MemoryShelf, Shelf, draw_order, hinted_draws, moment
 from .program import Membership, Program
 from .tiers import TierStatus, tier_status
 
@@ -227,15 +227,14 @@ def _apply_points(
     elif points > 0:
         lot = detail.get("lot")
         lot = lot if isinstance(lot, Mapping) else {}
-        expires, spendable = lot.get("expires_at"), lot.get("spendable_at")
         book.credit(
             Lot(
                 event_id,
                 points,
                 points,
                 at,
-                expires if isinstance(expires, str) else None,
-                spendable if isinstance(spendable, str) else None,
+                moment(lot.get("expires_at")),
+                moment(lot.get("spendable_at")),
             )
         )
     elif points < 0:
@@ -318,19 +317,17 @@ def membership_at(purchases: Iterable[Purchase], at: str) -> tuple[str | None, s
     return plan_id, until
 
 
-def with_hq_word(
-    ledger: Ledger, *, granted_tier: str | None = None, unconfirmed_spent: int = 0
-) -> Ledger:
-    """HQ's snapshot as the base a till folds its later events onto."""
-    return msgspec.structs.replace(
-        ledger, granted_tier=granted_tier, unconfirmed_spent=unconfirmed_spent
-    )
+def confirmed(ledger: Ledger) -> Ledger:
+    """HQ's snapshot as the base a till folds its later events onto: everything in it is
+    confirmed, so nothing of it counts against the offline cap."""
+    return msgspec.structs.replace(ledger, unconfirmed_spent=0)
 
 
 def expiry_due(ledger: Ledger, now: dt.datetime, program: Program) -> tuple[int, list[Draw]]:
     """Points to expire at ``now`` and the lots they go from (HQ records them as an
     ``expire`` event, which the fold applies like any other): every lot past its expiry, or,
-    with inactivity expiry, every point once the member has been inactive that long."""
+    with inactivity expiry, every point once the member has been inactive that long. For a
+    ledger that holds its lots (HQ's, in memory); a till's checkpoint keeps them as rows."""
     at = iso(now)
     months = program.inactivity_expiry_months
     inactive = bool(

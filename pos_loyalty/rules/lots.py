@@ -10,6 +10,7 @@ and never leaves a lot below zero, whatever the hints say.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -95,20 +96,28 @@ def hinted_draws(items: object) -> list[Draw]:
     for item in items:
         if not isinstance(item, Mapping):
             continue
-        lot_id, points, earned = item.get("lot_id"), item.get("points"), item.get("earned_at")
+        lot_id, points = item.get("lot_id"), item.get("points")
         if not (isinstance(lot_id, str) and type(points) is int and points > 0):
             continue
-        expires, spendable = item.get("expires_at"), item.get("spendable_at")
         draws.append(
             Draw(
                 lot_id,
                 points,
-                earned if isinstance(earned, str) else "",
-                expires if isinstance(expires, str) else None,
-                spendable if isinstance(spendable, str) else None,
+                moment(item.get("earned_at")) or "",
+                moment(item.get("expires_at")),
+                moment(item.get("spendable_at")),
             )
         )
     return draws
+
+
+_MOMENT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+
+
+def moment(value: object) -> str | None:
+    """A time stamp as events carry them (``clock.iso``), or None for anything else: a hint
+    with an odd time must not sort one way in memory and another in the journal."""
+    return value if isinstance(value, str) and _MOMENT.fullmatch(value) else None
 
 
 @dataclass(frozen=True)
