@@ -10,6 +10,7 @@ would miss a swap of 0 and Z.)
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import unicodedata
@@ -78,9 +79,16 @@ def parse_member_code(text: str) -> str:
 
 def normalise_phone(raw: str, region: str) -> str:
     """E.164 form of a phone number written in any common local or international format."""
+    if not isinstance(raw, str):
+        raise InvalidPhone("A phone number is text, like 06 1234 5678.")
+    return _normalised(raw, region)
+
+
+@functools.lru_cache(maxsize=4096)  # pure, and a till sees the same customers again
+def _normalised(raw: str, region: str) -> str:
     import phonenumbers  # imported here: only commands that take a phone pay for it
 
-    text = raw.strip() if isinstance(raw, str) else ""
+    text = raw.strip()
     shown = _as_typed(text)
     if not text or len(text) > 32:
         raise InvalidPhone(f"{shown} is not a phone number.")

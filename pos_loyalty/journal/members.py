@@ -161,6 +161,13 @@ _LOT = "lot_id, points, remaining, earned_at, expires_at, spendable_at"
 _SPENDABLE = (
     "(spendable_at IS NULL OR spendable_at <= :at) AND (expires_at IS NULL OR expires_at > :at)"
 )
+_SUMMARY = (
+    "SELECT (SELECT coalesce(sum(remaining), 0) FROM account_lots "
+    "WHERE account_key = :key AND expires_at <= :at), held.* FROM "
+    "(SELECT coalesce(sum(remaining), 0), min(spendable_at), max(spendable_at) "
+    "FROM account_lots WHERE account_key = :key AND spendable_at > :at "
+    "AND (expires_at IS NULL OR expires_at > :at)) AS held"
+)
 _PUT = f"INSERT OR REPLACE INTO account_lots (account_key, {_LOT}) VALUES (?, ?, ?, ?, ?, ?, ?)"
 
 
@@ -208,20 +215,8 @@ class LotRows:
     def summary(self, at: str) -> LotSummary:
         """Two index ranges, whatever the number of lots: the expired ones and the held ones
         (usually none of either)."""
-        args = {"key": self.key, "at": at}
-        conn = self.unit.conn
-        (expired,) = conn.execute(
-            "SELECT coalesce(sum(remaining), 0) FROM account_lots "
-            "WHERE account_key = :key AND expires_at <= :at",
-            args,
-        ).fetchone()
-        held = conn.execute(
-            "SELECT coalesce(sum(remaining), 0), min(spendable_at), max(spendable_at) "
-            "FROM account_lots WHERE account_key = :key AND spendable_at > :at "
-            "AND (expires_at IS NULL OR expires_at > :at)",
-            args,
-        ).fetchone()
-        return LotSummary(expired, *held)
+        row = self.unit.conn.execute(_SUMMARY, {"key": self.key, "at": at}).fetchone()
+        return LotSummary(*row)
 
     def all(self) -> tuple[Lot, ...]:
         rows = self.unit.conn.execute(
