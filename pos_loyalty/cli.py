@@ -615,6 +615,75 @@ def cmd_demo(args: argparse.Namespace, out: Output) -> int:
     return run_walkthrough(args.dir, as_json=out.as_json)
 
 
+def cmd_sync(args: argparse.Namespace, till: Any, out: Output) -> int:
+    """Push every event HQ does not hold yet (the pull of HQ's word comes with the directory)."""
+    from sync.daemon import Syncer
+
+    if till.source is None:
+        raise BadInput("sync needs a till opened from a config file.")
+    with Syncer(till.source, batch_size=args.batch) as syncer:
+        summary = syncer.push()
+    data = {
+        "pushed": summary.pushed,
+        "duplicates": summary.duplicates,
+        "acked_seq": summary.acked_seq,
+        "waiting": summary.waiting,
+    }
+    text = [
+        f"HQ holds this till's events up to #{summary.acked_seq}: "
+        f"{plural(summary.pushed, 'event')} sent now"
+        + (f", {summary.duplicates} it already had." if summary.duplicates else ".")
+    ]
+    out.emit(data, text)
+    return 0
+
+
+def cmd_hq(args: argparse.Namespace, out: Output) -> int:
+    from sync.hq import commands
+
+    if args.hq_command == "serve":
+        where = f"http://{args.host}:{args.port}"
+        print(f"HQ on {where} ({args.db.split(':', 1)[0]}); Ctrl-C stops it.", file=sys.stderr)
+        commands.serve(args.db, args.host, args.port, args.program)
+        return 0
+    store = commands.open_store(args.db)
+    try:
+        if args.hq_command == "add-terminal":
+            token = store.add_terminal(args.store, args.terminal)
+            out.emit(
+                {"store_id": args.store, "terminal_id": args.terminal, "token": token},
+                [
+                    f"Terminal {args.terminal} of store {args.store} provisioned; its token "
+                    "(shown once, keep it in the till's hq.token_file):",
+                    token,
+                ],
+            )
+        elif args.hq_command == "revoke-terminal":
+            if not store.revoke(args.store, args.terminal):
+                raise BadInput(f"No active terminal {args.terminal} of store {args.store}.")
+            out.emit(
+                {"store_id": args.store, "terminal_id": args.terminal, "revoked": True},
+                [f"Terminal {args.terminal} of store {args.store} can no longer push."],
+            )
+        else:
+            rows = store.review()
+            items = [
+                dict(
+                    zip(
+                        ("store_id", "terminal_id", "seq", "event_id", "reason", "at"),
+                        r,
+                        strict=True,
+                    )
+                )
+                for r in rows
+            ]
+            text = [f"{r[0]}/{r[1]} #{r[2]}  {r[4]}" for r in rows] or ["Nothing to review."]
+            out.emit({"review": items}, text)
+    finally:
+        store.db.close()
+    return 0
+
+
 # -- the parser ------------------------------------------------------------------------------
 
 
@@ -736,10 +805,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_sim, json=False, config=None)
     p = add("demo", cmd_demo, "a scripted walk-through: enrol, earn, redeem, refund, balance")
     p.add_argument("--dir", help="where to keep the demo till (default: a new temporary folder)")
+    p = add("sync", cmd_sync, "push the events HQ does not hold yet")
+    p.add_argument("--once", action="store_true", help="push everything once, then stop")
+    p.add_argument("--batch", type=limit, default=200, help="events per request (1 to 1000)")
+    hq = sub.add_parser("hq", help="the reference HQ service and its terminals", parents=[common])
+    hq_sub = hq.add_subparsers(
+        dest="hq_command", required=True, metavar="ACTION", parser_class=_Parser
+    )
+    db_help = "HQ's database: sqlite:///path/hq.db or postgresql://host/db"
+    p = hq_sub.add_parser("serve", help="run HQ", parents=[common])
+    p.add_argument("--db", required=True, metavar="URL", help=db_help)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=positive, default=8700)
+    p.add_argument("--program", metavar="FILE", help="the chain's [program] (TOML)")
+    for action, text in (
+        ("add-terminal", "provision a terminal and print its token"),
+        ("revoke-terminal", "stop a terminal's token from pushing"),
+    ):
+        p = hq_sub.add_parser(action, help=text, parents=[common])
+        p.add_argument("--db", required=True, metavar="URL", help=db_help)
+        p.add_argument("--store", required=True, metavar="ID")
+        p.add_argument("--terminal", required=True, metavar="ID")
+    p = hq_sub.add_parser("review", help="conflicts and flagged events", parents=[common])
+    p.add_argument("--db", required=True, metavar="URL", help=db_help)
+    hq.set_defaults(handler=cmd_hq)
     return parser
 
 
-_NO_TILL = {cmd_init, cmd_demo, cmd_sim}
+_NO_TILL = {cmd_init, cmd_demo, cmd_sim, cmd_hq}
 # Commands that record events (or staff): a Ctrl-C waits until their result is reported.
 _WRITES = {
     cmd_enroll,

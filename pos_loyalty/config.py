@@ -179,7 +179,7 @@ def validate(config: Config) -> Any:
         yield "store.currency", f"“{store.currency}” is not an ISO 4217 code like EUR"
     yield from _check_region(store.phone_region)
     yield from _check_timezone(store.timezone)
-    yield from _check_program(program, store.currency)
+    yield from check_program(program, store.currency)
     if not config.database.path.strip():
         yield "database.path", "give the journal's file name, e.g. till.db"
     if config.hq.url and not re.match(r"^https?://[^\s/]+", config.hq.url):
@@ -252,7 +252,7 @@ def _check_timezone(name: str) -> Any:
         yield "store.timezone", f"“{name}” is not a time zone like Europe/Amsterdam"
 
 
-def _check_program(program: Program, currency: str) -> Any:
+def check_program(program: Program, currency: str) -> Any:
     p = "program"
     non_negative = (
         "min_redeem_balance",

@@ -63,6 +63,7 @@ class Outbox:
     acked_seq: int
     last_attempt_at: str | None
     last_error: str | None
+    last_success_at: str | None = None
 
 
 @dataclass(frozen=True)
@@ -192,10 +193,32 @@ class EventStore:
 
     def outbox(self) -> Outbox:
         row = self.unit.conn.execute(
-            "SELECT acked_seq, last_attempt_at, last_error FROM outbox WHERE terminal_id = ?",
+            "SELECT acked_seq, last_attempt_at, last_error, last_success_at FROM outbox "
+            "WHERE terminal_id = ?",
             (self.unit.terminal_id,),
         ).fetchone()
         return Outbox(*row) if row else Outbox(0, None, None)
+
+    def after(self, seq: int, limit: int) -> list[Event]:
+        """Up to ``limit`` events after ``seq``, in order: the next batch for HQ."""
+        return self._all(f"{SELECT} WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))
+
+    def acknowledged(self, acked_seq: int, at: str) -> None:
+        """HQ's reply: it holds this terminal's events up to ``acked_seq`` (only ever from a
+        reply, never assumed)."""
+        with self.unit.writing():
+            self.unit.conn.execute(
+                "UPDATE outbox SET acked_seq = ?, last_attempt_at = ?, last_success_at = ?, "
+                "last_error = NULL WHERE terminal_id = ?",
+                (acked_seq, at, at, self.unit.terminal_id),
+            )
+
+    def sync_failed(self, error: str, at: str) -> None:
+        with self.unit.writing():
+            self.unit.conn.execute(
+                "UPDATE outbox SET last_attempt_at = ?, last_error = ? WHERE terminal_id = ?",
+                (at, error, self.unit.terminal_id),
+            )
 
     def _one(self, sql: str, args: tuple[Any, ...]) -> Event | None:
         row = self.unit.conn.execute(sql, args).fetchone()

@@ -181,6 +181,7 @@ def _migrate_to_6(conn: sqlite3.Connection) -> None:
         "INSERT OR IGNORE INTO meta (key, value) VALUES ('journal_id', ?)", (str(uuid.uuid4()),)
     )
     conn.execute("ALTER TABLE events ADD COLUMN chain_version INTEGER NOT NULL DEFAULT 0")
+    conn.execute("ALTER TABLE outbox ADD COLUMN last_success_at TEXT")
     # The newest event, kept beside the events: deleting events from the end shows.
     conn.execute(
         "INSERT INTO meta (key, value) SELECT 'head', coalesce(max(seq), 0) || ' ' || "

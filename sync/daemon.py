@@ -1,0 +1,264 @@
+"""The till's side of sync: push the journal's events to HQ, batch by batch, until HQ holds
+them all (``pos-loyalty sync --once``).
+
+An event counts as acknowledged only from HQ's reply, never before. Network errors and 5xx
+retry with exponential backoff and full jitter, honouring ``Retry-After``; 401 and 403 stop
+("terminal credential rejected"); a gap resends from where HQ says; a conflict stops and is
+reported. Each write to the journal is a short transaction of its own, so a cashier never
+waits on a sync.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import stat
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+import msgspec
+
+from pos_loyalty.clock import iso, utc_now
+from pos_loyalty.config import LoadedConfig
+from pos_loyalty.errors import ConfigError, LoyaltyError
+from pos_loyalty.journal import Event, Journal
+from pos_loyalty.words import plural
+
+from .protocol import API, ErrorReply, Problem, PushReply, PushRequest, WireEvent
+
+TOKEN_ENV = "POS_LOYALTY_HQ_TOKEN"
+BACKOFF_FIRST, BACKOFF_CAP = 0.5, 60.0  # seconds
+_reply = msgspec.json.Decoder(PushReply)
+_error = msgspec.json.Decoder(ErrorReply)
+
+
+class SyncStopped(LoyaltyError):
+    """Sync cannot go on without a person: a rejected credential, a conflict, a replaced
+    journal, or an HQ that answers nonsense."""
+
+    code = "sync_stopped"
+
+
+class HQUnreachable(LoyaltyError):
+    code = "hq_unreachable"
+
+
+@dataclass(frozen=True)
+class PushSummary:
+    pushed: int  # events HQ applied in this run
+    duplicates: int  # events HQ already held (a retry after a lost reply)
+    acked_seq: int
+    waiting: int  # events still not at HQ
+
+
+def backoff(attempt: int, rng: random.Random, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter; at least what HQ asked for in ``Retry-After``."""
+    delay = rng.uniform(0, min(BACKOFF_CAP, BACKOFF_FIRST * 2**attempt))
+    return max(delay, retry_after or 0.0)
+
+
+def read_token(loaded: LoadedConfig) -> str:
+    """The terminal's HQ token: from ``$POS_LOYALTY_HQ_TOKEN`` or ``hq.token_file``, which
+    only its owner may read. It is never logged or printed."""
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if token:
+        return token
+    name = loaded.config.hq.token_file
+    if not name:
+        raise ConfigError(f"No HQ token: set hq.token_file in {loaded.path} or ${TOKEN_ENV}.")
+    path = (loaded.path.parent / name).resolve()
+    try:
+        mode = path.stat().st_mode
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(
+                f"The HQ token file {path} can be read by others; make it private "
+                "(chmod 600) and try again."
+            )
+        token = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"The HQ token file {path} cannot be read ({exc.strerror}).") from None
+    if not token:
+        raise ConfigError(f"The HQ token file {path} is empty.")
+    return token
+
+
+class Syncer:
+    """Pushes one till's journal to HQ. Opens its own journal connection."""
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        *,
+        token: str | None = None,
+        batch_size: int = 200,
+        clock: Callable[[], dt.datetime] = utc_now,
+        sleep: Callable[[float], None] = time.sleep,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        cfg = loaded.config
+        if not cfg.hq.url:
+            raise ConfigError(f"{loaded.path}: hq.url: no HQ is configured for this till.")
+        self.loaded = loaded
+        self.batch_size = batch_size
+        self.clock = clock
+        self.sleep = sleep
+        self.rng = random.Random()
+        self.token = token if token is not None else read_token(loaded)
+        self.client = httpx.Client(
+            base_url=cfg.hq.url.rstrip("/"),
+            timeout=httpx.Timeout(cfg.hq.timeout_seconds),
+            verify=cfg.hq.verify_tls,
+            headers={"authorization": f"Bearer {self.token}"},
+            transport=transport,
+        )
+        self.journal = Journal.open(
+            loaded.database_path, store_id=cfg.store.id, terminal_id=cfg.terminal.id
+        )
+
+    def close(self) -> None:
+        self.client.close()
+        self.journal.close()
+
+    def __enter__(self) -> Syncer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def push(self, *, attempts: int = 5) -> PushSummary:
+        """Push until HQ holds every event; retry what may pass, stop on what will not."""
+        pushed = duplicates = 0
+        failures = 0
+        events = self.journal.events
+        while True:
+            acked = events.outbox().acked_seq
+            batch = events.after(acked, self.batch_size)
+            if not batch:
+                return PushSummary(pushed, duplicates, acked, 0)
+            try:
+                reply = self._send(batch)
+            except _Retry as retry:
+                failures += 1
+                events.sync_failed(retry.message, iso(self.clock()))
+                if failures >= attempts:
+                    waiting = events.last_seq() - events.outbox().acked_seq
+                    verb = "waits" if waiting == 1 else "wait"
+                    raise HQUnreachable(
+                        f"{retry.message} {plural(waiting, 'event')} {verb} to be sent."
+                    ) from None
+                self.sleep(backoff(failures, self.rng, retry.after))
+                continue
+            except _Gap as gap:
+                # HQ holds less than the till thought (restored from a backup): resend.
+                events.acknowledged(gap.expected - 1, iso(self.clock()))
+                continue
+            except SyncStopped as stopped:
+                events.sync_failed(stopped.message, iso(self.clock()))
+                raise
+            failures = 0
+            pushed += sum(1 for r in reply.results if r.status == "applied")
+            duplicates += sum(1 for r in reply.results if r.status == "duplicate")
+            events.acknowledged(reply.acked_seq, iso(self.clock()))
+
+    def _send(self, batch: list[Event]) -> PushReply:
+        journal = self.journal
+        request = PushRequest(
+            store_id=journal.store_id,
+            terminal_id=journal.terminal_id,
+            journal_id=journal.journal_id,
+            events=[_wire(e) for e in batch],
+        )
+        try:
+            response = self.client.post(
+                f"{API}/push",
+                content=msgspec.json.encode(request),
+                headers={"content-type": "application/json"},
+            )
+        except httpx.TimeoutException:
+            raise _Retry("HQ did not answer in time.") from None
+        except httpx.HTTPError as exc:
+            raise _Retry(f"HQ cannot be reached ({type(exc).__name__}).") from None
+        return self._read(response, batch)
+
+    def _read(self, response: httpx.Response, batch: list[Event]) -> PushReply:
+        status = response.status_code
+        if status in (401, 403):
+            raise SyncStopped(
+                "Terminal credential rejected by HQ; ask HQ for this terminal's token."
+            )
+        if status == 429 or status >= 500:
+            raise _Retry(f"HQ answered {status}.", _retry_after(response))
+        if status == 409:
+            problem = self._problem(response)
+            if problem.code == "gap" and problem.expected_seq is not None:
+                if not 1 <= problem.expected_seq <= batch[-1].seq + 1:
+                    raise SyncStopped("HQ asked for events this till does not have.")
+                raise _Gap(problem.expected_seq)
+            raise SyncStopped(problem.message)
+        if status != 200:
+            raise SyncStopped(f"HQ refused the push ({status}): {self._problem(response).message}")
+        try:
+            reply = _reply.decode(response.content)
+        except msgspec.MsgspecError:
+            raise SyncStopped(
+                "HQ's reply to a push makes no sense; nothing was marked as sent."
+            ) from None
+        if not batch[0].seq - 1 <= reply.acked_seq <= batch[-1].seq:
+            raise SyncStopped(
+                f"HQ's reply to a push makes no sense (it holds #{reply.acked_seq} of a batch "
+                f"#{batch[0].seq}–#{batch[-1].seq}); nothing was marked as sent."
+            )
+        return reply
+
+    def _problem(self, response: httpx.Response) -> Problem:
+        try:
+            return _error.decode(response.content).error
+        except msgspec.MsgspecError:
+            raise SyncStopped(f"HQ refused the push ({response.status_code}).") from None
+
+
+class _Retry(Exception):
+    def __init__(self, message: str, after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.after = after
+
+
+class _Gap(Exception):
+    def __init__(self, expected: int) -> None:
+        super().__init__(expected)
+        self.expected = expected
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after", "")
+    return min(float(value), BACKOFF_CAP * 5) if value.isdigit() else None
+
+
+def _wire(event: Event) -> WireEvent:
+    return WireEvent(
+        seq=event.seq,
+        event_id=event.event_id,
+        store_id=event.store_id,
+        terminal_id=event.terminal_id,
+        kind=event.kind,
+        member_id=event.member_id,
+        phone=event.phone,
+        points=event.points,
+        amount=event.amount,
+        currency=event.currency,
+        ref_event_id=event.ref_event_id,
+        ruleset=event.ruleset,
+        detail=event.detail_text,
+        staff_id=event.staff_id,
+        created_at=event.created_at,
+        prev_hash=event.prev_hash,
+        hash=event.hash,
+        chain_version=event.chain_version,
+    )
+
+
+__all__ = ["HQUnreachable", "PushSummary", "SyncStopped", "Syncer", "read_token"]

@@ -1,0 +1,119 @@
+"""HQ's web service: a Starlette app made by ``create_app``, which ``pos-loyalty hq serve``
+runs on uvicorn and the tests serve on loopback.
+
+Every refusal is JSON ``{"error": {"code", "message"}}`` with a 4xx status and one sentence;
+a token never reaches a log.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from pos_loyalty.errors import NotAllowed
+
+from ..protocol import API, MAX_BODY, ErrorReply, Health, Problem, PushRequest, openapi
+from .store import HQStore, PushRefused, Terminal
+
+log = logging.getLogger("pos_loyalty.hq")
+_push = msgspec.json.Decoder(PushRequest)
+
+
+def create_app(store: HQStore) -> Starlette:
+    async def health(request: Request) -> Response:
+        return _json(Health("ok", API, store.db.kind))
+
+    async def document(request: Request) -> Response:
+        return Response(msgspec.json.encode(openapi()), media_type="application/json")
+
+    async def push(request: Request) -> Response:
+        terminal = await _authenticated(request, store)
+        body = await _body(request)
+        try:
+            batch = _push.decode(body)
+        except msgspec.ValidationError as exc:
+            return _problem(400, "bad_request", f"That is not a valid push: {_plain(exc)}.")
+        except msgspec.DecodeError:
+            return _problem(400, "bad_request", "That is not a valid push: the body is not JSON.")
+        try:
+            reply = await run_in_threadpool(store.push, terminal, batch)
+        except PushRefused as refused:
+            status = 409 if refused.code in ("gap", "conflict", "journal_replaced") else 400
+            return _json(ErrorReply(refused.problem()), status)
+        except NotAllowed as exc:
+            return _problem(403, "forbidden", exc.message)
+        return _json(reply)
+
+    async def refused(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, HTTPRefusal):
+            return _problem(exc.status_code, exc.code, exc.message)
+        status = exc.status_code if isinstance(exc, HTTPException) else 404
+        if status == 405:
+            return _problem(405, "method_not_allowed", "That method is not allowed here.")
+        path = request.url.path[:80]
+        return _problem(404, "not_found", f"There is nothing at {path}; see {API}/openapi.json.")
+
+    async def failure(request: Request, exc: Exception) -> Response:
+        log.exception("HQ could not answer %s %s", request.method, request.url.path)
+        return _problem(500, "internal", "HQ could not answer; try again later.")
+
+    return Starlette(
+        routes=[
+            Route(f"{API}/health", health),
+            Route(f"{API}/openapi.json", document),
+            Route(f"{API}/push", push, methods=["POST"]),
+        ],
+        exception_handlers={HTTPException: refused, 500: failure},
+    )
+
+
+async def _authenticated(request: Request, store: HQStore) -> Terminal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPRefusal(401, "unauthorized", "This request needs the terminal's token.")
+    terminal = await run_in_threadpool(store.terminal_for, token.strip())
+    if terminal is None:
+        raise HTTPRefusal(401, "unauthorized", "That terminal token is wrong or was revoked.")
+    return terminal
+
+
+async def _body(request: Request) -> bytes:
+    size = request.headers.get("content-length")
+    if size is not None and (not size.isdigit() or int(size) > MAX_BODY):
+        raise HTTPRefusal(413, "too_large", f"A request may be at most {MAX_BODY} bytes.")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise HTTPRefusal(413, "too_large", f"A request may be at most {MAX_BODY} bytes.")
+    return body
+
+
+class HTTPRefusal(HTTPException):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(status, message)
+        self.code = code
+        self.message = message
+
+
+def _json(value: Any, status: int = 200) -> Response:
+    return Response(msgspec.json.encode(value), status_code=status, media_type="application/json")
+
+
+def _problem(status: int, code: str, message: str) -> Response:
+    return _json(ErrorReply(Problem(code, message)), status)
+
+
+def _plain(exc: msgspec.ValidationError) -> str:
+    text, _, where = str(exc).partition(" - at ")
+    text = text.replace("`", "").rstrip(".")
+    return f"{text} at {where.strip('`')}" if where else text

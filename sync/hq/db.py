@@ -1,0 +1,183 @@
+"""HQ's database, SQLite or PostgreSQL by URL, behind one small interface: transactions whose
+queries are written once (``?`` placeholders; the PostgreSQL side turns them into ``%s``).
+
+HQ keeps no state in its processes: every request opens a transaction on the database, so
+several HQ processes can serve one PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import urllib.parse
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from pos_loyalty.errors import ConfigError, StorageError
+
+Row = tuple[Any, ...]
+
+
+class Tx(Protocol):
+    """One open transaction."""
+
+    lock: str  # " FOR UPDATE" where the database locks rows, "" where it locks the whole file
+
+    def one(self, sql: str, args: Sequence[Any] = ()) -> Row | None: ...
+
+    def all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]: ...
+
+    def run(self, sql: str, args: Sequence[Any] = ()) -> int: ...
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+
+class Database(Protocol):
+    kind: str  # "sqlite" or "postgresql"
+
+    def transaction(self) -> contextlib.AbstractContextManager[Tx]: ...
+
+    def close(self) -> None: ...
+
+
+def connect(url: str) -> Database:
+    """``sqlite:///path/to/hq.db`` or ``postgresql://user@host:port/db``."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = urllib.parse.unquote(parts.path)
+        if not path or path == "/":
+            raise ConfigError(f"“{url[:60]}” names no file; write sqlite:///path/to/hq.db.")
+        return SQLiteDatabase(Path(path[1:] if path.startswith("//") else path))
+    if parts.scheme in ("postgresql", "postgres"):
+        return PostgresDatabase(url)
+    raise ConfigError(
+        f"“{url[:60]}” is not a database URL like sqlite:///hq.db or postgresql://host/db."
+    )
+
+
+class _SQLiteTx:
+    lock = ""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
+        row: Row | None = self.conn.execute(sql, args).fetchone()
+        return row
+
+    def all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        return self.conn.execute(sql, args).fetchall()
+
+    def run(self, sql: str, args: Sequence[Any] = ()) -> int:
+        return self.conn.execute(sql, args).rowcount
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.conn.executemany(sql, rows)
+
+
+class SQLiteDatabase:
+    """One file, WAL, a full sync on every commit; a connection per thread (the server's
+    worker threads each keep one), every write one ``BEGIN IMMEDIATE`` transaction."""
+
+    kind = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"HQ's database {path} cannot be created: {exc.strerror}.") from None
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute("PRAGMA synchronous = FULL")
+                conn.execute("PRAGMA busy_timeout = 30000")
+            except sqlite3.Error as exc:
+                raise StorageError(f"HQ's database {self.path} cannot be opened: {exc}.") from None
+            self._local.conn = conn
+        return conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield _SQLiteTx(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+class _PostgresTx:
+    lock = " FOR UPDATE"
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
+        row: Row | None = self.conn.execute(_pg(sql), args).fetchone()
+        return row
+
+    def all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        rows: list[Row] = self.conn.execute(_pg(sql), args).fetchall()
+        return rows
+
+    def run(self, sql: str, args: Sequence[Any] = ()) -> int:
+        return int(self.conn.execute(_pg(sql), args).rowcount)
+
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self.conn.cursor() as cur:
+            cur.executemany(_pg(sql), rows)  # pipelined by psycopg: one round trip, not n
+
+
+class PostgresDatabase:
+    """A psycopg 3 connection pool; each transaction takes a connection for its duration."""
+
+    kind = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        import psycopg_pool
+
+        self.url = url
+        self.pool = psycopg_pool.ConnectionPool(
+            url, min_size=1, max_size=10, open=False, kwargs={"autocommit": False}
+        )
+        try:
+            self.pool.open(wait=True, timeout=10)
+        except Exception as exc:
+            shown = urllib.parse.urlsplit(url)._replace(netloc=_without_password(url)).geturl()
+            raise StorageError(f"HQ cannot reach the database {shown} ({exc}).") from None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Tx]:
+        with self.pool.connection() as conn, conn.transaction():
+            yield _PostgresTx(conn)
+
+    def close(self) -> None:
+        self.pool.close()
+
+
+def _pg(sql: str) -> str:
+    return sql.replace("?", "%s")
+
+
+def _without_password(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    user = f"{parts.username}@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{user}{host}{port}"

@@ -1,0 +1,399 @@
+"""What HQ knows and does, on either database: terminals and their tokens, every terminal's
+chain of events, and each member's account, folded with the same ``rules.account.fold`` the
+tills use.
+
+A push is one transaction: each event is checked against the terminal's chain, deduplicated
+by its id for good (same id and hash: a duplicate; same id, another hash: a conflict kept for
+review, never an overwrite), stored, and folded into its member's account. HQ never refuses
+an event that continues the chain: what it cannot apply cleanly (a balance below zero) it
+applies as far as the rules allow and flags for review.
+
+The schema is laid out for Citus (docs/SCALING.md): terminal-side tables are distributed by
+``store_id`` and every unique key includes it; member-side tables by ``member_key``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from pos_loyalty import chain
+from pos_loyalty.clock import iso, utc_now
+from pos_loyalty.errors import LoyaltyError, NotAllowed
+from pos_loyalty.rules.account import Ledger, decode, encode, fold
+from pos_loyalty.rules.program import Program
+
+from ..protocol import EventOutcome, Problem, PushReply, PushRequest, WireEvent
+from .db import Database, Tx
+
+SCHEMA_VERSION = 1
+_DDL = (
+    "CREATE TABLE IF NOT EXISTS hq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    # A terminal: its token (only a hash of it), the journal it speaks for, its chain head.
+    "CREATE TABLE IF NOT EXISTS terminals (store_id TEXT NOT NULL, terminal_id TEXT NOT NULL, "
+    "token_hash TEXT NOT NULL, journal_id TEXT, head_seq BIGINT NOT NULL DEFAULT 0, "
+    "head_hash TEXT, created_at TEXT NOT NULL, revoked_at TEXT, "
+    "PRIMARY KEY (store_id, terminal_id))",
+    "CREATE UNIQUE INDEX IF NOT EXISTS terminals_token ON terminals (token_hash)",
+    # Every event of every terminal, exactly as received (detail as its canonical text).
+    "CREATE TABLE IF NOT EXISTS events (store_id TEXT NOT NULL, terminal_id TEXT NOT NULL, "
+    "journal_id TEXT NOT NULL, seq BIGINT NOT NULL, event_id TEXT NOT NULL, "
+    "kind TEXT NOT NULL, member_id TEXT, phone TEXT, points BIGINT NOT NULL, "
+    "amount BIGINT, currency TEXT, ref_event_id TEXT, "
+    "ruleset TEXT NOT NULL, detail TEXT NOT NULL, staff_id TEXT, created_at TEXT NOT NULL, "
+    "prev_hash TEXT NOT NULL, hash TEXT NOT NULL, chain_version BIGINT NOT NULL, "
+    "member_key TEXT NOT NULL, received_at TEXT NOT NULL, "
+    "PRIMARY KEY (store_id, terminal_id, journal_id, seq))",
+    "CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events (store_id, event_id)",
+    # Each member's account: the fold of every event of theirs HQ holds, and its version.
+    "CREATE TABLE IF NOT EXISTS accounts (member_key TEXT PRIMARY KEY, member_id TEXT, "
+    "phone TEXT, version BIGINT NOT NULL, ledger TEXT NOT NULL, updated_at TEXT NOT NULL)",
+    # For each member and terminal, the last of that terminal's events the account includes.
+    "CREATE TABLE IF NOT EXISTS account_terminals (member_key TEXT NOT NULL, "
+    "store_id TEXT NOT NULL, terminal_id TEXT NOT NULL, through_seq BIGINT NOT NULL, "
+    "PRIMARY KEY (member_key, store_id, terminal_id))",
+    # What a person at HQ must look at: conflicts (both versions kept) and flagged events.
+    "CREATE TABLE IF NOT EXISTS review (store_id TEXT NOT NULL, terminal_id TEXT NOT NULL, "
+    "seq BIGINT NOT NULL, event_id TEXT NOT NULL, reason TEXT NOT NULL, held TEXT, "
+    "received TEXT, at TEXT NOT NULL)",
+)
+
+
+class PushRefused(LoyaltyError):
+    """A push HQ cannot take as it is: a gap (resend from ``expected_seq``) or a conflict."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        expected_seq: int | None = None,
+        event: WireEvent | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.expected_seq = expected_seq
+        self.event = event  # the event that does not fit, for review
+
+    def problem(self) -> Problem:
+        return Problem(self.code, self.message, self.expected_seq)
+
+
+@dataclass(frozen=True)
+class Terminal:
+    store_id: str
+    terminal_id: str
+    journal_id: str | None
+    head_seq: int
+    head_hash: str | None
+
+
+@dataclass(frozen=True)
+class _Received:
+    """A wire event with its detail parsed: what the fold reads."""
+
+    event_id: str
+    kind: str
+    points: int
+    created_at: str
+    detail: dict[str, Any]
+
+
+class HQStore:
+    def __init__(self, db: Database, program: Program, clock: Any = utc_now) -> None:
+        self.db = db
+        self.program = program
+        self.clock = clock
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self.db.transaction() as tx:
+            for statement in _DDL:
+                tx.run(statement)
+            tx.run(
+                "INSERT INTO hq_meta (key, value) VALUES ('schema_version', ?) "
+                "ON CONFLICT (key) DO NOTHING",
+                (str(SCHEMA_VERSION),),
+            )
+
+    # -- terminals ----------------------------------------------------------------------------
+
+    def add_terminal(self, store_id: str, terminal_id: str) -> str:
+        """Provision a terminal (or re-provision it: a new token, a new chain); returns its
+        token, which HQ keeps only as a hash."""
+        token = secrets.token_urlsafe(32)
+        now = iso(self.clock())
+        with self.db.transaction() as tx:
+            tx.run(
+                "INSERT INTO terminals (store_id, terminal_id, token_hash, created_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (store_id, terminal_id) DO UPDATE SET "
+                "token_hash = excluded.token_hash, journal_id = NULL, head_seq = 0, "
+                "head_hash = NULL, created_at = excluded.created_at, revoked_at = NULL",
+                (store_id, terminal_id, token_hash(token), now),
+            )
+            # A new chain: what accounts include of the old one no longer counts for it.
+            tx.run(
+                "DELETE FROM account_terminals WHERE store_id = ? AND terminal_id = ?",
+                (store_id, terminal_id),
+            )
+        return token
+
+    def revoke(self, store_id: str, terminal_id: str) -> bool:
+        with self.db.transaction() as tx:
+            done = tx.run(
+                "UPDATE terminals SET revoked_at = ? WHERE store_id = ? AND terminal_id = ? "
+                "AND revoked_at IS NULL",
+                (iso(self.clock()), store_id, terminal_id),
+            )
+        return done > 0
+
+    def terminal_for(self, token: str) -> Terminal | None:
+        """The terminal a token belongs to, if it is valid and not revoked."""
+        with self.db.transaction() as tx:
+            row = tx.one(
+                "SELECT store_id, terminal_id, journal_id, head_seq, head_hash FROM terminals "
+                "WHERE token_hash = ? AND revoked_at IS NULL",
+                (token_hash(token),),
+            )
+        return Terminal(*row) if row else None
+
+    # -- push ------------------------------------------------------------------------------------
+
+    def push(self, terminal: Terminal, request: PushRequest) -> PushReply:
+        """Apply a batch in one transaction; raises ``PushRefused`` for a gap or a conflict
+        (nothing of the batch is applied then, but a conflict is kept for review)."""
+        if (request.store_id, request.terminal_id) != (terminal.store_id, terminal.terminal_id):
+            raise NotAllowed("This token is another terminal's; a terminal pushes its own events.")
+        now = iso(self.clock())
+        try:
+            with self.db.transaction() as tx:
+                head = _locked_terminal(tx, terminal)
+                outcomes, seq, prev = self._apply(tx, head, request, now)
+        except PushRefused as refused:
+            if refused.code == "conflict" and refused.event is not None:
+                self._keep_conflict(refused.event, refused.message, now)
+            raise
+        return PushReply(outcomes, seq, prev)
+
+    def _keep_conflict(self, event: WireEvent, reason: str, now: str) -> None:
+        """Both versions of an event that does not fit, for a person to decide, in a
+        transaction of its own: the batch itself was not applied."""
+        with self.db.transaction() as tx:
+            held = tx.one(
+                "SELECT detail, hash FROM events WHERE store_id = ? AND terminal_id = ? "
+                "AND seq = ? ORDER BY received_at DESC LIMIT 1",
+                (event.store_id, event.terminal_id, event.seq),
+            )
+            tx.run(
+                "INSERT INTO review (store_id, terminal_id, seq, event_id, reason, held, "
+                "received, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    event.store_id,
+                    event.terminal_id,
+                    event.seq,
+                    event.event_id,
+                    f"conflict: {reason}",
+                    json.dumps(list(held)) if held else None,
+                    json.dumps([event.detail, event.hash]),
+                    now,
+                ),
+            )
+
+    def _apply(
+        self, tx: Tx, head: Terminal, request: PushRequest, now: str
+    ) -> tuple[list[EventOutcome], int, str | None]:
+        events = request.events
+        journal = head.journal_id
+        if journal is not None and journal != request.journal_id:
+            raise PushRefused(
+                "journal_replaced",
+                f"Terminal {head.terminal_id} already pushes another journal; an administrator "
+                "must provision it again (`pos-loyalty hq add-terminal`) before a new journal "
+                "can start its chain.",
+            )
+        for n, event in enumerate(events):
+            if (event.store_id, event.terminal_id) != (head.store_id, head.terminal_id):
+                raise NotAllowed(f"Event #{event.seq} names another store or terminal.")
+            if n and event.seq != events[n - 1].seq + 1:
+                raise PushRefused("bad_batch", "The events of a batch must follow on in seq order.")
+        first = events[0].seq
+        if first > head.head_seq + 1:
+            raise PushRefused(
+                "gap",
+                f"HQ holds this terminal's events up to #{head.head_seq}; send from "
+                f"#{head.head_seq + 1}.",
+                head.head_seq + 1,
+            )
+        outcomes = []
+        seq, prev = head.head_seq, head.head_hash
+        genesis = chain.genesis(request.journal_id, head.store_id, head.terminal_id)
+        for event in events:
+            if event.seq <= head.head_seq:
+                outcomes.append(self._duplicate(tx, head, request.journal_id, event))
+                continue
+            link = prev if seq else (genesis if event.chain_version else chain.LEGACY_GENESIS)
+            problem = _chain_problem(event, link)
+            if problem:
+                raise PushRefused("conflict", problem, event=event)
+            flags = self._store(tx, request.journal_id, event, now)
+            outcomes.append(EventOutcome(event.event_id, event.seq, "applied", flags))
+            seq, prev = event.seq, event.hash
+        tx.run(
+            "UPDATE terminals SET head_seq = ?, head_hash = ?, journal_id = ? "
+            "WHERE store_id = ? AND terminal_id = ?",
+            (seq, prev, request.journal_id, head.store_id, head.terminal_id),
+        )
+        return outcomes, seq, prev
+
+    def _duplicate(self, tx: Tx, head: Terminal, journal_id: str, event: WireEvent) -> EventOutcome:
+        held = tx.one(
+            "SELECT event_id, hash FROM events WHERE store_id = ? AND terminal_id = ? "
+            "AND journal_id = ? AND seq = ?",
+            (head.store_id, head.terminal_id, journal_id, event.seq),
+        )
+        if held is None or tuple(held) != (event.event_id, event.hash):
+            raise PushRefused(
+                "conflict",
+                f"Event #{event.seq} differs from the one HQ holds at that place in this "
+                "terminal's chain; both are kept for review.",
+                event=event,
+            )
+        return EventOutcome(event.event_id, event.seq, "duplicate")
+
+    def _store(self, tx: Tx, journal_id: str, event: WireEvent, now: str) -> list[str]:
+        elsewhere = tx.one(
+            "SELECT seq FROM events WHERE store_id = ? AND event_id = ?",
+            (event.store_id, event.event_id),
+        )
+        if elsewhere is not None:
+            raise PushRefused(
+                "conflict",
+                f"Event #{event.seq} has the id of event #{elsewhere[0]} HQ already holds; "
+                "both are kept for review.",
+                event=event,
+            )
+        key = event.member_id or f"tel:{event.phone or ''}"
+        tx.run(
+            "INSERT INTO events (store_id, terminal_id, journal_id, seq, event_id, kind, "
+            "member_id, phone, points, amount, currency, ref_event_id, ruleset, detail, staff_id, "
+            "created_at, prev_hash, hash, chain_version, member_key, received_at) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                event.store_id,
+                event.terminal_id,
+                journal_id,
+                event.seq,
+                event.event_id,
+                event.kind,
+                event.member_id,
+                event.phone,
+                event.points,
+                event.amount,
+                event.currency,
+                event.ref_event_id,
+                event.ruleset,
+                event.detail,
+                event.staff_id,
+                event.created_at,
+                event.prev_hash,
+                event.hash,
+                event.chain_version,
+                key,
+                now,
+            ),
+        )
+        return self._fold(tx, key, event, now)
+
+    def _fold(self, tx: Tx, key: str, event: WireEvent, now: str) -> list[str]:
+        """The member's account with this event folded in, by the tills' own fold."""
+        row = tx.one(f"SELECT version, ledger FROM accounts WHERE member_key = ?{tx.lock}", (key,))
+        version, ledger = (row[0], decode(row[1])) if row else (0, Ledger())
+        received = _Received(
+            event.event_id, event.kind, event.points, event.created_at, json.loads(event.detail)
+        )
+        at = self.clock().astimezone(dt.UTC)
+        account = fold(ledger, [received], at, self.program)
+        tx.run(
+            "INSERT INTO accounts (member_key, member_id, phone, version, ledger, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (member_key) DO UPDATE SET "
+            "version = excluded.version, ledger = excluded.ledger, "
+            "updated_at = excluded.updated_at",
+            (key, event.member_id, event.phone, version + 1, encode(account.ledger).decode(), now),
+        )
+        tx.run(
+            "INSERT INTO account_terminals (member_key, store_id, terminal_id, through_seq) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT (member_key, store_id, terminal_id) "
+            "DO UPDATE SET through_seq = excluded.through_seq",
+            (key, event.store_id, event.terminal_id, event.seq),
+        )
+        flags = ["overdraft"] if account.deficit > 0 else []
+        for flag in flags:
+            tx.run(
+                "INSERT INTO review (store_id, terminal_id, seq, event_id, reason, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (event.store_id, event.terminal_id, event.seq, event.event_id, flag, now),
+            )
+        return flags
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def account(self, member_key: str) -> tuple[int, Ledger] | None:
+        with self.db.transaction() as tx:
+            row = tx.one("SELECT version, ledger FROM accounts WHERE member_key = ?", (member_key,))
+        return (int(row[0]), decode(row[1])) if row else None
+
+    def review(self) -> list[tuple[Any, ...]]:
+        with self.db.transaction() as tx:
+            return tx.all(
+                "SELECT store_id, terminal_id, seq, event_id, reason, at FROM review "
+                "ORDER BY at, store_id, terminal_id, seq"
+            )
+
+    def event_count(self) -> int:
+        with self.db.transaction() as tx:
+            row = tx.one("SELECT count(*) FROM events")
+        return int(row[0]) if row else 0
+
+
+def token_hash(token: str) -> str:
+    """Tokens are 256 random bits: a plain SHA-256 keeps them safe at rest."""
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+def _locked_terminal(tx: Tx, terminal: Terminal) -> Terminal:
+    """The terminal's row, locked for this transaction: two pushes of one terminal (two
+    daemons, two HQ processes) apply one after the other, never interleaved."""
+    row = tx.one(
+        "SELECT store_id, terminal_id, journal_id, head_seq, head_hash FROM terminals "
+        f"WHERE store_id = ? AND terminal_id = ? AND revoked_at IS NULL{tx.lock}",
+        (terminal.store_id, terminal.terminal_id),
+    )
+    if row is None:
+        raise NotAllowed("This terminal's token was revoked.")
+    return Terminal(*row)
+
+
+def _chain_problem(event: WireEvent, link: str | None) -> str | None:
+    """Why ``event`` does not continue the chain at ``link``, or None."""
+    if event.prev_hash != link:
+        return (
+            f"Event #{event.seq} does not continue this terminal's chain as HQ holds it "
+            "(a fork, or a journal restored from an older copy); it is kept for review."
+        )
+    fields = {name: getattr(event, name) for name in chain.FIELDS if name != "detail"}
+    if event.chain_version == 0:
+        computed = chain.legacy_hash({**fields, "detail": event.detail})
+    else:
+        try:
+            detail = json.loads(event.detail)
+            if chain.canonical(detail) != event.detail:
+                return f"Event #{event.seq}'s detail is not in its canonical form."
+            computed = chain.event_hash({**fields, "detail": detail}, event.detail)
+        except (ValueError, chain.NotCanonical):
+            return f"Event #{event.seq}'s detail cannot be read as the journal writes it."
+    if computed != event.hash:
+        return f"Event #{event.seq} does not match its hash; it was altered on the way."
+    return None

@@ -1,0 +1,149 @@
+"""The wire protocol between a till and HQ, version 1: defined once, used by the sync daemon
+and by HQ alike, and published as HQ's OpenAPI document.
+
+JSON over HTTP under ``/v1``. A terminal authenticates with its own bearer token. Events travel
+as the journal stores them: every hashed field, ``detail`` as its exact canonical text (so HQ
+recomputes the v1 hash from what it received, without trusting a parse), and the hash.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+
+API = "/v1"
+MAX_BATCH = 500  # events in one push
+MAX_BODY = 2 * 1024 * 1024  # bytes in one request
+
+Text = Annotated[str, msgspec.Meta(max_length=200)]
+Id = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+Hash = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+Seq = Annotated[int, msgspec.Meta(ge=1, le=2**53 - 1)]
+Points = Annotated[int, msgspec.Meta(ge=-(2**53 - 1), le=2**53 - 1)]
+
+
+class _Wire(
+    msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True, omit_defaults=True
+):
+    pass
+
+
+class WireEvent(_Wire, frozen=True):
+    """One journal event exactly as the till stored and hashed it (docs/JOURNAL.md)."""
+
+    seq: Seq
+    event_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    store_id: Id
+    terminal_id: Id
+    kind: Annotated[str, msgspec.Meta(pattern=r"^[a-z_]{1,32}$")]
+    member_id: Annotated[str, msgspec.Meta(max_length=32)] | None
+    phone: Annotated[str, msgspec.Meta(max_length=32)] | None
+    points: Points
+    amount: Points | None
+    currency: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{3}$")] | None
+    ref_event_id: Annotated[str, msgspec.Meta(max_length=64)] | None
+    ruleset: Text
+    detail: Annotated[str, msgspec.Meta(max_length=64 * 1024)]  # the canonical text
+    staff_id: Id | None
+    created_at: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")]
+    prev_hash: Hash
+    hash: Hash
+    chain_version: Annotated[int, msgspec.Meta(ge=0, le=1)]
+
+
+class PushRequest(_Wire, frozen=True):
+    """A batch of one terminal's events, in ``seq`` order, without gaps."""
+
+    store_id: Id
+    terminal_id: Id
+    journal_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    events: Annotated[list[WireEvent], msgspec.Meta(min_length=1, max_length=MAX_BATCH)]
+
+
+class EventOutcome(_Wire, frozen=True):
+    event_id: str
+    seq: int
+    status: Literal["applied", "duplicate"]
+    flags: list[str] = []  # e.g. "overdraft": applied, and for review
+
+
+class PushReply(_Wire, frozen=True):
+    """Per event, applied or duplicate; and what HQ now holds of the terminal's chain."""
+
+    results: list[EventOutcome]
+    acked_seq: int  # the highest contiguous seq HQ holds for the terminal
+    head_hash: str | None
+
+
+class Problem(_Wire, frozen=True):
+    """Every refusal: a stable code, one sentence, and where it helps, the seq HQ expects."""
+
+    code: str
+    message: str
+    expected_seq: int | None = None
+
+
+class ErrorReply(_Wire, frozen=True):
+    error: Problem
+
+
+class Health(_Wire, frozen=True):
+    status: Literal["ok"]
+    api: str
+    database: str  # "sqlite" or "postgresql"
+
+
+def openapi() -> dict[str, object]:
+    """HQ's OpenAPI document, from the very structs above."""
+    names = (PushRequest, PushReply, ErrorReply, Health)
+    schemas, components = msgspec.json.schema_components(
+        names, ref_template="#/components/schemas/{name}"
+    )
+    push, push_reply, error, health = schemas
+
+    def refusal(text: str) -> dict[str, object]:
+        return {"description": text, "content": {"application/json": {"schema": error}}}
+
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "pos-loyalty HQ", "version": "1"},
+        "paths": {
+            f"{API}/health": {
+                "get": {
+                    "summary": "Whether HQ and its database answer",
+                    "responses": {
+                        "200": {
+                            "description": "HQ is up",
+                            "content": {"application/json": {"schema": health}},
+                        }
+                    },
+                }
+            },
+            f"{API}/push": {
+                "post": {
+                    "summary": "Push a batch of one terminal's events",
+                    "security": [{"terminal": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": push}},
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Each event applied or already held",
+                            "content": {"application/json": {"schema": push_reply}},
+                        },
+                        "400": refusal("The request is not a valid push"),
+                        "401": refusal("No token, or a wrong or revoked one"),
+                        "403": refusal("The token is another terminal's"),
+                        "409": refusal("A gap (resend from expected_seq) or a conflict"),
+                        "413": refusal("The request is too large"),
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"terminal": {"type": "http", "scheme": "bearer"}},
+        },
+    }

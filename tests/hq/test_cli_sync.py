@@ -1,0 +1,112 @@
+"""`pos-loyalty hq serve`, `hq add-terminal` and `sync --once` as processes, the way a store
+sets them up: HQ killed under the till, and brought back."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from conftest import config_text
+
+CLI = [sys.executable, "-m", "pos_loyalty"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("POS_LOYALTY")},
+        **(env or {}),
+    }
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60, env=full)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_hq(db: str, port: int) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [*CLI, "hq", "serve", "--db", db, "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=0.5).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError(f"HQ did not start: {proc.communicate()}")
+
+
+def test_a_store_sets_up_hq_and_a_till_syncs_through_hq_going_down(tmp_path: Path):
+    db, port = f"sqlite:///{tmp_path / 'hq.db'}", free_port()
+    hq = start_hq(db, port)
+    try:
+        added = run("hq", "add-terminal", "--db", db, "--store", "AMS-01", "--terminal", "T1")
+        assert added.returncode == 0, added.stderr
+        token = added.stdout.strip().splitlines()[-1]  # the token is the last line, once
+        token_file = tmp_path / "hq.token"
+        token_file.write_text(token + "\n")
+        token_file.chmod(0o600)
+        config = tmp_path / "pos-loyalty.toml"
+        text = config_text().replace('url = ""', f'url = "http://127.0.0.1:{port}"', 1)
+        config.write_text(text.replace('token_file = ""', 'token_file = "hq.token"', 1))
+        assert run("init", "--config", str(config)).returncode == 0
+        assert run("enroll", "--config", str(config), "--phone", "0612345678").returncode == 0
+        synced = run("sync", "--once", "--config", str(config), "--json")
+        assert synced.returncode == 0, synced.stdout + synced.stderr
+        assert json.loads(synced.stdout) == {
+            "pushed": 2,
+            "duplicates": 0,
+            "acked_seq": 2,
+            "waiting": 0,
+        }
+        hq.send_signal(signal.SIGKILL)  # HQ goes down, hard
+        hq.wait()
+        assert (
+            run(
+                "earn", "--config", str(config), "--phone", "0612345678", "--amount", "10"
+            ).returncode
+            == 0
+        )
+        down = run("sync", "--once", "--config", str(config), "--json")
+        assert down.returncode == 1
+        error = json.loads(down.stdout)["error"]
+        assert error["code"] == "hq_unreachable" and error["message"].endswith(
+            "1 event waits to be sent."
+        )
+        queue = json.loads(run("queue", "--config", str(config), "--json").stdout)
+        assert (queue["acked_seq"], queue["unsynced"]) == (2, 1)
+        assert queue["last_error"].startswith("HQ cannot be reached")
+        hq = start_hq(db, port)  # back up: the rest goes
+        again = run("sync", "--once", "--config", str(config), "--json")
+        assert json.loads(again.stdout)["acked_seq"] == 3, again.stdout + again.stderr
+    finally:
+        hq.kill()
+        hq.wait()
+
+
+def test_a_token_file_others_can_read_is_refused(tmp_path: Path):
+    token_file = tmp_path / "hq.token"
+    token_file.write_text("secret\n")
+    token_file.chmod(0o644)
+    config = tmp_path / "pos-loyalty.toml"
+    text = config_text().replace('url = ""', 'url = "http://127.0.0.1:9"', 1)
+    config.write_text(text.replace('token_file = ""', 'token_file = "hq.token"', 1))
+    assert run("init", "--config", str(config)).returncode == 0
+    refused = run("sync", "--once", "--config", str(config), "--json")
+    assert refused.returncode == 2
+    message = json.loads(refused.stdout)["error"]["message"]
+    assert "can be read by others" in message and "secret" not in refused.stdout + refused.stderr

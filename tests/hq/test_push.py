@@ -1,0 +1,176 @@
+"""A till pushes its journal to the real HQ on loopback (SQLite and PostgreSQL): exactly-once
+effect whatever is retried, the chain checked from the wire, credentials per terminal."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from pos_loyalty.service import MemberRef
+from sync.daemon import Syncer, SyncStopped
+from sync.protocol import API
+
+ANNA = MemberRef(phone="0612345678")
+
+
+def sync(till, token: str) -> object:
+    with Syncer(till.source, token=token, sleep=lambda s: None) as syncer:
+        return syncer.push()
+
+
+def hq_balance(hq, member_id: str) -> int:
+    held = hq.store.account(member_id)
+    assert held is not None, "HQ does not know the member"
+    return held[1].balance
+
+
+def test_a_tills_events_reach_hq_and_fold_to_the_same_balance(make_synced_till, hq):
+    till, token = make_synced_till()
+    member = till.enroll("0612345678", name="Anna").member
+    till.earn(ANNA, amount=12000)
+    till.redeem(ANNA, reward_id="coffee")
+    summary = sync(till, token)
+    assert (summary.pushed, summary.duplicates, summary.acked_seq) == (4, 0, 4)
+    assert till.queue().acked_seq == 4 and till.queue().unsynced == 0
+    assert hq_balance(hq, member.member_id) == till.lookup(ANNA).balance == 50 + 120 - 150
+    again = sync(till, token)
+    assert (again.pushed, again.acked_seq) == (0, 4)  # nothing left to send
+
+
+def test_a_lost_reply_resent_counts_once(make_synced_till, hq):
+    till, token = make_synced_till()
+    member = till.enroll("0612345678").member
+    till.earn(ANNA, amount=10000)
+    sync(till, token)
+    with till.journal.writing():  # the reply was lost: the till never marked them sent
+        till.journal.conn.execute("UPDATE outbox SET acked_seq = 0")
+    summary = sync(till, token)
+    assert (summary.pushed, summary.duplicates, summary.acked_seq) == (0, 3, 3)
+    assert hq_balance(hq, member.member_id) == 150
+    assert hq.store.event_count() == 3
+
+
+def test_hq_restored_from_an_older_backup_asks_for_the_rest_and_gets_it(make_synced_till, hq):
+    till, token = make_synced_till()
+    till.enroll("0612345678")
+    sync(till, token)  # HQ holds #1-#2
+    till.earn(ANNA, amount=10000)
+    with till.journal.writing():  # the till thinks HQ holds #3 too (HQ was restored)
+        till.journal.conn.execute("UPDATE outbox SET acked_seq = 3")
+    till.earn(ANNA, amount=2000)
+    summary = sync(till, token)
+    assert (summary.pushed, summary.acked_seq) == (2, 4)
+    assert hq.store.event_count() == 4
+
+
+def test_a_wrong_revoked_or_missing_token_is_refused(make_synced_till, hq):
+    till, token = make_synced_till()
+    till.enroll("0612345678")
+    with pytest.raises(SyncStopped, match="Terminal credential rejected"):
+        sync(till, "not-the-token")
+    assert till.queue().last_error.startswith("Terminal credential rejected")
+    assert till.queue().acked_seq == 0
+    reply = httpx.post(f"{hq.base}{API}/push", content=b"{}")
+    assert reply.status_code == 401
+    assert reply.json() == {
+        "error": {"code": "unauthorized", "message": "This request needs the terminal's token."}
+    }
+    hq.store.revoke("AMS-01", "T1")
+    with pytest.raises(SyncStopped, match="Terminal credential rejected"):
+        sync(till, token)
+
+
+def test_a_token_pushes_only_its_own_terminals_events(make_synced_till, hq):
+    till, _ = make_synced_till("T1")
+    _, other_token = make_synced_till("T2")
+    till.enroll("0612345678")
+    with pytest.raises(SyncStopped, match="Terminal credential rejected"):
+        sync(till, other_token)  # T2's token, T1's events: 403
+    assert hq.store.event_count() == 0
+
+
+def test_a_replaced_journal_under_the_same_terminal_is_refused_until_provisioned_again(
+    make_synced_till, hq, tmp_path
+):
+    till, token = make_synced_till()
+    till.enroll("0612345678")
+    sync(till, token)
+    # The till is reinstalled: a new journal (new journal id) under the same terminal id.
+    db = till.journal.path
+    till.close()
+    for suffix in ("", "-wal", "-shm"):
+        db.with_name(db.name + suffix).unlink(missing_ok=True)
+    from pos_loyalty.service import Till
+
+    fresh = Till.open(till.source, create=True)
+    fresh.enroll("0687654321")
+    with pytest.raises(SyncStopped, match="provision it again"):
+        sync(fresh, token)
+    token = hq.store.add_terminal("AMS-01", "T1")  # an administrator provisions it again
+    assert sync(fresh, token).acked_seq == 2
+    fresh.close()
+
+
+def test_a_tampered_event_is_a_conflict_kept_for_review_and_nothing_of_the_batch_applies(
+    make_synced_till, hq
+):
+    till, token = make_synced_till()
+    till.enroll("0612345678")
+    till.earn(ANNA, amount=10000)
+    db = till.journal.conn
+    db.executescript(
+        "DROP TRIGGER events_no_update; UPDATE events SET points = 9999 WHERE seq = 3;"
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;"
+    )
+    with pytest.raises(SyncStopped, match="does not match its hash"):
+        sync(till, token)
+    assert hq.store.event_count() == 0  # the good events of that batch were not applied
+    [(store, terminal, seq, _, reason, _)] = hq.store.review()
+    assert (store, terminal, seq) == ("AMS-01", "T1", 3) and reason.startswith("conflict")
+
+
+def test_bad_requests_get_one_sentence_and_a_4xx(make_synced_till, hq):
+    _, token = make_synced_till()
+    auth = {"authorization": f"Bearer {token}"}
+    for body, status in (
+        (b"not json", 400),
+        (json.dumps({"store_id": "AMS-01"}).encode(), 400),
+        (b"x" * (3 * 1024 * 1024), 413),
+    ):
+        reply = httpx.post(f"{hq.base}{API}/push", content=body, headers=auth)
+        assert reply.status_code == status, reply.text
+        message = reply.json()["error"]["message"]
+        assert message.endswith(".") and "\n" not in message
+    assert httpx.get(f"{hq.base}/nowhere").status_code == 404
+    health = httpx.get(f"{hq.base}{API}/health").json()
+    assert health["status"] == "ok" and health["database"] in ("sqlite", "postgresql")
+    assert httpx.get(f"{hq.base}{API}/openapi.json").json()["openapi"].startswith("3.")
+
+
+def test_two_tills_redeeming_one_member_offline_are_flagged_for_review(make_synced_till, hq):
+    one, token_one = make_synced_till("T1")
+    two, token_two = make_synced_till("T2")
+    member = one.enroll("0612345678").member
+    one.earn(ANNA, amount=10000)
+    sync(one, token_one)
+    # T2 learns of Anna only by her code, offline: both tills let her spend the same points.
+    code = MemberRef(code=member.code)
+    two.earn(code, amount=10000)
+    one.redeem(ANNA, points=150)
+    two.redeem(code, points=100)
+    sync(one, token_one)
+    sync(two, token_two)
+    assert hq_balance(hq, member.member_id) == 50 + 100 - 150 + 100 - 100
+    reasons = [row[4] for row in hq.store.review()]
+    assert reasons == [] or set(reasons) == {"overdraft"}
+
+
+def test_the_openapi_copy_in_docs_is_what_hq_serves(hq):
+    from pathlib import Path
+
+    served = httpx.get(f"{hq.base}{API}/openapi.json").json()
+    copy = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
+    assert copy == served, "docs/openapi.json is out of date: regenerate it from sync.protocol"
