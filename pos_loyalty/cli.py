@@ -616,23 +616,26 @@ def cmd_demo(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_sync(args: argparse.Namespace, till: Any, out: Output) -> int:
-    """Push every event HQ does not hold yet (the pull of HQ's word comes with the directory)."""
+    """Push every event HQ does not hold yet, then pull HQ's word on the members that changed."""
     from sync.daemon import Syncer
 
     if till.source is None:
         raise BadInput("sync needs a till opened from a config file.")
     with Syncer(till.source, batch_size=args.batch) as syncer:
         summary = syncer.push()
+        members = syncer.pull()
     data = {
         "pushed": summary.pushed,
         "duplicates": summary.duplicates,
         "acked_seq": summary.acked_seq,
         "waiting": summary.waiting,
+        "members_updated": members,
     }
     text = [
         f"HQ holds this till's events up to #{summary.acked_seq}: "
         f"{plural(summary.pushed, 'event')} sent now"
-        + (f", {summary.duplicates} it already had." if summary.duplicates else ".")
+        + (f", {summary.duplicates} it already had." if summary.duplicates else "."),
+        f"HQ's word taken on {plural(members, 'member')}.",
     ]
     out.emit(data, text)
     return 0
@@ -641,6 +644,11 @@ def cmd_sync(args: argparse.Namespace, till: Any, out: Output) -> int:
 def cmd_hq(args: argparse.Namespace, out: Output) -> int:
     from sync.hq import commands
 
+    if args.hq_command == "openapi":
+        from sync.protocol import openapi
+
+        print(json.dumps(openapi(), indent=2, sort_keys=True))
+        return 0
     if args.hq_command == "serve":
         where = f"http://{args.host}:{args.port}"
         print(f"HQ on {where} ({args.db.split(':', 1)[0]}); Ctrl-C stops it.", file=sys.stderr)
@@ -826,6 +834,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--db", required=True, metavar="URL", help=db_help)
         p.add_argument("--store", required=True, metavar="ID")
         p.add_argument("--terminal", required=True, metavar="ID")
+    hq_sub.add_parser("openapi", help="print HQ's OpenAPI document", parents=[common])
     p = hq_sub.add_parser("review", help="conflicts and flagged events", parents=[common])
     p.add_argument("--db", required=True, metavar="URL", help=db_help)
     hq.set_defaults(handler=cmd_hq)

@@ -27,12 +27,13 @@ from pos_loyalty.errors import ConfigError, LoyaltyError
 from pos_loyalty.journal import Event, Journal
 from pos_loyalty.words import plural
 
-from .protocol import API, ErrorReply, Problem, PushReply, PushRequest, WireEvent
+from .protocol import API, Directory, ErrorReply, Problem, PushReply, PushRequest, WireEvent
 
 TOKEN_ENV = "POS_LOYALTY_HQ_TOKEN"
 BACKOFF_FIRST, BACKOFF_CAP = 0.5, 60.0  # seconds
 _reply = msgspec.json.Decoder(PushReply)
 _error = msgspec.json.Decoder(ErrorReply)
+_directory = msgspec.json.Decoder(Directory)
 
 
 class SyncStopped(LoyaltyError):
@@ -162,6 +163,63 @@ class Syncer:
             pushed += sum(1 for r in reply.results if r.status == "applied")
             duplicates += sum(1 for r in reply.results if r.status == "duplicate")
             events.acknowledged(reply.acked_seq, iso(self.clock()))
+
+    def pull(self, *, attempts: int = 5, page: int = 500) -> int:
+        """HQ's word on the members that changed since the last pull; each page applied in
+        one transaction with the cursor, so a pull cut short goes on where it stopped.
+        Returns how many members' word was taken."""
+        members = self.journal.members
+        taken = failures = 0
+        while True:
+            cursor = members.directory_cursor()
+            try:
+                directory = self._directory(cursor, page)
+            except _Retry as retry:
+                failures += 1
+                self.journal.events.sync_failed(retry.message, iso(self.clock()))
+                if failures >= attempts:
+                    raise HQUnreachable(f"{retry.message} HQ's word was not fetched.") from None
+                self.sleep(backoff(failures, self.rng, retry.after))
+                continue
+            failures = 0
+            if directory.next < cursor:
+                raise SyncStopped("HQ's directory went backwards; nothing of it was applied.")
+            at = iso(self.clock())
+            with self.journal.writing():
+                for snap in directory.members:
+                    members.learn(snap.member_id, snap.phone, snap.name)
+                    if members.record_hq_word(
+                        snap.member_id,
+                        snap.ledger,
+                        version=snap.version,
+                        at=at,
+                        through_seq=snap.through_seq,
+                    ):
+                        taken += 1
+                members.set_directory_cursor(directory.next)
+            if not directory.more:
+                return taken
+
+    def _directory(self, cursor: int, page: int) -> Directory:
+        try:
+            response = self.client.get(f"{API}/members", params={"since": cursor, "limit": page})
+        except httpx.TimeoutException:
+            raise _Retry("HQ did not answer in time.") from None
+        except httpx.HTTPError as exc:
+            raise _Retry(f"HQ cannot be reached ({type(exc).__name__}).") from None
+        status = response.status_code
+        if status in (401, 403):
+            raise SyncStopped(
+                "Terminal credential rejected by HQ; ask HQ for this terminal's token."
+            )
+        if status == 429 or status >= 500:
+            raise _Retry(f"HQ answered {status}.", _retry_after(response))
+        if status != 200:
+            raise SyncStopped(f"HQ refused the pull ({status}): {self._problem(response).message}")
+        try:
+            return _directory.decode(response.content)
+        except msgspec.MsgspecError:
+            raise SyncStopped("HQ's directory makes no sense; nothing of it was applied.") from None
 
     def _send(self, batch: list[Event]) -> PushReply:
         journal = self.journal

@@ -12,9 +12,12 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from pos_loyalty.rules.account import Ledger
+
 API = "/v1"
 MAX_BATCH = 500  # events in one push
 MAX_BODY = 2 * 1024 * 1024  # bytes in one request
+MAX_PAGE = 1000  # members in one directory page
 
 Text = Annotated[str, msgspec.Meta(max_length=200)]
 Id = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
@@ -88,6 +91,29 @@ class ErrorReply(_Wire, frozen=True):
     error: Problem
 
 
+class Snapshot(_Wire, frozen=True):
+    """HQ's word on one member: the fold of every event of theirs HQ holds, from every till.
+    ``through_seq`` is the last event of the asking terminal that it includes, read in the
+    same database transaction, so the till folds exactly its later events on top."""
+
+    member_id: str
+    phone: str | None
+    name: str | None
+    version: int
+    ledger: Ledger
+    updated_at: str
+    through_seq: int
+
+
+class Directory(_Wire, frozen=True):
+    """A page of member changes after a cursor; ``next`` is the cursor to ask from next (the
+    same as asked when nothing changed)."""
+
+    members: list[Snapshot]
+    next: int
+    more: bool
+
+
 class Health(_Wire, frozen=True):
     status: Literal["ok"]
     api: str
@@ -96,11 +122,11 @@ class Health(_Wire, frozen=True):
 
 def openapi() -> dict[str, object]:
     """HQ's OpenAPI document, from the very structs above."""
-    names = (PushRequest, PushReply, ErrorReply, Health)
+    names = (PushRequest, PushReply, ErrorReply, Health, Directory)
     schemas, components = msgspec.json.schema_components(
         names, ref_template="#/components/schemas/{name}"
     )
-    push, push_reply, error, health = schemas
+    push, push_reply, error, health, directory = schemas
 
     def refusal(text: str) -> dict[str, object]:
         return {"description": text, "content": {"application/json": {"schema": error}}}
@@ -117,6 +143,32 @@ def openapi() -> dict[str, object]:
                             "description": "HQ is up",
                             "content": {"application/json": {"schema": health}},
                         }
+                    },
+                }
+            },
+            f"{API}/members": {
+                "get": {
+                    "summary": "Member changes after a cursor, this terminal's view",
+                    "security": [{"terminal": []}],
+                    "parameters": [
+                        {
+                            "name": "since",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 0},
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "A page of member snapshots",
+                            "content": {"application/json": {"schema": directory}},
+                        },
+                        "400": refusal("The cursor or the limit is not a number in range"),
+                        "401": refusal("No token, or a wrong or revoked one"),
                     },
                 }
             },

@@ -116,6 +116,32 @@ class MemberStore:
             self.drop_checkpoint(phone_key(held.phone))
         return True
 
+    def learn(self, member_id: str, phone: str | None, name: str | None) -> None:
+        """A member HQ told this till of: added if new (from HQ's directory), the name filled
+        in if the till had none. A phone another member here already has stays with them."""
+        self.unit.require_write("learn a member")
+        taken = phone is not None and self.by_phone(phone) is not None
+        self.unit.conn.execute(
+            "INSERT INTO members (member_id, phone, name, source) VALUES (?, ?, ?, 'hq') "
+            "ON CONFLICT (member_id) DO UPDATE SET name = coalesce(members.name, excluded.name)",
+            (member_id, None if taken else phone, name),
+        )
+
+    def directory_cursor(self) -> int:
+        """Where the pull of HQ's directory goes on from."""
+        row = self.unit.conn.execute(
+            "SELECT value FROM meta WHERE key = 'directory_cursor'"
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_directory_cursor(self, cursor: int) -> None:
+        self.unit.require_write("move the directory cursor")
+        self.unit.conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('directory_cursor', ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (str(cursor),),
+        )
+
     def hq_balances(self) -> int:
         """The sum of HQ's balances for every member it has spoken of."""
         row = self.unit.conn.execute("SELECT coalesce(sum(hq_balance), 0) FROM members").fetchone()

@@ -20,7 +20,17 @@ from starlette.routing import Route
 
 from pos_loyalty.errors import NotAllowed
 
-from ..protocol import API, MAX_BODY, ErrorReply, Health, Problem, PushRequest, openapi
+from ..protocol import (
+    API,
+    MAX_BODY,
+    MAX_PAGE,
+    Directory,
+    ErrorReply,
+    Health,
+    Problem,
+    PushRequest,
+    openapi,
+)
 from .store import HQStore, PushRefused, Terminal
 
 log = logging.getLogger("pos_loyalty.hq")
@@ -52,6 +62,17 @@ def create_app(store: HQStore) -> Starlette:
             return _problem(403, "forbidden", exc.message)
         return _json(reply)
 
+    async def members(request: Request) -> Response:
+        terminal = await _authenticated(request, store)
+        since, limit = request.query_params.get("since", "0"), request.query_params.get("limit")
+        if not since.isdigit() or not (limit is None or limit.isdigit()):
+            return _problem(400, "bad_request", "since and limit are whole numbers.")
+        page = min(int(limit), MAX_PAGE) if limit else MAX_PAGE
+        if page < 1:
+            return _problem(400, "bad_request", f"limit is a number from 1 to {MAX_PAGE}.")
+        snapshots, cursor = await run_in_threadpool(store.changes, terminal, int(since), page)
+        return _json(Directory(snapshots, cursor, len(snapshots) == page))
+
     async def refused(request: Request, exc: Exception) -> Response:
         if isinstance(exc, HTTPRefusal):
             return _problem(exc.status_code, exc.code, exc.message)
@@ -70,6 +91,7 @@ def create_app(store: HQStore) -> Starlette:
             Route(f"{API}/health", health),
             Route(f"{API}/openapi.json", document),
             Route(f"{API}/push", push, methods=["POST"]),
+            Route(f"{API}/members", members),
         ],
         exception_handlers={HTTPException: refused, 500: failure},
     )

@@ -27,7 +27,7 @@ from pos_loyalty.errors import LoyaltyError, NotAllowed
 from pos_loyalty.rules.account import Ledger, decode, encode, fold
 from pos_loyalty.rules.program import Program
 
-from ..protocol import EventOutcome, Problem, PushReply, PushRequest, WireEvent
+from ..protocol import EventOutcome, Problem, PushReply, PushRequest, Snapshot, WireEvent
 from .db import Database, Tx
 
 SCHEMA_VERSION = 1
@@ -51,7 +51,10 @@ _DDL = (
     "CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events (store_id, event_id)",
     # Each member's account: the fold of every event of theirs HQ holds, and its version.
     "CREATE TABLE IF NOT EXISTS accounts (member_key TEXT PRIMARY KEY, member_id TEXT, "
-    "phone TEXT, version BIGINT NOT NULL, ledger TEXT NOT NULL, updated_at TEXT NOT NULL)",
+    "phone TEXT, name TEXT, version BIGINT NOT NULL, ledger TEXT NOT NULL, "
+    "updated_at TEXT NOT NULL, change_seq BIGINT NOT NULL)",
+    # The directory's cursor: accounts by the order their changes committed.
+    "CREATE INDEX IF NOT EXISTS accounts_changes ON accounts (change_seq)",
     # For each member and terminal, the last of that terminal's events the account includes.
     "CREATE TABLE IF NOT EXISTS account_terminals (member_key TEXT NOT NULL, "
     "store_id TEXT NOT NULL, terminal_id TEXT NOT NULL, through_seq BIGINT NOT NULL, "
@@ -316,12 +319,24 @@ class HQStore:
         )
         at = self.clock().astimezone(dt.UTC)
         account = fold(ledger, [received], at, self.program)
+        name = received.detail.get("name") if event.kind == "enroll" else None
         tx.run(
-            "INSERT INTO accounts (member_key, member_id, phone, version, ledger, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (member_key) DO UPDATE SET "
-            "version = excluded.version, ledger = excluded.ledger, "
-            "updated_at = excluded.updated_at",
-            (key, event.member_id, event.phone, version + 1, encode(account.ledger).decode(), now),
+            "INSERT INTO accounts (member_key, member_id, phone, name, version, ledger, "
+            "updated_at, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (member_key) DO UPDATE SET version = excluded.version, "
+            "ledger = excluded.ledger, updated_at = excluded.updated_at, "
+            "change_seq = excluded.change_seq, phone = coalesce(accounts.phone, excluded.phone), "
+            "name = coalesce(excluded.name, accounts.name)",
+            (
+                key,
+                event.member_id,
+                event.phone,
+                name if isinstance(name, str) else None,
+                version + 1,
+                encode(account.ledger).decode(),
+                now,
+                _next_change(tx),
+            ),
         )
         tx.run(
             "INSERT INTO account_terminals (member_key, store_id, terminal_id, through_seq) "
@@ -329,7 +344,7 @@ class HQStore:
             "DO UPDATE SET through_seq = excluded.through_seq",
             (key, event.store_id, event.terminal_id, event.seq),
         )
-        flags = ["overdraft"] if account.deficit > 0 else []
+        flags = ["overdraft"] if account.deficit > ledger.deficit else []
         for flag in flags:
             tx.run(
                 "INSERT INTO review (store_id, terminal_id, seq, event_id, reason, at) "
@@ -337,6 +352,36 @@ class HQStore:
                 (event.store_id, event.terminal_id, event.seq, event.event_id, flag, now),
             )
         return flags
+
+    # -- the directory -------------------------------------------------------------------------
+
+    def changes(self, terminal: Terminal, since: int, limit: int) -> tuple[list[Snapshot], int]:
+        """Members whose account changed after cursor ``since``, oldest change first, each with
+        the last of *this* terminal's events it includes, read in one transaction with it;
+        and the cursor to ask from next."""
+        with self.db.transaction() as tx:
+            rows = tx.all(
+                "SELECT a.member_id, a.phone, a.name, a.version, a.ledger, a.updated_at, "
+                "a.change_seq, coalesce(t.through_seq, 0) FROM accounts a "
+                "LEFT JOIN account_terminals t ON t.member_key = a.member_key "
+                "AND t.store_id = ? AND t.terminal_id = ? "
+                "WHERE a.change_seq > ? AND a.member_id IS NOT NULL "
+                "ORDER BY a.change_seq LIMIT ?",
+                (terminal.store_id, terminal.terminal_id, since, limit),
+            )
+        snapshots = [
+            Snapshot(
+                member_id=r[0],
+                phone=r[1],
+                name=r[2],
+                version=int(r[3]),
+                ledger=decode(r[4]),
+                updated_at=r[5],
+                through_seq=int(r[7]),
+            )
+            for r in rows
+        ]
+        return snapshots, int(rows[-1][6]) if rows else since
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -356,6 +401,18 @@ class HQStore:
         with self.db.transaction() as tx:
             row = tx.one("SELECT count(*) FROM events")
         return int(row[0]) if row else 0
+
+
+def _next_change(tx: Tx) -> int:
+    """The next directory cursor. Taken with the counter's row locked until commit, so
+    changes commit in cursor order and a pull never skips one that commits late."""
+    tx.run(
+        "INSERT INTO hq_meta (key, value) VALUES ('change_seq', '0') ON CONFLICT (key) DO NOTHING"
+    )
+    row = tx.one(f"SELECT value FROM hq_meta WHERE key = 'change_seq'{tx.lock}")
+    value = int(row[0]) + 1 if row else 1
+    tx.run("UPDATE hq_meta SET value = ? WHERE key = 'change_seq'", (str(value),))
+    return value
 
 
 def token_hash(token: str) -> str:

@@ -72,6 +72,7 @@ def test_a_store_sets_up_hq_and_a_till_syncs_through_hq_going_down(tmp_path: Pat
             "duplicates": 0,
             "acked_seq": 2,
             "waiting": 0,
+            "members_updated": 1,
         }
         hq.send_signal(signal.SIGKILL)  # HQ goes down, hard
         hq.wait()

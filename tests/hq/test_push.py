@@ -173,4 +173,4 @@ def test_the_openapi_copy_in_docs_is_what_hq_serves(hq):
 
     served = httpx.get(f"{hq.base}{API}/openapi.json").json()
     copy = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
-    assert copy == served, "docs/openapi.json is out of date: regenerate it from sync.protocol"
+    assert copy == served, "run `pos-loyalty hq openapi > docs/openapi.json`"

@@ -1,0 +1,76 @@
+"""HQ's word back to the tills: the directory of member changes, each member's account as
+HQ folded it from every till, rebased under each till's own later events."""
+
+from __future__ import annotations
+
+import httpx
+
+from pos_loyalty.service import MemberRef
+from sync.daemon import Syncer
+from sync.protocol import API
+
+ANNA = MemberRef(phone="0612345678")
+
+
+def sync(till, token: str) -> tuple[object, int]:
+    with Syncer(till.source, token=token, sleep=lambda s: None) as syncer:
+        return syncer.push(), syncer.pull()
+
+
+def test_two_tills_of_a_store_see_each_others_points_through_hq(make_synced_till, hq):
+    one, token_one = make_synced_till("T1")
+    two, token_two = make_synced_till("T2")
+    member = one.enroll("0612345678", name="Anna").member
+    one.earn(ANNA, amount=30000)
+    sync(one, token_one)
+    _, learned = sync(two, token_two)
+    assert learned == 1
+    at_two = two.lookup(ANNA)  # T2 never saw Anna: it knows her from HQ's directory
+    assert (at_two.member_id, at_two.name, at_two.balance) == (member.member_id, "Anna", 350)
+    assert (at_two.confirmed, at_two.pending) == (350, 0)
+    two.redeem(ANNA, reward_id="coffee")
+    sync(two, token_two)
+    sync(one, token_one)
+    for till in (one, two):
+        view = till.lookup(ANNA)
+        assert (view.balance, view.confirmed, view.pending) == (200, 200, 0)
+    assert hq.store.account(member.member_id)[1].balance == 200
+
+
+def test_events_acknowledged_but_not_yet_in_hqs_word_count_once(make_synced_till, hq):
+    till, token = make_synced_till()
+    till.enroll("0612345678")
+    sync(till, token)
+    till.earn(ANNA, amount=10000)  # after HQ's word: pending until the next pull
+    with Syncer(till.source, token=token) as syncer:
+        syncer.push()  # acknowledged, HQ's word not pulled yet
+        view = till.lookup(ANNA)
+        assert (view.confirmed, view.pending, view.balance) == (50, 100, 150)
+        syncer.pull()
+    view = till.lookup(ANNA)
+    assert (view.confirmed, view.pending, view.balance) == (150, 0, 150)
+
+
+def test_hqs_confirmation_frees_the_offline_cap(make_synced_till, hq):
+    till, token = make_synced_till(offline_redeem_cap=200)
+    till.enroll("0612345678")
+    till.earn(ANNA, amount=100000)
+    till.redeem(ANNA, points=200)
+    assert till.lookup(ANNA).offline_cap_room == 0
+    sync(till, token)
+    assert till.lookup(ANNA).offline_cap_room == 200  # HQ confirmed the spend
+
+
+def test_the_directory_pages_and_refuses_a_bad_cursor(make_synced_till, hq):
+    till, token = make_synced_till()
+    for n in range(5):
+        till.enroll(f"061234567{n}")
+    sync(till, token)
+    auth = {"authorization": f"Bearer {token}"}
+    page = httpx.get(f"{hq.base}{API}/members?since=0&limit=2", headers=auth).json()
+    assert (len(page["members"]), page["more"]) == (2, True)
+    rest = httpx.get(f"{hq.base}{API}/members?since={page['next']}", headers=auth).json()
+    assert len(rest["members"]) == 3 and rest["more"] is False
+    bad = httpx.get(f"{hq.base}{API}/members?since=-1", headers=auth)
+    assert bad.status_code == 400 and bad.json()["error"]["message"].endswith(".")
+    assert httpx.get(f"{hq.base}{API}/members").status_code == 401
