@@ -102,13 +102,21 @@ def make_synced_till(
     """A till of its own folder, provisioned at HQ; returns it and its token."""
     opened: list[Till] = []
 
-    def make(terminal: str = "T1", store: str = "AMS-01", **program: object) -> tuple[Till, str]:
+    def make(
+        terminal: str = "T1",
+        store: str = "AMS-01",
+        *,
+        url: str | None = None,
+        timeout: float = 5.0,
+        **program: object,
+    ) -> tuple[Till, str]:
         folder = tmp_path / f"{store}-{terminal}"
         folder.mkdir()
         text = config_text(**program)
         text = text.replace('id = "T1"', f'id = "{terminal}"', 1)
         text = text.replace('id = "AMS-01"', f'id = "{store}"', 1)
-        text = text.replace('url = ""', f'url = "{hq.base}"', 1)
+        text = text.replace('url = ""', f'url = "{url or hq.base}"', 1)
+        text = text.replace("timeout_seconds = 5.0\n", f"timeout_seconds = {timeout}\n", 1)
         path = folder / "pos-loyalty.toml"
         path.write_text(text)
         till = Till.open(config_mod.load(str(path)), clock=clock, create=True)

@@ -111,3 +111,60 @@ def test_a_token_file_others_can_read_is_refused(tmp_path: Path):
     assert refused.returncode == 2
     message = json.loads(refused.stdout)["error"]["message"]
     assert "can be read by others" in message and "secret" not in refused.stdout + refused.stderr
+
+
+def test_hq_killed_in_the_middle_of_a_long_push_applies_no_half_batch(tmp_path: Path):
+    import threading
+
+    from pos_loyalty import config as config_mod
+    from pos_loyalty.service import MemberRef, Till
+    from sync.daemon import HQUnreachable, Syncer
+    from sync.hq.commands import open_store
+
+    db, port = f"sqlite:///{tmp_path / 'hq.db'}", free_port()
+    hq = start_hq(db, port)
+    try:
+        store = open_store(db)
+        token = store.add_terminal("AMS-01", "T1")
+        config = tmp_path / "pos-loyalty.toml"
+        text = config_text(velocity_max_per_day=0)
+        config.write_text(text.replace('url = ""', f'url = "http://127.0.0.1:{port}"', 1))
+        till = Till.open(config_mod.load(str(config)), create=True)
+        till.enroll("0612345678")
+        for n in range(1500):
+            till.earn(MemberRef(phone="0612345678"), amount=100 + n)
+        outcome: list[object] = []
+
+        def push() -> None:
+            try:
+                with Syncer(till.source, token=token, batch_size=50, sleep=lambda s: None) as s:
+                    outcome.append(s.push(attempts=2))
+            except HQUnreachable as exc:
+                outcome.append(exc)
+
+        pushing = threading.Thread(target=push)
+        pushing.start()
+        deadline = time.monotonic() + 30
+        while store.event_count() < 200 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        hq.send_signal(signal.SIGKILL)  # mid-push, mid-batch most likely
+        hq.wait()
+        pushing.join(60)
+        assert outcome and isinstance(outcome[0], HQUnreachable)
+        held = store.event_count()
+        with store.db.transaction() as tx:
+            head = tx.one("SELECT head_seq FROM terminals WHERE terminal_id = 'T1'")[0]
+        assert held == head and held % 50 in (0, 2)  # whole batches only (the first had 2 more)
+        assert till.queue().acked_seq <= head  # never ahead of what HQ holds
+        hq = start_hq(db, port)
+        with Syncer(till.source, token=token, batch_size=500) as syncer:
+            assert syncer.push().acked_seq == till.journal.events.last_seq() == 1502
+        assert store.event_count() == 1502
+        assert store.account(till.lookup(MemberRef(phone="0612345678")).member_id)[1].balance == (
+            till.lookup(MemberRef(phone="0612345678")).balance
+        )
+        till.close()
+        store.db.close()
+    finally:
+        hq.kill()
+        hq.wait()

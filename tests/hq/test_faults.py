@@ -1,0 +1,83 @@
+"""The network between a till and HQ fails in every way a store's network does, through a
+fault-injecting proxy on real TCP: nothing is lost, nothing counts twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+from pos_loyalty.service import MemberRef
+from sync.daemon import HQUnreachable, Syncer
+
+from .proxy import Proxy
+
+ANNA = MemberRef(phone="0612345678")
+
+
+@pytest.fixture
+def proxy(hq) -> Iterator[Proxy]:
+    parts = urlsplit(hq.base)
+    served = Proxy((parts.hostname or "127.0.0.1", parts.port or 80))
+    yield served
+    served.close()
+
+
+def run(till, token: str, waits: list[float] | None = None, attempts: int = 5):
+    sleeps = waits if waits is not None else []
+    with Syncer(till.source, token=token, sleep=sleeps.append) as syncer:
+        return syncer.push(attempts=attempts), syncer.pull()
+
+
+def member_balance(hq, member_id: str) -> int:
+    return hq.store.account(member_id)[1].balance
+
+
+@pytest.mark.parametrize("fault", ["drop_request", "drop_reply", "truncate", "reset"])
+def test_a_push_whose_request_or_reply_is_lost_is_retried_and_counts_once(
+    make_synced_till, hq, proxy, fault
+):
+    till, token = make_synced_till(url=proxy.url)
+    member = till.enroll("0612345678").member
+    till.earn(ANNA, amount=10000)
+    proxy.inject(fault)
+    waits: list[float] = []
+    pushed, _ = run(till, token, waits)
+    assert pushed.acked_seq == 3 and till.queue().unsynced == 0
+    assert len(waits) == 1  # one retry, after a backoff
+    if fault in ("drop_reply", "truncate"):  # HQ had applied it: the retry finds it held
+        assert (pushed.pushed, pushed.duplicates) == (0, 3)
+    assert hq.store.event_count() == 3
+    assert member_balance(hq, member.member_id) == 150
+
+
+def test_a_reply_slower_than_the_timeout_is_retried(make_synced_till, hq, proxy):
+    till, token = make_synced_till(url=proxy.url, timeout=0.3)
+    member = till.enroll("0612345678").member
+    proxy.inject("delay", seconds=1.0)
+    pushed, _ = run(till, token)
+    assert pushed.acked_seq == 2 and hq.store.event_count() == 2
+    assert member_balance(hq, member.member_id) == 50
+
+
+def test_hq_busy_with_retry_after_is_waited_for(make_synced_till, hq, proxy):
+    till, token = make_synced_till(url=proxy.url)
+    till.enroll("0612345678")
+    proxy.inject("unavailable", times=2, seconds=3)
+    waits: list[float] = []
+    pushed, _ = run(till, token, waits)
+    assert pushed.acked_seq == 2
+    assert len(waits) == 2 and all(w >= 3 for w in waits)  # at least what HQ asked for
+
+
+def test_hq_down_for_good_leaves_every_event_waiting_and_says_so(make_synced_till, hq, proxy):
+    till, token = make_synced_till(url=proxy.url)
+    till.enroll("0612345678")
+    proxy.inject("drop_request", times=100)
+    with pytest.raises(HQUnreachable, match="2 events wait to be sent"):
+        run(till, token, attempts=3)
+    queue = till.queue()
+    assert (queue.acked_seq, queue.unsynced) == (0, 2)
+    assert queue.last_error.startswith("HQ cannot be reached")
+    assert hq.store.event_count() == 0
