@@ -121,14 +121,18 @@ def test_hq_killed_in_the_middle_of_a_long_push_applies_no_half_batch(tmp_path: 
     from sync.daemon import HQUnreachable, Syncer
     from sync.hq.commands import open_store
 
+    from .proxy import Proxy
+
     db, port = f"sqlite:///{tmp_path / 'hq.db'}", free_port()
     hq = start_hq(db, port)
+    slow = Proxy(("127.0.0.1", port))  # each reply held back a little: the push takes a while
+    slow.inject("delay", times=1000, seconds=0.05)
     try:
         store = open_store(db)
         token = store.add_terminal("AMS-01", "T1")
         config = tmp_path / "pos-loyalty.toml"
         text = config_text(velocity_max_per_day=0)
-        config.write_text(text.replace('url = ""', f'url = "http://127.0.0.1:{port}"', 1))
+        config.write_text(text.replace('url = ""', f'url = "{slow.url}"', 1))
         till = Till.open(config_mod.load(str(config)), create=True)
         till.enroll("0612345678")
         for n in range(1500):
@@ -157,6 +161,7 @@ def test_hq_killed_in_the_middle_of_a_long_push_applies_no_half_batch(tmp_path: 
         assert held == head and held % 50 in (0, 2)  # whole batches only (the first had 2 more)
         assert till.queue().acked_seq <= head  # never ahead of what HQ holds
         hq = start_hq(db, port)
+        slow.faults.clear()
         with Syncer(till.source, token=token, batch_size=500) as syncer:
             assert syncer.push().acked_seq == till.journal.events.last_seq() == 1502
         assert store.event_count() == 1502
@@ -166,5 +171,6 @@ def test_hq_killed_in_the_middle_of_a_long_push_applies_no_half_batch(tmp_path: 
         till.close()
         store.db.close()
     finally:
+        slow.close()
         hq.kill()
         hq.wait()
