@@ -617,10 +617,20 @@ def cmd_demo(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_sync(args: argparse.Namespace, till: Any, out: Output) -> int:
     """Push every event HQ does not hold yet, then pull HQ's word on the members that changed."""
-    from sync.daemon import Syncer
+    from sync.daemon import Syncer, run_daemon
 
     if till.source is None:
         raise BadInput("sync needs a till opened from a config file.")
+    if args.daemon:
+        import threading
+
+        stop = threading.Event()
+        print("Syncing with HQ until Ctrl-C.", file=sys.stderr, flush=True)
+        try:
+            run_daemon(till.source, stop=stop, on_change=lambda line: print(line, flush=True))
+        except KeyboardInterrupt:
+            stop.set()
+        return 0
     with Syncer(till.source, batch_size=args.batch) as syncer:
         summary = syncer.push()
         members = syncer.pull()
@@ -813,8 +823,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_sim, json=False, config=None)
     p = add("demo", cmd_demo, "a scripted walk-through: enrol, earn, redeem, refund, balance")
     p.add_argument("--dir", help="where to keep the demo till (default: a new temporary folder)")
-    p = add("sync", cmd_sync, "push the events HQ does not hold yet")
-    p.add_argument("--once", action="store_true", help="push everything once, then stop")
+    p = add("sync", cmd_sync, "push the events HQ does not hold yet, pull HQ's word")
+    mode = p.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--once", action="store_true", help="push and pull once, then stop")
+    mode.add_argument("--daemon", action="store_true", help="keep syncing until Ctrl-C")
     p.add_argument("--batch", type=limit, default=200, help="events per request (1 to 1000)")
     hq = sub.add_parser("hq", help="the reference HQ service and its terminals", parents=[common])
     hq_sub = hq.add_subparsers(

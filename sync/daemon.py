@@ -10,12 +10,15 @@ waits on a sync.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import os
 import random
 import stat
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -320,3 +323,69 @@ def _wire(event: Event) -> WireEvent:
 
 
 __all__ = ["HQUnreachable", "PushSummary", "SyncStopped", "Syncer", "read_token"]
+
+
+class AlreadySyncing(LoyaltyError):
+    code = "already_syncing"
+    exit_status = 2
+
+
+@contextlib.contextmanager
+def sync_lock(loaded: LoadedConfig) -> Iterator[None]:
+    """One sync daemon per till: an exclusive lock beside the journal, held while it runs
+    (released by the system if the daemon dies). Two would not double-apply anything (HQ
+    deduplicates), but they would race for the network and the outbox."""
+    path = loaded.database_path.with_name(loaded.database_path.name + ".sync-lock")
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadySyncing(
+                f"Another sync daemon is running for the till database {loaded.database_path}."
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def run_daemon(
+    loaded: LoadedConfig,
+    *,
+    stop: threading.Event,
+    token: str | None = None,
+    poll: float = 0.2,
+    pull_every: float = 30.0,
+    on_change: Callable[[str], None] = lambda line: None,
+) -> None:
+    """Sync until ``stop``: an event reaches HQ within ``poll`` of its commit when HQ is up
+    (the journal's ``data_version`` tells when another process committed), HQ's word is
+    pulled at least every ``pull_every`` seconds, and failures retry on a timer with
+    backoff, never only after the next sale."""
+    def wait(seconds: float) -> None:
+        stop.wait(seconds)  # a retry's pause ends at once when the daemon is stopped
+
+    with sync_lock(loaded), Syncer(loaded, token=token, sleep=wait) as syncer:
+        conn = syncer.journal.conn
+        seen = -1
+        due = 0.0  # when to try next without a new event
+        failures = 0
+        state = ""
+        while not stop.is_set():
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            now = time.monotonic()
+            if version != seen or now >= due:
+                seen = version
+                try:
+                    summary = syncer.push(attempts=1)
+                    syncer.pull(attempts=1)
+                    failures, due = 0, now + pull_every
+                    line = f"online: HQ holds every event up to #{summary.acked_seq}"
+                except (HQUnreachable, SyncStopped) as exc:
+                    failures += 1
+                    due = now + backoff(failures, syncer.rng)
+                    line = f"offline: {exc.message}"
+                if line != state:
+                    state = line
+                    on_change(line)
+            stop.wait(poll)

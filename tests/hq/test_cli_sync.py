@@ -174,3 +174,48 @@ def test_hq_killed_in_the_middle_of_a_long_push_applies_no_half_batch(tmp_path: 
         slow.close()
         hq.kill()
         hq.wait()
+
+
+def test_sync_daemon_runs_until_ctrl_c_and_a_second_one_is_refused(tmp_path: Path):
+    from sync.hq.commands import open_store
+
+    db, port = f"sqlite:///{tmp_path / 'hq.db'}", free_port()
+    hq = start_hq(db, port)
+    try:
+        store = open_store(db)
+        token = store.add_terminal("AMS-01", "T1")
+        config = tmp_path / "pos-loyalty.toml"
+        config.write_text(config_text().replace('url = ""', f'url = "http://127.0.0.1:{port}"', 1))
+        assert run("init", "--config", str(config)).returncode == 0
+        env = {**os.environ, "POS_LOYALTY_HQ_TOKEN": token}
+        daemon = subprocess.Popen(
+            [*CLI, "sync", "--daemon", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        time.sleep(1.0)
+        second = run(
+            "sync",
+            "--daemon",
+            "--config",
+            str(config),
+            "--json",
+            env={"POS_LOYALTY_HQ_TOKEN": token},
+        )
+        assert second.returncode == 2
+        assert json.loads(second.stdout)["error"]["code"] == "already_syncing"
+        assert run("enroll", "--config", str(config), "--phone", "0612345678").returncode == 0
+        deadline = time.monotonic() + 10
+        while store.event_count() < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert store.event_count() == 2
+        daemon.send_signal(signal.SIGINT)
+        out, err = daemon.communicate(timeout=20)
+        assert daemon.returncode == 0, err
+        assert "Traceback" not in err and "online" in out
+        store.db.close()
+    finally:
+        hq.kill()
+        hq.wait()

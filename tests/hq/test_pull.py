@@ -74,3 +74,40 @@ def test_the_directory_pages_and_refuses_a_bad_cursor(make_synced_till, hq):
     bad = httpx.get(f"{hq.base}{API}/members?since=-1", headers=auth)
     assert bad.status_code == 400 and bad.json()["error"]["message"].endswith(".")
     assert httpx.get(f"{hq.base}{API}/members").status_code == 401
+
+
+def test_the_daemon_gets_an_event_to_hq_within_a_second_and_runs_alone(make_synced_till, hq):
+    import threading
+    import time
+
+    import pytest
+
+    from sync.daemon import AlreadySyncing, run_daemon
+
+    till, token = make_synced_till()
+    stop = threading.Event()
+    lines: list[str] = []
+    daemon = threading.Thread(
+        target=run_daemon,
+        args=(till.source,),
+        kwargs={"stop": stop, "token": token, "poll": 0.05, "on_change": lines.append},
+    )
+    daemon.start()
+    try:
+        with pytest.raises(AlreadySyncing, match="Another sync daemon is running"):
+            run_daemon(till.source, stop=threading.Event(), token=token)
+        latencies = []
+        for n in range(5):
+            committed = time.monotonic()
+            till.earn(ANNA, amount=1000 + n) if n else till.enroll("0612345678")
+            expected = till.journal.events.last_seq()
+            while hq.store.event_count() < expected:
+                assert time.monotonic() - committed < 5, "the daemon did not push"
+                time.sleep(0.01)
+            latencies.append(time.monotonic() - committed)
+        assert max(latencies) < 1.0, latencies
+        assert lines and lines[-1].startswith("online")
+    finally:
+        stop.set()
+        daemon.join(10)
+    assert not daemon.is_alive()
