@@ -94,8 +94,13 @@ def test_the_daemon_gets_an_event_to_hq_within_a_second_and_runs_alone(make_sync
     )
     daemon.start()
     try:
+        deadline = time.monotonic() + 10
+        while not lines and time.monotonic() < deadline:  # it holds the lock once it speaks
+            time.sleep(0.01)
+        second_stop = threading.Event()
+        threading.Timer(3, second_stop.set).start()  # should it not refuse, do not hang
         with pytest.raises(AlreadySyncing, match="Another sync daemon is running"):
-            run_daemon(till.source, stop=threading.Event(), token=token)
+            run_daemon(till.source, stop=second_stop, token=token)
         latencies = []
         for n in range(5):
             committed = time.monotonic()
