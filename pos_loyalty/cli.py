@@ -520,8 +520,10 @@ def cmd_queue(args: argparse.Namespace, till: Any, out: Output) -> int:
     ]
     if status.by_kind:
         text.append("  " + ", ".join(f"{k} {n}" for k, n in sorted(status.by_kind.items())))
-    if status.last_error:
-        text.append(f"Last sync problem: {status.last_error}")
+    if status.online is True and status.last_success_at:
+        text.append(f"HQ: online, last sync {till.header.local_time(status.last_success_at)}.")
+    elif status.last_error:
+        text.append(f"HQ: offline. Last sync problem: {status.last_error}")
     printing = status.print
     if printing.printer != "none":
         text.append(

@@ -19,6 +19,8 @@ class QueueStatus:
     by_kind: dict[str, int]
     last_attempt_at: str | None
     last_error: str | None
+    last_success_at: str | None
+    online: bool | None  # learned from the last real request to HQ; None: never tried
     print: PrintStatus
 
     def to_json(self) -> dict[str, Any]:
@@ -38,5 +40,7 @@ def queue_status(journal: Journal, printing: PrintStatus) -> QueueStatus:
         by_kind={k.kind: k.events for k in waiting},
         last_attempt_at=outbox.last_attempt_at,
         last_error=outbox.last_error,
+        last_success_at=outbox.last_success_at,
+        online=None if outbox.last_attempt_at is None else outbox.last_error is None,
         print=printing,
     )
