@@ -154,7 +154,11 @@ def openapi() -> dict[str, object]:
                         {
                             "name": "since",
                             "in": "query",
-                            "schema": {"type": "integer", "minimum": 0},
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 0,
+                                "maximum": 999_999_999_999_999,
+                            },
                         },
                         {
                             "name": "limit",

@@ -34,7 +34,6 @@ from ..protocol import (
 from .store import HQStore, PushRefused, Terminal
 
 log = logging.getLogger("pos_loyalty.hq")
-_push = msgspec.json.Decoder(PushRequest)
 
 
 def create_app(store: HQStore) -> Starlette:
@@ -48,7 +47,7 @@ def create_app(store: HQStore) -> Starlette:
         terminal = await _authenticated(request, store)
         body = await _body(request)
         try:
-            batch = _push.decode(body)
+            batch = msgspec.convert(_integral(msgspec.json.decode(body)), PushRequest)
         except msgspec.ValidationError as exc:
             return _problem(400, "bad_request", f"That is not a valid push: {_plain(exc)}.")
         except msgspec.DecodeError:
@@ -64,11 +63,16 @@ def create_app(store: HQStore) -> Starlette:
 
     async def members(request: Request) -> Response:
         terminal = await _authenticated(request, store)
-        since, limit = request.query_params.get("since", "0"), request.query_params.get("limit")
-        if not since.isdigit() or not (limit is None or limit.isdigit()):
+        params = request.query_params
+        names = [name for name, _ in params.multi_items()]
+        if set(names) - {"since", "limit"} or len(names) != len(set(names)):
+            return _problem(400, "bad_request", "Ask with since and limit only, each once.")
+        since, limit = params.get("since", "0"), params.get("limit")
+        numbers = [since] if limit is None else [since, limit]
+        if not all(n.isascii() and n.isdigit() and len(n) <= 15 for n in numbers):
             return _problem(400, "bad_request", "since and limit are whole numbers.")
-        page = min(int(limit), MAX_PAGE) if limit else MAX_PAGE
-        if page < 1:
+        page = int(limit) if limit else MAX_PAGE
+        if not 1 <= page <= MAX_PAGE:
             return _problem(400, "bad_request", f"limit is a number from 1 to {MAX_PAGE}.")
         snapshots, cursor = await run_in_threadpool(store.changes, terminal, int(since), page)
         return _json(Directory(snapshots, cursor, len(snapshots) == page))
@@ -78,7 +82,10 @@ def create_app(store: HQStore) -> Starlette:
             return _problem(exc.status_code, exc.code, exc.message)
         status = exc.status_code if isinstance(exc, HTTPException) else 404
         if status == 405:
-            return _problem(405, "method_not_allowed", "That method is not allowed here.")
+            allowed = exc.headers if isinstance(exc, HTTPException) and exc.headers else {}
+            reply = _problem(405, "method_not_allowed", "That method is not allowed here.")
+            reply.headers.update(allowed)  # Allow: what is (RFC 9110)
+            return reply
         path = request.url.path[:80]
         return _problem(404, "not_found", f"There is nothing at {path}; see {API}/openapi.json.")
 
@@ -125,6 +132,18 @@ class HTTPRefusal(HTTPException):
         super().__init__(status, message)
         self.code = code
         self.message = message
+
+
+def _integral(value: Any) -> Any:
+    """JSON's integers as JSON Schema counts them: 42.0 is 42 (a client's JSON library may
+    write it so); a fraction stays a fraction, and is refused where an integer belongs."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
 
 
 def _json(value: Any, status: int = 200) -> Response:
