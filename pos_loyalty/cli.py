@@ -678,6 +678,24 @@ def cmd_hq(args: argparse.Namespace, out: Output) -> int:
                     token,
                 ],
             )
+        elif args.hq_command == "verify":
+            chains = store.verify()
+            broken = [c for c in chains if c[3]]
+            out.emit(
+                {
+                    "ok": not broken,
+                    "chains": [
+                        {"store_id": s, "terminal_id": t, "checked": n, "problem": p}
+                        for s, t, n, p in chains
+                    ],
+                },
+                [
+                    f"{s}/{t}: {plural(n, 'event')} " + (f"then broken: {p}" if p else "intact")
+                    for s, t, n, p in chains
+                ]
+                or ["HQ holds no events yet."],
+            )
+            return 1 if broken else 0
         elif args.hq_command == "revoke-terminal":
             if not store.revoke(args.store, args.terminal):
                 raise BadInput(f"No active terminal {args.terminal} of store {args.store}.")
@@ -849,6 +867,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--store", required=True, metavar="ID")
         p.add_argument("--terminal", required=True, metavar="ID")
     hq_sub.add_parser("openapi", help="print HQ's OpenAPI document", parents=[common])
+    p = hq_sub.add_parser("verify", help="recompute every terminal's chain", parents=[common])
+    p.add_argument("--db", required=True, metavar="URL", help=db_help)
     p = hq_sub.add_parser("review", help="conflicts and flagged events", parents=[common])
     p.add_argument("--db", required=True, metavar="URL", help=db_help)
     hq.set_defaults(handler=cmd_hq)

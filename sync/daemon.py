@@ -362,6 +362,7 @@ def run_daemon(
     (the journal's ``data_version`` tells when another process committed), HQ's word is
     pulled at least every ``pull_every`` seconds, and failures retry on a timer with
     backoff, never only after the next sale."""
+
     def wait(seconds: float) -> None:
         stop.wait(seconds)  # a retry's pause ends at once when the daemon is stopped
 

@@ -383,6 +383,45 @@ class HQStore:
         ]
         return snapshots, int(rows[-1][6]) if rows else since
 
+    # -- checking ------------------------------------------------------------------------------
+
+    def verify(self) -> list[tuple[str, str, int, str | None]]:
+        """Every terminal's chain recomputed from what HQ stored: (store, terminal, events
+        checked, the first problem or None), one row per terminal and journal."""
+        with self.db.transaction() as tx:
+            chains = tx.all(
+                "SELECT DISTINCT store_id, terminal_id, journal_id FROM events "
+                "ORDER BY store_id, terminal_id, journal_id"
+            )
+        report = []
+        for store_id, terminal_id, journal_id in chains:
+            checked, problem = self._verify_chain(store_id, terminal_id, journal_id)
+            report.append((store_id, terminal_id, checked, problem))
+        return report
+
+    def _verify_chain(
+        self, store_id: str, terminal_id: str, journal_id: str
+    ) -> tuple[int, str | None]:
+        columns = ", ".join(_WIRE_COLUMNS)
+        with self.db.transaction() as tx:
+            rows = tx.all(
+                f"SELECT {columns} FROM events WHERE store_id = ? AND terminal_id = ? "
+                "AND journal_id = ? ORDER BY seq",
+                (store_id, terminal_id, journal_id),
+            )
+        prev: str | None = None
+        for checked, row in enumerate(rows):
+            event = WireEvent(**dict(zip(_WIRE_COLUMNS, row, strict=True)))
+            if event.seq != checked + 1:
+                return checked, f"events {checked + 1}–{event.seq - 1} are missing"
+            genesis = chain.genesis(journal_id, store_id, terminal_id)
+            link = prev if prev else (genesis if event.chain_version else chain.LEGACY_GENESIS)
+            problem = _chain_problem(event, link)
+            if problem:
+                return checked, problem
+            prev = event.hash
+        return len(rows), None
+
     # -- reading -------------------------------------------------------------------------------
 
     def account(self, member_key: str) -> tuple[int, Ledger] | None:
@@ -401,6 +440,9 @@ class HQStore:
         with self.db.transaction() as tx:
             row = tx.one("SELECT count(*) FROM events")
         return int(row[0]) if row else 0
+
+
+_WIRE_COLUMNS = tuple(WireEvent.__struct_fields__)
 
 
 def _next_change(tx: Tx) -> int:

@@ -174,3 +174,21 @@ def test_the_openapi_copy_in_docs_is_what_hq_serves(hq):
     served = httpx.get(f"{hq.base}{API}/openapi.json").json()
     copy = json.loads((Path(__file__).parents[2] / "docs" / "openapi.json").read_text())
     assert copy == served, "run `pos-loyalty hq openapi > docs/openapi.json`"
+
+
+def test_hq_verify_recomputes_every_terminals_chain_and_finds_an_altered_event(
+    make_synced_till, hq
+):
+    one, token_one = make_synced_till("T1")
+    two, token_two = make_synced_till("T2")
+    one.enroll("0612345678")
+    one.earn(ANNA, amount=1000)
+    two.enroll("0687654321")
+    sync(one, token_one)
+    sync(two, token_two)
+    assert hq.store.verify() == [("AMS-01", "T1", 3, None), ("AMS-01", "T2", 2, None)]
+    with hq.store.db.transaction() as tx:  # someone edits HQ's database by hand
+        tx.run("UPDATE events SET points = 5000 WHERE terminal_id = 'T1' AND seq = 3")
+    [(_, _, checked, problem), intact] = hq.store.verify()
+    assert checked == 2 and "does not match its hash" in problem
+    assert intact == ("AMS-01", "T2", 2, None)
