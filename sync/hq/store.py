@@ -230,20 +230,34 @@ class HQStore:
                 f"#{head.head_seq + 1}.",
                 head.head_seq + 1,
             )
-        outcomes = []
+        held = self._held(tx, head, request.journal_id, events)
+        fresh: list[WireEvent] = []
+        outcomes: list[EventOutcome] = []
         seq, prev = head.head_seq, head.head_hash
         genesis = chain.genesis(request.journal_id, head.store_id, head.terminal_id)
         for event in events:
             if event.seq <= head.head_seq:
-                outcomes.append(self._duplicate(tx, head, request.journal_id, event))
+                if held.get(event.seq) != (event.event_id, event.hash):
+                    raise PushRefused(
+                        "conflict",
+                        f"Event #{event.seq} differs from the one HQ holds at that place in "
+                        "this terminal's chain; both are kept for review.",
+                        event=event,
+                    )
+                outcomes.append(EventOutcome(event.event_id, event.seq, "duplicate"))
                 continue
             link = prev if seq else (genesis if event.chain_version else chain.LEGACY_GENESIS)
             problem = _chain_problem(event, link)
             if problem:
                 raise PushRefused("conflict", problem, event=event)
-            flags = self._store(tx, request.journal_id, event, now)
-            outcomes.append(EventOutcome(event.event_id, event.seq, "applied", flags))
+            fresh.append(event)
             seq, prev = event.seq, event.hash
+        if fresh:
+            self._same_id_elsewhere(tx, fresh)
+            flags = self._store(tx, request.journal_id, fresh, now)
+            outcomes += [
+                EventOutcome(e.event_id, e.seq, "applied", flags.get(e.event_id, [])) for e in fresh
+            ]
         tx.run(
             "UPDATE terminals SET head_seq = ?, head_hash = ?, journal_id = ? "
             "WHERE store_id = ? AND terminal_id = ?",
@@ -251,105 +265,145 @@ class HQStore:
         )
         return outcomes, seq, prev
 
-    def _duplicate(self, tx: Tx, head: Terminal, journal_id: str, event: WireEvent) -> EventOutcome:
-        held = tx.one(
-            "SELECT event_id, hash FROM events WHERE store_id = ? AND terminal_id = ? "
-            "AND journal_id = ? AND seq = ?",
-            (head.store_id, head.terminal_id, journal_id, event.seq),
+    def _held(
+        self, tx: Tx, head: Terminal, journal_id: str, events: list[WireEvent]
+    ) -> dict[int, tuple[str, str]]:
+        """What HQ holds at the seqs of a batch it has seen part of (a retry): one query."""
+        if events[0].seq > head.head_seq:
+            return {}
+        rows = tx.all(
+            "SELECT seq, event_id, hash FROM events WHERE store_id = ? AND terminal_id = ? "
+            "AND journal_id = ? AND seq BETWEEN ? AND ?",
+            (head.store_id, head.terminal_id, journal_id, events[0].seq, head.head_seq),
         )
-        if held is None or tuple(held) != (event.event_id, event.hash):
-            raise PushRefused(
-                "conflict",
-                f"Event #{event.seq} differs from the one HQ holds at that place in this "
-                "terminal's chain; both are kept for review.",
-                event=event,
-            )
-        return EventOutcome(event.event_id, event.seq, "duplicate")
+        return {int(r[0]): (r[1], r[2]) for r in rows}
 
-    def _store(self, tx: Tx, journal_id: str, event: WireEvent, now: str) -> list[str]:
-        elsewhere = tx.one(
-            "SELECT seq FROM events WHERE store_id = ? AND event_id = ?",
-            (event.store_id, event.event_id),
+    def _same_id_elsewhere(self, tx: Tx, events: list[WireEvent]) -> None:
+        ids = [e.event_id for e in events]
+        marks = ", ".join("?" for _ in ids)
+        row = tx.one(
+            f"SELECT event_id, seq FROM events WHERE store_id = ? AND event_id IN ({marks}) "
+            "LIMIT 1",
+            (events[0].store_id, *ids),
         )
-        if elsewhere is not None:
+        if row is not None:
+            event = next(e for e in events if e.event_id == row[0])
             raise PushRefused(
                 "conflict",
-                f"Event #{event.seq} has the id of event #{elsewhere[0]} HQ already holds; "
+                f"Event #{event.seq} has the id of event #{row[1]} HQ already holds; "
                 "both are kept for review.",
                 event=event,
             )
-        key = event.member_id or f"tel:{event.phone or ''}"
-        tx.run(
+
+    def _store(
+        self, tx: Tx, journal_id: str, events: list[WireEvent], now: str
+    ) -> dict[str, list[str]]:
+        """The events stored and folded into their members' accounts: a statement per kind
+        of row for the whole batch, not one per event."""
+        keys = [e.member_id or f"tel:{e.phone or ''}" for e in events]
+        tx.many(
             "INSERT INTO events (store_id, terminal_id, journal_id, seq, event_id, kind, "
             "member_id, phone, points, amount, currency, ref_event_id, ruleset, detail, staff_id, "
             "created_at, prev_hash, hash, chain_version, member_key, received_at) VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                event.store_id,
-                event.terminal_id,
-                journal_id,
-                event.seq,
-                event.event_id,
-                event.kind,
-                event.member_id,
-                event.phone,
-                event.points,
-                event.amount,
-                event.currency,
-                event.ref_event_id,
-                event.ruleset,
-                event.detail,
-                event.staff_id,
-                event.created_at,
-                event.prev_hash,
-                event.hash,
-                event.chain_version,
-                key,
-                now,
-            ),
+            [
+                (
+                    e.store_id,
+                    e.terminal_id,
+                    journal_id,
+                    e.seq,
+                    e.event_id,
+                    e.kind,
+                    e.member_id,
+                    e.phone,
+                    e.points,
+                    e.amount,
+                    e.currency,
+                    e.ref_event_id,
+                    e.ruleset,
+                    e.detail,
+                    e.staff_id,
+                    e.created_at,
+                    e.prev_hash,
+                    e.hash,
+                    e.chain_version,
+                    key,
+                    now,
+                )
+                for e, key in zip(events, keys, strict=True)
+            ],
         )
-        return self._fold(tx, key, event, now)
+        return self._fold(tx, events, keys, now)
 
-    def _fold(self, tx: Tx, key: str, event: WireEvent, now: str) -> list[str]:
-        """The member's account with this event folded in, by the tills' own fold."""
-        row = tx.one(f"SELECT version, ledger FROM accounts WHERE member_key = ?{tx.lock}", (key,))
-        version, ledger = (row[0], decode(row[1])) if row else (0, Ledger())
-        received = _Received(
-            event.event_id, event.kind, event.points, event.created_at, json.loads(event.detail)
+    def _fold(
+        self, tx: Tx, events: list[WireEvent], keys: list[str], now: str
+    ) -> dict[str, list[str]]:
+        """Each member's account with their events of the batch folded in, in order, by the
+        tills' own fold; accounts read (and, on PostgreSQL, locked) in key order, so two
+        batches touching the same members never wait on each other in a circle."""
+        members = sorted(set(keys))
+        marks = ", ".join("?" for _ in members)
+        rows = tx.all(
+            f"SELECT member_key, version, ledger, phone, name FROM accounts "
+            f"WHERE member_key IN ({marks}) ORDER BY member_key{tx.lock}",
+            members,
         )
+        held = {r[0]: (int(r[1]), decode(r[2]), r[3], r[4]) for r in rows}
         at = self.clock().astimezone(dt.UTC)
-        account = fold(ledger, [received], at, self.program)
-        name = received.detail.get("name") if event.kind == "enroll" else None
-        tx.run(
+        ledgers = {k: held[k][1] if k in held else Ledger() for k in members}
+        identity = {k: (held[k][2], held[k][3]) if k in held else (None, None) for k in members}
+        member_ids: dict[str, str | None] = {}
+        through: dict[str, tuple[str, str, int]] = {}
+        flags: dict[str, list[str]] = {}
+        review = []
+        for event, key in zip(events, keys, strict=True):
+            detail = json.loads(event.detail)
+            received = _Received(event.event_id, event.kind, event.points, event.created_at, detail)
+            before = ledgers[key].deficit
+            ledgers[key] = fold(ledgers[key], [received], at, self.program).ledger
+            phone, name = identity[key]
+            new_name = detail.get("name") if event.kind == "enroll" else None
+            identity[key] = (
+                phone or event.phone,
+                new_name if isinstance(new_name, str) else name,
+            )
+            member_ids[key] = member_ids.get(key) or event.member_id
+            through[key] = (event.store_id, event.terminal_id, event.seq)
+            if ledgers[key].deficit > before:
+                flags[event.event_id] = ["overdraft"]
+                review.append((event.store_id, event.terminal_id, event.seq, event.event_id))
+        first = _next_changes(tx, len(members))
+        tx.many(
             "INSERT INTO accounts (member_key, member_id, phone, name, version, ledger, "
             "updated_at, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (member_key) DO UPDATE SET version = excluded.version, "
             "ledger = excluded.ledger, updated_at = excluded.updated_at, "
-            "change_seq = excluded.change_seq, phone = coalesce(accounts.phone, excluded.phone), "
-            "name = coalesce(excluded.name, accounts.name)",
-            (
-                key,
-                event.member_id,
-                event.phone,
-                name if isinstance(name, str) else None,
-                version + 1,
-                encode(account.ledger).decode(),
-                now,
-                _next_change(tx),
-            ),
+            "change_seq = excluded.change_seq, phone = excluded.phone, name = excluded.name",
+            [
+                (
+                    key,
+                    member_ids.get(key),
+                    identity[key][0],
+                    identity[key][1],
+                    (held[key][0] if key in held else 0) + 1,
+                    encode(ledgers[key]).decode(),
+                    now,
+                    first + n,
+                )
+                for n, key in enumerate(members)
+            ],
         )
-        tx.run(
+        tx.many(
             "INSERT INTO account_terminals (member_key, store_id, terminal_id, through_seq) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (member_key, store_id, terminal_id) "
             "DO UPDATE SET through_seq = excluded.through_seq",
-            (key, event.store_id, event.terminal_id, event.seq),
+            [(key, *through[key]) for key in members],
         )
-        flags = ["overdraft"] if account.deficit > ledger.deficit else []
-        for flag in flags:
-            tx.run(
+        if review:
+            tx.many(
                 "INSERT INTO review (store_id, terminal_id, seq, event_id, reason, at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (event.store_id, event.terminal_id, event.seq, event.event_id, flag, now),
+                "VALUES (?, ?, ?, ?, 'overdraft', ?)",
+                [(*r, now) for r in review],
             )
         return flags
 
@@ -445,16 +499,16 @@ class HQStore:
 _WIRE_COLUMNS = tuple(WireEvent.__struct_fields__)
 
 
-def _next_change(tx: Tx) -> int:
-    """The next directory cursor. Taken with the counter's row locked until commit, so
-    changes commit in cursor order and a pull never skips one that commits late."""
+def _next_changes(tx: Tx, count: int) -> int:
+    """The first of ``count`` directory cursors. Taken with the counter's row locked until
+    commit, so changes commit in cursor order and a pull never skips one that commits late."""
     tx.run(
         "INSERT INTO hq_meta (key, value) VALUES ('change_seq', '0') ON CONFLICT (key) DO NOTHING"
     )
     row = tx.one(f"SELECT value FROM hq_meta WHERE key = 'change_seq'{tx.lock}")
-    value = int(row[0]) + 1 if row else 1
-    tx.run("UPDATE hq_meta SET value = ? WHERE key = 'change_seq'", (str(value),))
-    return value
+    last = int(row[0]) if row else 0
+    tx.run("UPDATE hq_meta SET value = ? WHERE key = 'change_seq'", (str(last + count),))
+    return last + 1
 
 
 def token_hash(token: str) -> str:
