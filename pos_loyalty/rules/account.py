@@ -149,12 +149,29 @@ def fold(
     them; with one (the till's journal rows), the fold keeps the lots there and the result's
     ledger holds everything else."""
     ledger = account.ledger if isinstance(account, Account) else (account or EMPTY)
+    if shelf is None and isinstance(account, Account) and not ledger.lots:
+        ledger = msgspec.structs.replace(ledger, lots=account.lots)  # lots that were kept apart
     events = list(events)
+    if events:
+        ledger = advance(ledger, events, now, program, shelf=shelf)
+    else:
+        ledger = _pruned(ledger, now, program)
+    return settle(ledger, now, program, shelf)
+
+
+def advance(
+    ledger: Ledger,
+    events: Iterable[FoldEvent],
+    now: dt.datetime,
+    program: Program,
+    *,
+    shelf: Shelf | None = None,
+) -> Ledger:
+    """The ledger after ``events``: the fold without working out what it comes to (HQ folds
+    event after event and needs only the ledger)."""
     kept = shelf is not None  # the caller keeps the lots (the till's rows); else in memory
     if shelf is None:
-        shelf = MemoryShelf(account.lots if isinstance(account, Account) else ledger.lots)
-    if not events:
-        return settle(_pruned(ledger, now, program), now, program, shelf)
+        shelf = MemoryShelf(ledger.lots)
     zone = now.tzinfo or dt.UTC
     book = Book(shelf, ledger.deficit)
     qualifying = dict(ledger.qualifying_days)
@@ -188,7 +205,7 @@ def fold(
         if event.kind in ACTIVITY_KINDS and at > active:
             active = at
     start = _window_start(now, program)
-    ledger = Ledger(
+    return Ledger(
         lots=() if kept else shelf.all(),
         deficit=book.deficit,
         booked=ledger.balance + points_folded,
@@ -200,7 +217,6 @@ def fold(
         last_activity=active,
         granted_tier=ledger.granted_tier,
     )
-    return settle(ledger, now, program, shelf)
 
 
 def _pruned(ledger: Ledger, now: dt.datetime, program: Program) -> Ledger:

@@ -25,6 +25,10 @@ class Tx(Protocol):
 
     lock: str  # " FOR UPDATE" where the database locks rows, "" where it locks the whole file
 
+    def among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        """``column`` is one of ``values``: the condition and its parameters, as each
+        database plans it best (PostgreSQL: one array, so the index is used)."""
+
     def one(self, sql: str, args: Sequence[Any] = ()) -> Row | None: ...
 
     def all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]: ...
@@ -32,6 +36,24 @@ class Tx(Protocol):
     def run(self, sql: str, args: Sequence[Any] = ()) -> int: ...
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def bulk(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], then: str = ""
+    ) -> None:
+        """Insert ``rows`` into ``table`` (``then``: an ``ON CONFLICT`` clause), the fastest
+        way the database has: SQLite's prepared statement in a loop, PostgreSQL's COPY."""
+
+
+def _insert(table: str, columns: Sequence[str], then: str) -> str:
+    marks = ", ".join("?" * len(columns))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) {then}"
+
+
+def insert_rows(
+    tx: Tx, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], then: str = ""
+) -> None:
+    if rows:
+        tx.bulk(table, columns, rows, then)
 
 
 class Database(Protocol):
@@ -63,6 +85,9 @@ class _SQLiteTx:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
+    def among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
+
     def one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
         row: Row | None = self.conn.execute(sql, args).fetchone()
         return row
@@ -75,6 +100,11 @@ class _SQLiteTx:
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
+
+    def bulk(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], then: str = ""
+    ) -> None:
+        self.conn.executemany(_insert(table, columns, then), rows)
 
 
 class SQLiteDatabase:
@@ -128,6 +158,9 @@ class _PostgresTx:
     def __init__(self, conn: Any) -> None:
         self.conn = conn
 
+    def among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
+        return f"{column} = ANY(?)", [list(values)]
+
     def one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
         row: Row | None = self.conn.execute(_pg(sql), args).fetchone()
         return row
@@ -142,6 +175,24 @@ class _PostgresTx:
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self.conn.cursor() as cur:
             cur.executemany(_pg(sql), rows)  # pipelined by psycopg: one round trip, not n
+
+    def bulk(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], then: str = ""
+    ) -> None:
+        names = ", ".join(columns)
+        target = table
+        if then:  # COPY cannot upsert: copy into a stage, then insert from it
+            target = f"stage_{table}"
+            self.conn.execute(
+                f"CREATE TEMP TABLE IF NOT EXISTS {target} "
+                f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+            )
+        with self.conn.cursor() as cur, cur.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        if then:
+            self.conn.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {target} {then}")
+            self.conn.execute(f"DELETE FROM {target}")
 
 
 class PostgresDatabase:

@@ -24,11 +24,11 @@ from typing import Any
 from pos_loyalty import chain
 from pos_loyalty.clock import iso, utc_now
 from pos_loyalty.errors import LoyaltyError, NotAllowed
-from pos_loyalty.rules.account import Ledger, decode, encode, fold
+from pos_loyalty.rules.account import Ledger, advance, decode, encode
 from pos_loyalty.rules.program import Program
 
 from ..protocol import EventOutcome, Problem, PushReply, PushRequest, Snapshot, WireEvent
-from .db import Database, Tx
+from .db import Database, Tx, insert_rows
 
 SCHEMA_VERSION = 1
 _DDL = (
@@ -279,11 +279,9 @@ class HQStore:
         return {int(r[0]): (r[1], r[2]) for r in rows}
 
     def _same_id_elsewhere(self, tx: Tx, events: list[WireEvent]) -> None:
-        ids = [e.event_id for e in events]
-        marks = ", ".join("?" for _ in ids)
+        condition, ids = tx.among("event_id", [e.event_id for e in events])
         row = tx.one(
-            f"SELECT event_id, seq FROM events WHERE store_id = ? AND event_id IN ({marks}) "
-            "LIMIT 1",
+            f"SELECT event_id, seq FROM events WHERE store_id = ? AND {condition} LIMIT 1",
             (events[0].store_id, *ids),
         )
         if row is not None:
@@ -301,11 +299,10 @@ class HQStore:
         """The events stored and folded into their members' accounts: a statement per kind
         of row for the whole batch, not one per event."""
         keys = [e.member_id or f"tel:{e.phone or ''}" for e in events]
-        tx.many(
-            "INSERT INTO events (store_id, terminal_id, journal_id, seq, event_id, kind, "
-            "member_id, phone, points, amount, currency, ref_event_id, ruleset, detail, staff_id, "
-            "created_at, prev_hash, hash, chain_version, member_key, received_at) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        insert_rows(
+            tx,
+            "events",
+            _EVENT_COLUMNS,
             [
                 (
                     e.store_id,
@@ -342,11 +339,11 @@ class HQStore:
         tills' own fold; accounts read (and, on PostgreSQL, locked) in key order, so two
         batches touching the same members never wait on each other in a circle."""
         members = sorted(set(keys))
-        marks = ", ".join("?" for _ in members)
+        condition, args = tx.among("member_key", members)
         rows = tx.all(
             f"SELECT member_key, version, ledger, phone, name FROM accounts "
-            f"WHERE member_key IN ({marks}) ORDER BY member_key{tx.lock}",
-            members,
+            f"WHERE {condition} ORDER BY member_key{tx.lock}",
+            args,
         )
         held = {r[0]: (int(r[1]), decode(r[2]), r[3], r[4]) for r in rows}
         at = self.clock().astimezone(dt.UTC)
@@ -360,7 +357,7 @@ class HQStore:
             detail = json.loads(event.detail)
             received = _Received(event.event_id, event.kind, event.points, event.created_at, detail)
             before = ledgers[key].deficit
-            ledgers[key] = fold(ledgers[key], [received], at, self.program).ledger
+            ledgers[key] = advance(ledgers[key], [received], at, self.program)
             phone, name = identity[key]
             new_name = detail.get("name") if event.kind == "enroll" else None
             identity[key] = (
@@ -373,12 +370,19 @@ class HQStore:
                 flags[event.event_id] = ["overdraft"]
                 review.append((event.store_id, event.terminal_id, event.seq, event.event_id))
         first = _next_changes(tx, len(members))
-        tx.many(
-            "INSERT INTO accounts (member_key, member_id, phone, name, version, ledger, "
-            "updated_at, change_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (member_key) DO UPDATE SET version = excluded.version, "
-            "ledger = excluded.ledger, updated_at = excluded.updated_at, "
-            "change_seq = excluded.change_seq, phone = excluded.phone, name = excluded.name",
+        insert_rows(
+            tx,
+            "accounts",
+            (
+                "member_key",
+                "member_id",
+                "phone",
+                "name",
+                "version",
+                "ledger",
+                "updated_at",
+                "change_seq",
+            ),
             [
                 (
                     key,
@@ -392,19 +396,24 @@ class HQStore:
                 )
                 for n, key in enumerate(members)
             ],
+            "ON CONFLICT (member_key) DO UPDATE SET version = excluded.version, "
+            "ledger = excluded.ledger, updated_at = excluded.updated_at, "
+            "change_seq = excluded.change_seq, phone = excluded.phone, name = excluded.name",
         )
-        tx.many(
-            "INSERT INTO account_terminals (member_key, store_id, terminal_id, through_seq) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (member_key, store_id, terminal_id) "
-            "DO UPDATE SET through_seq = excluded.through_seq",
+        insert_rows(
+            tx,
+            "account_terminals",
+            ("member_key", "store_id", "terminal_id", "through_seq"),
             [(key, *through[key]) for key in members],
+            "ON CONFLICT (member_key, store_id, terminal_id) "
+            "DO UPDATE SET through_seq = excluded.through_seq",
         )
-        if review:
-            tx.many(
-                "INSERT INTO review (store_id, terminal_id, seq, event_id, reason, at) "
-                "VALUES (?, ?, ?, ?, 'overdraft', ?)",
-                [(*r, now) for r in review],
-            )
+        insert_rows(
+            tx,
+            "review",
+            ("store_id", "terminal_id", "seq", "event_id", "reason", "at"),
+            [(*r, "overdraft", now) for r in review],
+        )
         return flags
 
     # -- the directory -------------------------------------------------------------------------
@@ -497,6 +506,29 @@ class HQStore:
 
 
 _WIRE_COLUMNS = tuple(WireEvent.__struct_fields__)
+_EVENT_COLUMNS = (
+    "store_id",
+    "terminal_id",
+    "journal_id",
+    "seq",
+    "event_id",
+    "kind",
+    "member_id",
+    "phone",
+    "points",
+    "amount",
+    "currency",
+    "ref_event_id",
+    "ruleset",
+    "detail",
+    "staff_id",
+    "created_at",
+    "prev_hash",
+    "hash",
+    "chain_version",
+    "member_key",
+    "received_at",
+)
 
 
 def _next_changes(tx: Tx, count: int) -> int:
