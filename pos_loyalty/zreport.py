@@ -25,10 +25,12 @@ class ZReport:
     earned: int  # points from sales
     bonuses: int  # welcome and referral bonuses
     adjusted: int  # managers' adjustments, net
-    redeemed: int  # spent on rewards and donations (a positive number)
+    redeemed: int  # spent on rewards (a positive number)
+    donated: int  # given to charities (a positive number)
     refunded: int  # taken back by refunds (a positive number)
     cancelled: int  # given back by cancelled redemptions
-    net: int  # the day's change: earned + bonuses + adjusted − redeemed − refunded + cancelled
+    net: int  # the day's change: earned + bonuses + adjusted − redeemed − donated − refunded
+    # + cancelled
     liability_points: int  # all points this till knows to be outstanding, every day
     liability: int  # liability_points at the program's point value, minor units
     unsynced: int  # now, not on the day
@@ -89,7 +91,8 @@ def z_report(
         earned=points.get("earn", 0),
         bonuses=sum(points.get(kind, 0) for kind in _BONUS_KINDS),
         adjusted=points.get("adjust", 0),
-        redeemed=-(points.get("redeem", 0) + points.get("donate", 0)),
+        redeemed=-points.get("redeem", 0),
+        donated=-points.get("donate", 0),
         refunded=refunded,
         cancelled=cancelled,
         net=sum(points.values()),
@@ -118,7 +121,8 @@ def z_report_slip(header: Header, report: ZReport, at: str) -> Slip:
         Row("Points earned on sales", f"{report.earned:+d}"),
         Row("Bonuses", f"{report.bonuses:+d}"),
         Row("Adjustments", f"{report.adjusted:+d}"),
-        Row("Redeemed and donated", f"{-report.redeemed:+d}"),
+        Row("Redeemed", f"{-report.redeemed:+d}"),
+        Row("Donated", f"{-report.donated:+d}"),
         Row("Taken back by refunds", f"{-report.refunded:+d}"),
         Row("Given back by cancels", f"{report.cancelled:+d}"),
         Row("Net change on the day", f"{report.net:+d}", bold=True),

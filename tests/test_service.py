@@ -434,6 +434,16 @@ def test_z_report_counts_offline_phone_points_once_after_hq_confirms_them(make_t
     )
 
 
+def test_z_report_keeps_rewards_and_donations_apart(make_till):
+    till = make_till(**NO_BONUS)
+    till.enroll("0612345678")
+    till.earn(ANNA, amount=50000)
+    till.redeem(ANNA, points=120)
+    till.donate(ANNA, charity_id="foodbank", points=30)
+    report, _ = till.z_report()
+    assert (report.earned, report.redeemed, report.donated, report.net) == (500, 120, 30, 350)
+
+
 def test_only_a_manager_can_add_staff_or_reset_a_pin(till):
     with pytest.raises(NeedsManager):
         till.add_staff("C7", name="Chris", role="cashier", pin="1357")  # no manager yet
