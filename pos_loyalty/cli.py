@@ -653,6 +653,65 @@ def cmd_sync(args: argparse.Namespace, till: Any, out: Output) -> int:
     return 0
 
 
+def cmd_eod(args: argparse.Namespace, till: Any, out: Output) -> int:
+    """End of day: sync as far as HQ lets, then the report, saved and printed; exit 1 if
+    anything of this till is still not at HQ."""
+    from sync.eod import end_of_day, save_report
+
+    from .endofday import end_of_day_slip
+
+    approval = _approval(till, args)
+    with _push_progress() as progress:
+        eod = end_of_day(till, approval, deadline=args.deadline, on_progress=progress)
+    text_path, json_path = save_report(till, eod)
+    slip = end_of_day_slip(till.header, eod)
+    job = till.slips.slip(slip) if till.printing else None
+    data = {**eod.to_json(), "saved": [str(text_path), str(json_path)], "print_job": job}
+    text = [*slip.text().splitlines(), "", f"Saved as {text_path} and {json_path.name}."]
+    deliver(till, out, data, text)
+    return 0 if eod.complete else 1
+
+
+@contextlib.contextmanager
+def _push_progress() -> Iterator[Callable[[int, int], None]]:
+    """How far the push has come: a bar on a terminal, else a plain line at most each second;
+    on stderr, so the report (or its JSON) alone is on stdout."""
+    import time
+
+    if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+        bar = Progress(
+            "Sending to HQ",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        task = bar.add_task("push", total=None)
+        start: list[int] = []  # what HQ held before: the bar counts this run's events
+
+        def show(acked: int, last: int) -> None:
+            if not start:
+                start.append(acked)
+            bar.update(task, completed=acked - start[0], total=last - start[0])
+
+        with bar:
+            yield show
+        return
+    said = [0.0]
+
+    def say(acked: int, last: int) -> None:
+        now = time.monotonic()
+        if acked == last or now - said[0] >= 1.0:
+            said[0] = now
+            print(f"HQ holds #{acked} of #{last}.", file=sys.stderr, flush=True)
+
+    yield say
+
+
 def cmd_hq(args: argparse.Namespace, out: Output) -> int:
     from sync.hq import commands
 
@@ -848,6 +907,20 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--once", action="store_true", help="push and pull once, then stop")
     mode.add_argument("--daemon", action="store_true", help="keep syncing until Ctrl-C")
     p.add_argument("--batch", type=limit, default=200, help="events per request (1 to 1000)")
+    p = add("eod", cmd_eod, "end of day: sync, then the day's report (manager)")
+    p.add_argument(
+        "--manager",
+        metavar="ID",
+        required=True,
+        help=f"the manager running it (PIN from ${MANAGER_PIN_ENV})",
+    )
+    p.add_argument(
+        "--deadline",
+        type=positive,
+        default=60,
+        metavar="SECONDS",
+        help="stop retrying the push after this long (default 60)",
+    )
     hq = sub.add_parser("hq", help="the reference HQ service and its terminals", parents=[common])
     hq_sub = hq.add_subparsers(
         dest="hq_command", required=True, metavar="ACTION", parser_class=_Parser

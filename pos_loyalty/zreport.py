@@ -46,7 +46,13 @@ class ZReport:
 
 
 # What each kind of event adds to the day's figures.
-_BONUS_KINDS = ("welcome_bonus", "referral_bonus")
+BONUS_KINDS = ("welcome_bonus", "referral_bonus")
+
+
+def day_bounds(day: dt.date, timezone: str) -> tuple[str, str]:
+    """The store day as a UTC window [since, until), in the journal's time format."""
+    start = dt.datetime.combine(day, dt.time(), zoneinfo.ZoneInfo(timezone))
+    return iso(start), iso(start + dt.timedelta(days=1))
 
 
 def z_report(
@@ -59,9 +65,7 @@ def z_report(
     hq_configured: bool,
 ) -> ZReport:
     """The figures of one store day, and what waits now, read as one snapshot."""
-    zone = zoneinfo.ZoneInfo(timezone)
-    start = dt.datetime.combine(day, dt.time(), zone)
-    since, until = iso(start), iso(start + dt.timedelta(days=1))
+    since, until = day_bounds(day, timezone)
     events = journal.events
     with journal.reading():
         kinds = events.count_by_kind(since=since, until=until)
@@ -89,7 +93,7 @@ def z_report(
         refunds=money.get("reverse", 0),
         membership_fees=money.get("membership", 0),
         earned=points.get("earn", 0),
-        bonuses=sum(points.get(kind, 0) for kind in _BONUS_KINDS),
+        bonuses=sum(points.get(kind, 0) for kind in BONUS_KINDS),
         adjusted=points.get("adjust", 0),
         redeemed=-points.get("redeem", 0),
         donated=-points.get("donate", 0),
@@ -106,10 +110,14 @@ def z_report(
 
 
 def z_report_slip(header: Header, report: ZReport, at: str) -> Slip:
+    return Slip("zreport", tuple(z_report_blocks(header, report, at, "Z-REPORT")))
+
+
+def z_report_blocks(header: Header, report: ZReport, at: str, title: str) -> list[Block]:
     def money(minor: int) -> str:
         return format_amount(minor, report.currency)
 
-    blocks: list[Block] = header.blocks(at, f"Z-REPORT {report.day.isoformat()}")
+    blocks: list[Block] = header.blocks(at, f"{title} {report.day.isoformat()}")
     blocks.append(Rule())
     for kind, (count, points) in sorted(report.by_kind.items()):
         blocks.append(Row(f"{kind} ×{count}", f"{points:+d}"))
@@ -138,4 +146,4 @@ def z_report_slip(header: Header, report: ZReport, at: str) -> Slip:
         blocks.append(Text(f"  {report.sync_problem}"))
     if report.slips_waiting:
         blocks.append(Row("Slips waiting to print", str(report.slips_waiting)))
-    return Slip("zreport", tuple(blocks))
+    return blocks

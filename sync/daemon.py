@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 import msgspec
@@ -30,13 +31,24 @@ from pos_loyalty.errors import ConfigError, LoyaltyError
 from pos_loyalty.journal import Event, Journal
 from pos_loyalty.words import plural
 
-from .protocol import API, Directory, ErrorReply, Problem, PushReply, PushRequest, WireEvent
+from .protocol import (
+    API,
+    Directory,
+    ErrorReply,
+    Problem,
+    PushReply,
+    PushRequest,
+    Totals,
+    WireEvent,
+)
 
 TOKEN_ENV = "POS_LOYALTY_HQ_TOKEN"
 BACKOFF_FIRST, BACKOFF_CAP = 0.5, 60.0  # seconds
 _reply = msgspec.json.Decoder(PushReply)
 _error = msgspec.json.Decoder(ErrorReply)
 _directory = msgspec.json.Decoder(Directory)
+_totals = msgspec.json.Decoder(Totals)
+T = TypeVar("T")
 
 
 class SyncStopped(LoyaltyError):
@@ -132,13 +144,23 @@ class Syncer:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    def push(self, *, attempts: int = 5) -> PushSummary:
-        """Push until HQ holds every event; retry what may pass, stop on what will not."""
+    def push(
+        self,
+        *,
+        attempts: int | None = 5,
+        deadline: float | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> PushSummary:
+        """Push until HQ holds every event; retry what may pass, stop on what will not:
+        after ``attempts`` failures in a row (None: no limit) or at the ``deadline`` (a
+        ``time.monotonic()`` instant). After each batch ``on_progress(acked_seq, last_seq)``."""
         pushed = duplicates = 0
         failures = 0
         events = self.journal.events
         while True:
             acked = events.outbox().acked_seq
+            if on_progress:
+                on_progress(acked, events.last_seq())
             batch = events.after(acked, self.batch_size)
             if not batch:
                 return PushSummary(pushed, duplicates, acked, 0)
@@ -147,13 +169,17 @@ class Syncer:
             except _Retry as retry:
                 failures += 1
                 events.sync_failed(retry.message, iso(self.clock()))
-                if failures >= attempts:
+                left = None if deadline is None else deadline - time.monotonic()
+                if (attempts is not None and failures >= attempts) or (
+                    left is not None and left <= 0
+                ):
                     waiting = events.last_seq() - events.outbox().acked_seq
                     verb = "waits" if waiting == 1 else "wait"
                     raise HQUnreachable(
                         f"{retry.message} {plural(waiting, 'event')} {verb} to be sent."
                     ) from None
-                self.sleep(backoff(failures, self.rng, retry.after))
+                delay = backoff(failures, self.rng, retry.after)
+                self.sleep(delay if left is None else min(delay, left))
                 continue
             except _Gap as gap:
                 # HQ holds less than the till thought (restored from a backup): resend.
@@ -203,9 +229,27 @@ class Syncer:
             if not directory.more:
                 return taken
 
+    def totals(self, since: str, until: str, *, attempts: int = 3) -> Totals:
+        """The chain's figures for a window (HQ's ``/v1/totals``), for the end-of-day report."""
+        failures = 0
+        while True:
+            try:
+                return self._get("totals", {"since": since, "until": until}, _totals)
+            except _Retry as retry:
+                failures += 1
+                if failures >= attempts:
+                    raise HQUnreachable(
+                        f"{retry.message} The chain's figures are not known."
+                    ) from None
+                self.sleep(backoff(failures, self.rng, retry.after))
+
     def _directory(self, cursor: int, page: int) -> Directory:
+        return self._get("members", {"since": cursor, "limit": page}, _directory)
+
+    def _get(self, what: str, params: dict[str, Any], decoder: msgspec.json.Decoder[T]) -> T:
+        """One GET of HQ's: what may pass on a retry raises _Retry, what will not SyncStopped."""
         try:
-            response = self.client.get(f"{API}/members", params={"since": cursor, "limit": page})
+            response = self.client.get(f"{API}/{what}", params=params)
         except httpx.TimeoutException:
             raise _Retry("HQ did not answer in time.") from None
         except httpx.HTTPError as exc:
@@ -218,11 +262,14 @@ class Syncer:
         if status == 429 or status >= 500:
             raise _Retry(f"HQ answered {status}.", _retry_after(response))
         if status != 200:
-            raise SyncStopped(f"HQ refused the pull ({status}): {self._problem(response).message}")
+            problem = self._problem(response).message
+            raise SyncStopped(f"HQ refused the request for {what} ({status}): {problem}")
         try:
-            return _directory.decode(response.content)
+            return decoder.decode(response.content)
         except msgspec.MsgspecError:
-            raise SyncStopped("HQ's directory makes no sense; nothing of it was applied.") from None
+            raise SyncStopped(
+                f"HQ's answer on {what} makes no sense; none of it was used."
+            ) from None
 
     def _send(self, batch: list[Event]) -> PushReply:
         journal = self.journal
@@ -278,7 +325,7 @@ class Syncer:
         try:
             return _error.decode(response.content).error
         except msgspec.MsgspecError:
-            raise SyncStopped(f"HQ refused the push ({response.status_code}).") from None
+            raise SyncStopped(f"HQ refused the request ({response.status_code}).") from None
 
 
 class _Retry(Exception):

@@ -24,6 +24,8 @@ Id = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
 Hash = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
 Seq = Annotated[int, msgspec.Meta(ge=1, le=2**53 - 1)]
 Points = Annotated[int, msgspec.Meta(ge=-(2**53 - 1), le=2**53 - 1)]
+INSTANT = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"  # as the journal writes times
+Instant = Annotated[str, msgspec.Meta(pattern=INSTANT)]
 
 
 class _Wire(
@@ -49,7 +51,7 @@ class WireEvent(_Wire, frozen=True):
     ruleset: Text
     detail: Annotated[str, msgspec.Meta(max_length=64 * 1024)]  # the canonical text
     staff_id: Id | None
-    created_at: Annotated[str, msgspec.Meta(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")]
+    created_at: Instant
     prev_hash: Hash
     hash: Hash
     chain_version: Annotated[int, msgspec.Meta(ge=0, le=1)]
@@ -114,6 +116,26 @@ class Directory(_Wire, frozen=True):
     more: bool
 
 
+class KindTotal(_Wire, frozen=True):
+    events: int
+    points: int
+
+
+class Totals(_Wire, frozen=True):
+    """The chain's figures for a time window (a store day), for the end-of-day report: events
+    by kind across the chain and in the asking terminal's store, every member's outstanding
+    points now, and how far HQ holds the asking terminal's chain."""
+
+    as_of: str
+    members: int
+    liability_points: int  # the sum of the positive balances, now
+    deficit_points: int  # what members in deficit owe (a positive number), now
+    chain: dict[str, KindTotal]
+    store: dict[str, KindTotal]
+    acked_seq: int
+    head_hash: str | None
+
+
 class Health(_Wire, frozen=True):
     status: Literal["ok"]
     api: str
@@ -122,11 +144,11 @@ class Health(_Wire, frozen=True):
 
 def openapi() -> dict[str, object]:
     """HQ's OpenAPI document, from the very structs above."""
-    names = (PushRequest, PushReply, ErrorReply, Health, Directory)
+    names = (PushRequest, PushReply, ErrorReply, Health, Directory, Totals)
     schemas, components = msgspec.json.schema_components(
         names, ref_template="#/components/schemas/{name}"
     )
-    push, push_reply, error, health, directory = schemas
+    push, push_reply, error, health, directory, totals = schemas
 
     def refusal(text: str) -> dict[str, object]:
         return {"description": text, "content": {"application/json": {"schema": error}}}
@@ -172,6 +194,29 @@ def openapi() -> dict[str, object]:
                             "content": {"application/json": {"schema": directory}},
                         },
                         "400": refusal("The cursor or the limit is not a number in range"),
+                        "401": refusal("No token, or a wrong or revoked one"),
+                    },
+                }
+            },
+            f"{API}/totals": {
+                "get": {
+                    "summary": "The chain's figures in [since, until), this store's apart",
+                    "security": [{"terminal": []}],
+                    "parameters": [
+                        {
+                            "name": name,
+                            "in": "query",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": INSTANT},
+                        }
+                        for name in ("since", "until")
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The figures",
+                            "content": {"application/json": {"schema": totals}},
+                        },
+                        "400": refusal("since or until is not a time as the journal writes it"),
                         "401": refusal("No token, or a wrong or revoked one"),
                     },
                 }

@@ -157,6 +157,13 @@ class EventStore:
     def last_seq(self) -> int:
         return int(self.unit.conn.execute("SELECT coalesce(max(seq), 0) FROM events").fetchone()[0])
 
+    def head(self) -> tuple[int, str | None]:
+        """The chain's head: the newest event's seq and hash (0 and None when empty)."""
+        row = self.unit.conn.execute(
+            "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+        return (int(row[0]), row[1]) if row else (0, None)
+
     def count_by_kind(
         self, *, after_seq: int = 0, since: str = "", until: str = "~"
     ) -> list[KindCount]:

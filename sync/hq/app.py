@@ -8,6 +8,7 @@ a token never reaches a log.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import msgspec
@@ -22,6 +23,7 @@ from pos_loyalty.errors import NotAllowed
 
 from ..protocol import (
     API,
+    INSTANT,
     MAX_BODY,
     MAX_PAGE,
     Directory,
@@ -34,6 +36,7 @@ from ..protocol import (
 from .store import HQStore, PushRefused, Terminal
 
 log = logging.getLogger("pos_loyalty.hq")
+_INSTANT = re.compile(INSTANT)
 
 
 def create_app(store: HQStore) -> Starlette:
@@ -63,10 +66,7 @@ def create_app(store: HQStore) -> Starlette:
 
     async def members(request: Request) -> Response:
         terminal = await _authenticated(request, store)
-        params = request.query_params
-        names = [name for name, _ in params.multi_items()]
-        if set(names) - {"since", "limit"} or len(names) != len(set(names)):
-            return _problem(400, "bad_request", "Ask with since and limit only, each once.")
+        params = _query(request, "since", "limit")
         since, limit = params.get("since", "0"), params.get("limit")
         numbers = [since] if limit is None else [since, limit]
         if not all(n.isascii() and n.isdigit() and len(n) <= 15 for n in numbers):
@@ -76,6 +76,17 @@ def create_app(store: HQStore) -> Starlette:
             return _problem(400, "bad_request", f"limit is a number from 1 to {MAX_PAGE}.")
         snapshots, cursor = await run_in_threadpool(store.changes, terminal, int(since), page)
         return _json(Directory(snapshots, cursor, len(snapshots) == page))
+
+    async def totals(request: Request) -> Response:
+        terminal = await _authenticated(request, store)
+        params = _query(request, "since", "until")
+        since, until = params.get("since", ""), params.get("until", "")
+        # An empty or inverted window is not an error: it counts nothing.
+        if not (_INSTANT.match(since) and _INSTANT.match(until)):
+            return _problem(
+                400, "bad_request", "since and until are times like 2026-11-24T23:00:00.000Z."
+            )
+        return _json(await run_in_threadpool(store.totals, terminal, since, until))
 
     async def refused(request: Request, exc: Exception) -> Response:
         if isinstance(exc, HTTPRefusal):
@@ -99,6 +110,7 @@ def create_app(store: HQStore) -> Starlette:
             Route(f"{API}/openapi.json", document),
             Route(f"{API}/push", push, methods=["POST"]),
             Route(f"{API}/members", members),
+            Route(f"{API}/totals", totals),
         ],
         exception_handlers={HTTPException: refused, 500: failure},
     )
@@ -113,6 +125,14 @@ async def _authenticated(request: Request, store: HQStore) -> Terminal:
     if terminal is None:
         raise HTTPRefusal(401, "unauthorized", "That terminal token is wrong or was revoked.")
     return terminal
+
+
+def _query(request: Request, *allowed: str) -> dict[str, str]:
+    """The query's parameters, each one of ``allowed`` and given once, or a refusal."""
+    names = [name for name, _ in request.query_params.multi_items()]
+    if set(names) - set(allowed) or len(names) != len(set(names)):
+        raise HTTPRefusal(400, "bad_request", f"Ask with {' and '.join(allowed)} only, each once.")
+    return dict(request.query_params)
 
 
 async def _body(request: Request) -> bytes:

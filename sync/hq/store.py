@@ -27,7 +27,16 @@ from pos_loyalty.errors import LoyaltyError, NotAllowed
 from pos_loyalty.rules.account import Ledger, advance, decode, encode
 from pos_loyalty.rules.program import Program
 
-from ..protocol import EventOutcome, Problem, PushReply, PushRequest, Snapshot, WireEvent
+from ..protocol import (
+    EventOutcome,
+    KindTotal,
+    Problem,
+    PushReply,
+    PushRequest,
+    Snapshot,
+    Totals,
+    WireEvent,
+)
 from .db import Database, Tx, insert_rows
 
 SCHEMA_VERSION = 1
@@ -49,10 +58,11 @@ _DDL = (
     "member_key TEXT NOT NULL, received_at TEXT NOT NULL, "
     "PRIMARY KEY (store_id, terminal_id, journal_id, seq))",
     "CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events (store_id, event_id)",
+    "CREATE INDEX IF NOT EXISTS events_created ON events (created_at)",  # a day's figures
     # Each member's account: the fold of every event of theirs HQ holds, and its version.
     "CREATE TABLE IF NOT EXISTS accounts (member_key TEXT PRIMARY KEY, member_id TEXT, "
     "phone TEXT, name TEXT, version BIGINT NOT NULL, ledger TEXT NOT NULL, "
-    "updated_at TEXT NOT NULL, change_seq BIGINT NOT NULL)",
+    "balance BIGINT NOT NULL, updated_at TEXT NOT NULL, change_seq BIGINT NOT NULL)",
     # The directory's cursor: accounts by the order their changes committed.
     "CREATE INDEX IF NOT EXISTS accounts_changes ON accounts (change_seq)",
     # For each member and terminal, the last of that terminal's events the account includes.
@@ -380,6 +390,7 @@ class HQStore:
                 "name",
                 "version",
                 "ledger",
+                "balance",
                 "updated_at",
                 "change_seq",
             ),
@@ -391,14 +402,16 @@ class HQStore:
                     identity[key][1],
                     (held[key][0] if key in held else 0) + 1,
                     encode(ledgers[key]).decode(),
+                    ledgers[key].balance,
                     now,
                     first + n,
                 )
                 for n, key in enumerate(members)
             ],
             "ON CONFLICT (member_key) DO UPDATE SET version = excluded.version, "
-            "ledger = excluded.ledger, updated_at = excluded.updated_at, "
-            "change_seq = excluded.change_seq, phone = excluded.phone, name = excluded.name",
+            "ledger = excluded.ledger, balance = excluded.balance, "
+            "updated_at = excluded.updated_at, change_seq = excluded.change_seq, "
+            "phone = excluded.phone, name = excluded.name",
         )
         insert_rows(
             tx,
@@ -445,6 +458,43 @@ class HQStore:
             for r in rows
         ]
         return snapshots, int(rows[-1][6]) if rows else since
+
+    def totals(self, terminal: Terminal, since: str, until: str) -> Totals:
+        """The chain's figures from ``since`` until ``until`` (events by kind, chain-wide and
+        in the terminal's store) and every account's outstanding points, read as one
+        snapshot."""
+        with self.db.transaction() as tx:
+            kinds = tx.all(
+                "SELECT store_id, kind, count(*), coalesce(sum(points), 0) FROM events "
+                "WHERE created_at >= ? AND created_at < ? GROUP BY store_id, kind",
+                (since, until),
+            )
+            accounts = tx.one(
+                "SELECT count(*), coalesce(sum(CASE WHEN balance > 0 THEN balance END), 0), "
+                "coalesce(sum(CASE WHEN balance < 0 THEN -balance END), 0) FROM accounts"
+            )
+            head = tx.one(
+                "SELECT head_seq, head_hash FROM terminals WHERE store_id = ? AND terminal_id = ?",
+                (terminal.store_id, terminal.terminal_id),
+            )
+        chain: dict[str, list[int]] = {}
+        store: dict[str, list[int]] = {}
+        for store_id, kind, count, points in kinds:
+            for into in (chain, store) if store_id == terminal.store_id else (chain,):
+                total = into.setdefault(kind, [0, 0])
+                total[0] += int(count)
+                total[1] += int(points)
+        members, liability, deficit = (int(n) for n in accounts) if accounts else (0, 0, 0)
+        return Totals(
+            as_of=iso(self.clock()),
+            members=members,
+            liability_points=liability,
+            deficit_points=deficit,
+            chain={k: KindTotal(*v) for k, v in sorted(chain.items())},
+            store={k: KindTotal(*v) for k, v in sorted(store.items())},
+            acked_seq=int(head[0]) if head else 0,
+            head_hash=head[1] if head else None,
+        )
 
     # -- checking ------------------------------------------------------------------------------
 

@@ -80,7 +80,7 @@ def record(till: Till, events: int, members: int = 2000) -> None:
     k = 0
     while n < events:
         ref = refs[k % members]
-        if k % 10 == 9:
+        if (k // members) % 10 == 9:  # every member redeems once in ten rounds
             till.redeem(ref, points=5)
         else:
             till.earn(ref, amount=1000 + k % 500)
