@@ -37,6 +37,10 @@ class Tx(Protocol):
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
 
+    def lock_names(self, names: Sequence[str]) -> None:
+        """Hold a lock on each name until commit, for what has no row to lock yet (a phone
+        number two tills may both be about to claim)."""
+
     def bulk(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], then: str = ""
     ) -> None:
@@ -100,6 +104,9 @@ class _SQLiteTx:
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
+
+    def lock_names(self, names: Sequence[str]) -> None:
+        pass  # BEGIN IMMEDIATE: the transaction already holds the whole file
 
     def bulk(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], then: str = ""
@@ -175,6 +182,16 @@ class _PostgresTx:
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         with self.conn.cursor() as cur:
             cur.executemany(_pg(sql), rows)  # pipelined by psycopg: one round trip, not n
+
+    def lock_names(self, names: Sequence[str]) -> None:
+        # Transaction-scoped advisory locks, taken in one order so two batches cannot each
+        # hold one the other waits for.
+        if names:
+            self.conn.execute(
+                "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT "
+                "hashtextextended(n, 0) AS h FROM unnest(%s::text[]) AS n ORDER BY h) AS s",
+                [list(names)],
+            )
 
     def bulk(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], then: str = ""

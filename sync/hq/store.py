@@ -59,12 +59,15 @@ _DDL = (
     "PRIMARY KEY (store_id, terminal_id, journal_id, seq))",
     "CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events (store_id, event_id)",
     "CREATE INDEX IF NOT EXISTS events_created ON events (created_at)",  # a day's figures
+    "CREATE INDEX IF NOT EXISTS events_member ON events (member_key)",  # a member's events
     # Each member's account: the fold of every event of theirs HQ holds, and its version.
     "CREATE TABLE IF NOT EXISTS accounts (member_key TEXT PRIMARY KEY, member_id TEXT, "
     "phone TEXT, name TEXT, version BIGINT NOT NULL, ledger TEXT NOT NULL, "
     "balance BIGINT NOT NULL, updated_at TEXT NOT NULL, change_seq BIGINT NOT NULL)",
     # The directory's cursor: accounts by the order their changes committed.
     "CREATE INDEX IF NOT EXISTS accounts_changes ON accounts (change_seq)",
+    # Who holds a phone: where an event recorded against the phone alone belongs.
+    "CREATE INDEX IF NOT EXISTS accounts_phone ON accounts (phone)",
     # For each member and terminal, the last of that terminal's events the account includes.
     "CREATE TABLE IF NOT EXISTS account_terminals (member_key TEXT NOT NULL, "
     "store_id TEXT NOT NULL, terminal_id TEXT NOT NULL, through_seq BIGINT NOT NULL, "
@@ -308,7 +311,7 @@ class HQStore:
     ) -> dict[str, list[str]]:
         """The events stored and folded into their members' accounts: a statement per kind
         of row for the whole batch, not one per event."""
-        keys = [e.member_id or f"tel:{e.phone or ''}" for e in events]
+        keys, claimed, flags = self._route(tx, events)
         insert_rows(
             tx,
             "events",
@@ -340,29 +343,81 @@ class HQStore:
                 for e, key in zip(events, keys, strict=True)
             ],
         )
-        return self._fold(tx, events, keys, now)
+        return self._fold(tx, events, keys, claimed, now, flags)
+
+    def _route(
+        self, tx: Tx, events: list[WireEvent]
+    ) -> tuple[list[str], dict[str, str], dict[str, list[str]]]:
+        """Each event's account. A member's event goes to the member's; one recorded against
+        a phone alone (a till that did not know the member) to the member who holds that
+        phone at HQ or enrols with it in this batch, else to the phone's own account
+        (``tel:+31...``), which the member's enrolment claims later. Returns the keys, the
+        phone accounts claimed now (phone key → member key), and flags: a second member
+        enrolled with a phone another member holds is flagged for review."""
+        phones = sorted(
+            {e.phone for e in events if e.phone and (e.member_id is None or e.kind == "enroll")}
+        )
+        owner: dict[str, str] = {}
+        if phones:
+            tx.lock_names([f"phone:{p}" for p in phones])
+            condition, args = tx.among("phone", phones)
+            for key, phone in tx.all(
+                f"SELECT member_key, phone FROM accounts WHERE member_id IS NOT NULL "
+                f"AND {condition} ORDER BY member_key",
+                args,
+            ):
+                owner.setdefault(phone, key)
+        claimed: dict[str, str] = {}
+        flags: dict[str, list[str]] = {}
+        for e in events:
+            if e.kind != "enroll" or not e.phone or not e.member_id:
+                continue
+            if e.phone not in owner:
+                owner[e.phone] = e.member_id
+                claimed[f"tel:{e.phone}"] = e.member_id
+            elif owner[e.phone] != e.member_id:
+                flags[e.event_id] = ["duplicate_enrolment"]
+        keys = [
+            e.member_id or (owner.get(e.phone) if e.phone else None) or f"tel:{e.phone or ''}"
+            for e in events
+        ]
+        return keys, claimed, flags
 
     def _fold(
-        self, tx: Tx, events: list[WireEvent], keys: list[str], now: str
+        self,
+        tx: Tx,
+        events: list[WireEvent],
+        keys: list[str],
+        claimed: dict[str, str],
+        now: str,
+        flags: dict[str, list[str]],
     ) -> dict[str, list[str]]:
         """Each member's account with their events of the batch folded in, in order, by the
         tills' own fold; accounts read (and, on PostgreSQL, locked) in key order, so two
-        batches touching the same members never wait on each other in a circle."""
+        batches touching the same members never wait on each other in a circle. A member
+        who claims a phone's account starts from its ledger: its points were theirs."""
         members = sorted(set(keys))
-        condition, args = tx.among("member_key", members)
+        condition, args = tx.among("member_key", sorted({*members, *claimed}))
         rows = tx.all(
             f"SELECT member_key, version, ledger, phone, name FROM accounts "
             f"WHERE {condition} ORDER BY member_key{tx.lock}",
             args,
         )
         held = {r[0]: (int(r[1]), decode(r[2]), r[3], r[4]) for r in rows}
+        for phone_key, member_key in claimed.items():
+            if phone_key in held and member_key not in held:
+                held[member_key] = held.pop(phone_key)
+                _hand_over(tx, phone_key, member_key)
         at = self.clock().astimezone(dt.UTC)
         ledgers = {k: held[k][1] if k in held else Ledger() for k in members}
         identity = {k: (held[k][2], held[k][3]) if k in held else (None, None) for k in members}
         member_ids: dict[str, str | None] = {}
         through: dict[str, tuple[str, str, int]] = {}
-        flags: dict[str, list[str]] = {}
-        review = []
+        review = [
+            (e.store_id, e.terminal_id, e.seq, e.event_id, reason)
+            for e in events
+            for reason in flags.get(e.event_id, [])
+        ]
         for event, key in zip(events, keys, strict=True):
             detail = json.loads(event.detail)
             received = _Received(event.event_id, event.kind, event.points, event.created_at, detail)
@@ -377,8 +432,10 @@ class HQStore:
             member_ids[key] = member_ids.get(key) or event.member_id
             through[key] = (event.store_id, event.terminal_id, event.seq)
             if ledgers[key].deficit > before:
-                flags[event.event_id] = ["overdraft"]
-                review.append((event.store_id, event.terminal_id, event.seq, event.event_id))
+                flags.setdefault(event.event_id, []).append("overdraft")
+                review.append(
+                    (event.store_id, event.terminal_id, event.seq, event.event_id, "overdraft")
+                )
         first = _next_changes(tx, len(members))
         insert_rows(
             tx,
@@ -425,7 +482,7 @@ class HQStore:
             tx,
             "review",
             ("store_id", "terminal_id", "seq", "event_id", "reason", "at"),
-            [(*r, "overdraft", now) for r in review],
+            [(*r, now) for r in review],
         )
         return flags
 
@@ -579,6 +636,18 @@ _EVENT_COLUMNS = (
     "member_key",
     "received_at",
 )
+
+
+def _hand_over(tx: Tx, phone_key: str, member_key: str) -> None:
+    """A phone's account becomes the member's who enrolled with that phone: its events and
+    what it includes of each terminal's chain (the batch's own rows follow, later in each
+    chain); the member's account row is written by the fold, from the phone's ledger."""
+    tx.run("UPDATE events SET member_key = ? WHERE member_key = ?", (member_key, phone_key))
+    tx.run(
+        "UPDATE account_terminals SET member_key = ? WHERE member_key = ?",
+        (member_key, phone_key),
+    )
+    tx.run("DELETE FROM accounts WHERE member_key = ?", (phone_key,))
 
 
 def _next_changes(tx: Tx, count: int) -> int:
