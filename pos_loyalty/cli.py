@@ -531,7 +531,16 @@ def cmd_queue(args: argparse.Namespace, till: Any, out: Output) -> int:
         )
         if printing.detail:
             text.append(f"  {printing.detail}")
-    out.emit(status.to_json(), text)
+    program = till.program_in_use()
+    text.append(
+        f"Program {program['ruleset']}, "
+        + (
+            f"HQ's, fetched {till.header.local_time(program['fetched_at'])}."
+            if program["fetched_at"]
+            else "this till's own (config)."
+        )
+    )
+    out.emit({**status.to_json(), "program": program}, text)
     return 0
 
 

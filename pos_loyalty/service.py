@@ -91,11 +91,14 @@ class Till:
         self, config: Config, journal: Journal, clock: Callable[[], dt.datetime] = utc_now
     ):
         self.config = config
-        self.program: Program = config.program
         self.currency = config.store.currency
         self.journal = journal
         self.clock = clock
-        self.ruleset = ruleset_version(config.program)
+        # The chain's program as last fetched from HQ; the config's serves a till without HQ.
+        self.hq_program = journal.program.get() if config.hq.url else None
+        held = self.hq_program
+        self.program: Program = held.program if held else config.program
+        self.ruleset = held.ruleset if held else ruleset_version(config.program)
         self.zone = zoneinfo.ZoneInfo(config.store.timezone)
         self.printing = config.printer.transport != "none"
         self.source: LoadedConfig | None = None  # the file it was opened from, for workers
@@ -752,6 +755,15 @@ class Till:
     def queue(self) -> QueueStatus:
         """What is waiting to reach HQ (the outbox the sync daemon drains), and to print."""
         return queue_status(self.journal, self.print_status())
+
+    def program_in_use(self) -> dict[str, str | None]:
+        """Which program this till earns and redeems by: HQ's (as fetched) or its own."""
+        held = self.hq_program
+        return {
+            "ruleset": self.ruleset,
+            "source": "hq" if held else "config",
+            "fetched_at": held.fetched_at if held else None,
+        }
 
     def print_status(self) -> PrintStatus:
         return self.slips.status()

@@ -26,9 +26,9 @@ import httpx
 import msgspec
 
 from pos_loyalty.clock import iso, utc_now
-from pos_loyalty.config import LoadedConfig
+from pos_loyalty.config import LoadedConfig, check_program
 from pos_loyalty.errors import ConfigError, LoyaltyError
-from pos_loyalty.journal import Event, Journal
+from pos_loyalty.journal import Event, Journal, StoredProgram
 from pos_loyalty.words import plural
 
 from .protocol import (
@@ -36,6 +36,7 @@ from .protocol import (
     Directory,
     ErrorReply,
     Problem,
+    ProgramReply,
     PushReply,
     PushRequest,
     Totals,
@@ -48,6 +49,7 @@ _reply = msgspec.json.Decoder(PushReply)
 _error = msgspec.json.Decoder(ErrorReply)
 _directory = msgspec.json.Decoder(Directory)
 _totals = msgspec.json.Decoder(Totals)
+_program = msgspec.json.Decoder(ProgramReply)
 T = TypeVar("T")
 
 
@@ -227,7 +229,36 @@ class Syncer:
                         taken += 1
                 members.set_directory_cursor(directory.next)
             if not directory.more:
+                self.fetch_program(attempts=attempts)
                 return taken
+
+    def fetch_program(self, *, attempts: int = 5) -> bool:
+        """HQ's loyalty program, kept in the journal when it is not the one held; the till
+        uses it from its next start (offline too). True when it changed. A program this
+        till cannot use is refused whole, and the one held stays."""
+        failures = 0
+        while True:
+            try:
+                reply = self._get("program", {}, _program)
+                break
+            except _Retry as retry:
+                failures += 1
+                if failures >= attempts:
+                    raise HQUnreachable(f"{retry.message} HQ's program was not fetched.") from None
+                self.sleep(backoff(failures, self.rng, retry.after))
+        held = self.journal.program.get()
+        if held is not None and held.ruleset == reply.ruleset:
+            return False
+        currency = self.loaded.config.store.currency
+        problem = next(check_program(reply.program, currency), None)
+        if problem:
+            raise SyncStopped(
+                f"HQ's program {reply.ruleset} cannot be used here ({problem[0]}: {problem[1]}); "
+                "this till keeps the program it has."
+            )
+        with self.journal.writing():
+            self.journal.program.put(StoredProgram(reply.ruleset, iso(self.clock()), reply.program))
+        return True
 
     def totals(self, since: str, until: str, *, attempts: int = 3) -> Totals:
         """The chain's figures for a window (HQ's ``/v1/totals``), for the end-of-day report."""

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from pos_loyalty.rules.account import Ledger
+from pos_loyalty.rules.program import Program
 
 API = "/v1"
 MAX_BATCH = 500  # events in one push
@@ -136,6 +137,14 @@ class Totals(_Wire, frozen=True):
     head_hash: str | None
 
 
+class ProgramReply(_Wire, frozen=True):
+    """The chain's loyalty program, which every till uses (offline too) in place of its own
+    ``[program]``; ``ruleset`` is the name each event made under it carries."""
+
+    ruleset: str
+    program: Program
+
+
 class Health(_Wire, frozen=True):
     status: Literal["ok"]
     api: str
@@ -144,11 +153,11 @@ class Health(_Wire, frozen=True):
 
 def openapi() -> dict[str, object]:
     """HQ's OpenAPI document, from the very structs above."""
-    names = (PushRequest, PushReply, ErrorReply, Health, Directory, Totals)
+    names = (PushRequest, PushReply, ErrorReply, Health, Directory, Totals, ProgramReply)
     schemas, components = msgspec.json.schema_components(
         names, ref_template="#/components/schemas/{name}"
     )
-    push, push_reply, error, health, directory, totals = schemas
+    push, push_reply, error, health, directory, totals, program = schemas
 
     def refusal(text: str) -> dict[str, object]:
         return {"description": text, "content": {"application/json": {"schema": error}}}
@@ -194,6 +203,20 @@ def openapi() -> dict[str, object]:
                             "content": {"application/json": {"schema": directory}},
                         },
                         "400": refusal("The cursor or the limit is not a number in range"),
+                        "401": refusal("No token, or a wrong or revoked one"),
+                    },
+                }
+            },
+            f"{API}/program": {
+                "get": {
+                    "summary": "The chain's loyalty program and its ruleset name",
+                    "security": [{"terminal": []}],
+                    "responses": {
+                        "200": {
+                            "description": "The program",
+                            "content": {"application/json": {"schema": program}},
+                        },
+                        "400": refusal("A query was given; it takes none"),
                         "401": refusal("No token, or a wrong or revoked one"),
                     },
                 }

@@ -943,6 +943,11 @@ def test_queue_counts_what_waits_for_hq(shop: Shop, anna: dict[str, Any]):
     assert data["by_kind"] == {"enroll": 1, "welcome_bonus": 1, "earn": 1}
     assert data["oldest_unsynced_at"].endswith("Z")
     assert data["last_error"] is None
+    assert data["program"] == {
+        "ruleset": data["program"]["ruleset"],
+        "source": "config",
+        "fetched_at": None,
+    }
     run = shop.text("queue")
     assert run.stdout.startswith(
         "Journal: 3 events; HQ has acknowledged up to #0.\nWaiting to sync: 3"

@@ -1,13 +1,15 @@
 """The till's journal: one SQLite file, append-only events in a hash chain, and the state
-around them (members, HQ's word, account checkpoints, print queue, staff, request ids).
+around them (members, HQ's word, account checkpoints, print queue, staff, request ids, HQ's
+program).
 
 ``Journal`` is the unit of work; each store (``journal.events``, ``.members``, ``.prints``,
-``.staff``, ``.requests``) owns its tables and returns typed values.
+``.staff``, ``.requests``, ``.program``) owns its tables and returns typed values.
 """
 
 from .events import MEMBER_MATCH, Event, KindCount, NewEvent, Outbox
 from .members import Checkpoint, MemberRecord, phone_key
 from .print_queue import DeviceState, PrintJob, QueueSummary
+from .program import StoredProgram
 from .schema import SCHEMA_VERSION
 from .staff import PinAttempts, StaffRecord
 from .unit import Journal
@@ -29,6 +31,7 @@ __all__ = [
     "PrintJob",
     "QueueSummary",
     "StaffRecord",
+    "StoredProgram",
     "phone_key",
     "verify_chain",
 ]

@@ -24,6 +24,7 @@ from ..errors import ConfigError, NoJournal, SchemaTooNew, StorageError
 from .events import EventStore
 from .members import MemberStore
 from .print_queue import PrintQueue
+from .program import ProgramStore
 from .requests import RequestStore
 from .schema import APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION
 from .staff import StaffStore
@@ -57,6 +58,7 @@ class Journal:
         self.prints = PrintQueue(self)
         self.staff = StaffStore(self)
         self.requests = RequestStore(self)
+        self.program = ProgramStore(self)
 
     @classmethod
     def open(

@@ -77,6 +77,11 @@ def create_app(store: HQStore) -> Starlette:
         snapshots, cursor = await run_in_threadpool(store.changes, terminal, int(since), page)
         return _json(Directory(snapshots, cursor, len(snapshots) == page))
 
+    async def program(request: Request) -> Response:
+        await _authenticated(request, store)
+        _query(request)
+        return _json(store.program_reply)
+
     async def totals(request: Request) -> Response:
         terminal = await _authenticated(request, store)
         params = _query(request, "since", "until")
@@ -111,6 +116,7 @@ def create_app(store: HQStore) -> Starlette:
             Route(f"{API}/push", push, methods=["POST"]),
             Route(f"{API}/members", members),
             Route(f"{API}/totals", totals),
+            Route(f"{API}/program", program),
         ],
         exception_handlers={HTTPException: refused, 500: failure},
     )
@@ -131,7 +137,8 @@ def _query(request: Request, *allowed: str) -> dict[str, str]:
     """The query's parameters, each one of ``allowed`` and given once, or a refusal."""
     names = [name for name, _ in request.query_params.multi_items()]
     if set(names) - set(allowed) or len(names) != len(set(names)):
-        raise HTTPRefusal(400, "bad_request", f"Ask with {' and '.join(allowed)} only, each once.")
+        wanted = f"with {' and '.join(allowed)} only, each once" if allowed else "without a query"
+        raise HTTPRefusal(400, "bad_request", f"Ask {wanted}.")
     return dict(request.query_params)
 
 

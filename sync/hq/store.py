@@ -21,16 +21,19 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from pos_loyalty import chain
 from pos_loyalty.clock import iso, utc_now
 from pos_loyalty.errors import LoyaltyError, NotAllowed
 from pos_loyalty.rules.account import Ledger, advance, decode, encode
-from pos_loyalty.rules.program import Program
+from pos_loyalty.rules.program import Program, ruleset_version
 
 from ..protocol import (
     EventOutcome,
     KindTotal,
     Problem,
+    ProgramReply,
     PushReply,
     PushRequest,
     Snapshot,
@@ -73,6 +76,9 @@ _DDL = (
     "store_id TEXT NOT NULL, terminal_id TEXT NOT NULL, through_seq BIGINT NOT NULL, "
     "PRIMARY KEY (member_key, store_id, terminal_id))",
     # What a person at HQ must look at: conflicts (both versions kept) and flagged events.
+    # Every program HQ has served, by ruleset name: what the events name, kept for audit.
+    "CREATE TABLE IF NOT EXISTS programs (ruleset TEXT PRIMARY KEY, program TEXT NOT NULL, "
+    "first_served_at TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS review (store_id TEXT NOT NULL, terminal_id TEXT NOT NULL, "
     "seq BIGINT NOT NULL, event_id TEXT NOT NULL, reason TEXT NOT NULL, held TEXT, "
     "received TEXT, at TEXT NOT NULL)",
@@ -122,6 +128,7 @@ class HQStore:
     def __init__(self, db: Database, program: Program, clock: Any = utc_now) -> None:
         self.db = db
         self.program = program
+        self.program_reply = ProgramReply(ruleset_version(program), program)
         self.clock = clock
         self._migrate()
 
@@ -133,6 +140,15 @@ class HQStore:
                 "INSERT INTO hq_meta (key, value) VALUES ('schema_version', ?) "
                 "ON CONFLICT (key) DO NOTHING",
                 (str(SCHEMA_VERSION),),
+            )
+            tx.run(
+                "INSERT INTO programs (ruleset, program, first_served_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (ruleset) DO NOTHING",
+                (
+                    self.program_reply.ruleset,
+                    msgspec.json.encode(self.program).decode(),
+                    iso(self.clock()),
+                ),
             )
 
     # -- terminals ----------------------------------------------------------------------------
