@@ -298,7 +298,12 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
 def _open_till(loaded: Any, *, create: bool = False) -> Any:
     from .service import Till
 
-    return Till.open(loaded, create=create)
+    till = Till.open(loaded, create=create)
+    if loaded.config.hq.url:
+        from sync.remote import HQRemote
+
+        till.remote = HQRemote(loaded)
+    return till
 
 
 def cmd_enroll(args: argparse.Namespace, till: Any, out: Output) -> int:

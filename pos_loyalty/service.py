@@ -47,6 +47,7 @@ from .members import (
 )
 from .money import check_minor, format_amount, parse_amount, points_worth
 from .printing import PrintStatus, SlipQueue
+from .remote import NeedsHQ, Remote, RemoteEvent, Reversal, SaleRef
 from .reports import QueueStatus, queue_status
 from .rules.account import SPENDS, Account, Purchase, membership_at, settle
 from .rules.earn import BasketLine, build_basket, compute_earn
@@ -102,6 +103,7 @@ class Till:
         self.zone = zoneinfo.ZoneInfo(config.store.timezone)
         self.printing = config.printer.transport != "none"
         self.source: LoadedConfig | None = None  # the file it was opened from, for workers
+        self.remote: Remote | None = None  # HQ, for what this till's journal cannot answer
         store = config.store
         self.header = Header(store.name, store.address, config.terminal.id, store.timezone)
         self.accounts = Accounts(journal, self.program, config.store.timezone)
@@ -546,26 +548,44 @@ class Till:
         approval: object = None,
         request_id: str | None = None,
     ) -> EventResult:
-        """Refund a sale (whole, or part of its amount) or cancel a redemption or donation."""
+        """Refund a sale (whole, or part of its amount) or cancel a redemption or donation;
+        one made at another till is looked up at HQ first (outside the write, so the journal
+        never waits on the network), with every reversal of it HQ holds."""
         if amount is not None:
             check_minor(amount, "The refund amount")
+        original, elsewhere = self._locate(event_ref)
+        remote = None
+        if self._already_done(request_id):
+            pass  # answered from the journal below, HQ or not
+        elif original is None:
+            if elsewhere is None:
+                raise UnknownEvent(f"No event “{_shown_ref(event_ref)}” in this till's journal.")
+            remote = self._ask_hq(elsewhere)
+        elif self._online():
+            remote = self._ask_hq_if_up(original)  # reversals of it made at other tills
         with self.journal.writing():
             if done := self._replayed(request_id, "reverse"):
                 return done
             manager = self._approved(approval)
-            original = self._find_event(event_ref)
+            if remote is not None:
+                original = original or remote.event
+                if remote.word is not None:
+                    self.journal.members.take_word(remote.word, iso(self._now()))
+            if original is None:
+                raise UnknownEvent(f"No event “{_shown_ref(event_ref)}” in this till's journal.")
             holder = self._resolve(_ref_of(original))
             now = self._now()
             loaded = self.accounts.get(holder, now)
+            earlier = self._reversals(original, remote)
             if original.kind == "earn":
-                points, detail = self._refund(original, amount, loaded.account, iso(now))
+                points, detail = self._refund(original, amount, loaded.account, iso(now), earlier)
             elif original.kind in SPENDS:
-                points, detail = self._cancel(original, amount)
+                points, detail = self._cancel(original, amount, earlier)
             else:
                 raise NotAllowed("Only a sale (earn) or a redemption or donation can be reversed.")
             # The limit counts every reversal of this event, so refunding in slices cannot
             # take back more than the limit without a manager.
-            before = -sum(e.points for e in self.journal.events.reversals_of(original.event_id))
+            before = -sum(r.points for r in earlier)
             what = "sale" if original.kind == "earn" else "redemption"
             check_reversal(self.program, abs(points) + abs(before), manager is not None, what)
             event = self._new(
@@ -582,28 +602,84 @@ class Till:
             )
             return self._result(event, holder, loaded, now)
 
-    def _find_event(self, event_ref: str) -> Event:
-        text = str(event_ref).strip().lstrip("#")[:64].lower()  # ids are lower-case UUIDs
-        by_seq = text.isascii() and text.isdigit() and int(text) < 2**63  # SQLite's integers
+    def _locate(self, event_ref: str) -> tuple[Event | None, SaleRef | None]:
+        """This till's event for a reference (its seq, its id, or the receipt's ``Ref
+        T1-12``), or, when it names another till's, where to ask HQ for it."""
+        text = str(event_ref).strip().lstrip("#")[:64]
         events = self.journal.events
-        event = events.by_seq(int(text)) if by_seq else events.get(text)
-        if event is None:
-            shown = text if text.isprintable() else "(that id)"
-            raise UnknownEvent(f"No event “{shown}” in this till's journal.")
-        return event
+        if _UUID.fullmatch(text.lower()):
+            found = events.get(text.lower())
+            return (found, None) if found else (None, SaleRef(event_id=text.lower()))
+        terminal, dash, number = text.rpartition("-")
+        if dash and terminal:
+            if not (number.isascii() and number.isdigit() and len(number) <= 15):
+                return None, None
+            if terminal.upper() != self.config.terminal.id.upper():
+                return None, SaleRef(terminal_id=terminal, seq=int(number))
+            text = number
+        if text.isascii() and text.isdigit() and len(text) <= 15:
+            return events.by_seq(int(text)), None
+        return None, None
+
+    def _already_done(self, request_id: str | None) -> bool:
+        return isinstance(request_id, str) and self.journal.requests.event(request_id) is not None
+
+    def _ask_hq(self, ref: SaleRef) -> RemoteEvent:
+        """Another till's event, from HQ: it alone knows what is left of it chain-wide."""
+        where = f"{ref.shown()} was made at another till; reversing it needs HQ"
+        if self.remote is None:
+            raise NeedsHQ(f"{where}, and this till has no HQ configured.")
+        try:
+            found = self.remote.event(ref)
+        except NeedsHQ as exc:
+            raise NeedsHQ(f"{where}, which cannot be reached now ({exc.message})") from None
+        if found is None:
+            raise UnknownEvent(f"No event {ref.shown()} here or at HQ.")
+        return found
+
+    def _online(self) -> bool:
+        """HQ answered the last sync: worth asking, as a lookup will not hang."""
+        outbox = self.journal.events.outbox()
+        return (
+            self.remote is not None
+            and outbox.last_success_at is not None
+            and (outbox.last_error is None)
+        )
+
+    def _ask_hq_if_up(self, event: Event) -> RemoteEvent | None:
+        """This till's own event as HQ holds it, if HQ answers; offline the till's journal
+        is enough to reverse its own sales."""
+        assert self.remote is not None
+        try:
+            return self.remote.event(SaleRef(event_id=event.event_id))
+        except NeedsHQ:
+            return None
+
+    def _reversals(self, original: Event, remote: RemoteEvent | None) -> list[Reversal]:
+        """Every reversal of an event this till knows of: its own, and those HQ holds."""
+        here = [
+            Reversal(e.event_id, e.points, e.detail.get("refund_amount"))
+            for e in self.journal.events.reversals_of(original.event_id)
+        ]
+        seen = {r.event_id for r in here}
+        return here + [r for r in (remote.reversals if remote else ()) if r.event_id not in seen]
 
     def _refund(
-        self, sale: Event, amount: int | None, account: Account, now: str
+        self,
+        sale: Event,
+        amount: int | None,
+        account: Account,
+        now: str,
+        earlier: list[Reversal],
     ) -> tuple[int, dict[str, Any]]:
-        earlier = self.journal.events.reversals_of(sale.event_id)
-        refunded = sum(e.detail["refund_amount"] for e in earlier)
+        refunded = sum(r.refund_amount or 0 for r in earlier)
         sale_amount = sale.amount or 0
         refund = sale_amount - refunded if amount is None else amount
         points = refund_points(
             earned=sale.points,
             sale_amount=sale_amount,
             refunded_before=refunded,
-            reversed_before=-sum(e.points for e in earlier),
+            reversed_before=-sum(r.points for r in earlier),
             refund_amount=refund,
             currency=self.currency,
         )
@@ -611,23 +687,33 @@ class Till:
         # refund, what no lot covers (held and expired lots count too) becomes a deficit,
         # and the member is flagged as owing points.
         draws, _ = plan_draws(account.shelf, points, now, first=sale.event_id, any_lot=True)
-        line = f"Refund {format_amount(refund, self.currency)} of sale #{sale.seq} = {-points:+d}"
+        line = f"Refund {format_amount(refund, self.currency)} of sale {self._sale_name(sale)}"
         return -points, {
-            "lines": [line],
+            "lines": [f"{line} = {-points:+d}"],
             "reverses": "earn",
             "sale_at": sale.created_at,
             "refund_amount": refund,
             "draws": [d.to_json() for d in draws],
         }
 
-    def _cancel(self, spend: Event, amount: int | None) -> tuple[int, dict[str, Any]]:
+    def _sale_name(self, event: Event) -> str:
+        """``#12`` for this till's own event; ``T2-12`` for another till's."""
+        journal = self.journal
+        here = (event.store_id, event.terminal_id) == (journal.store_id, journal.terminal_id)
+        return f"#{event.seq}" if here else f"{event.terminal_id}-{event.seq}"
+
+    def _cancel(
+        self, spend: Event, amount: int | None, earlier: list[Reversal]
+    ) -> tuple[int, dict[str, Any]]:
         if amount is not None:
             noun = {"redeem": "redemption", "donate": "donation"}[spend.kind]
             raise BadInput(f"A {noun} is cancelled whole; leave out the amount.")
-        if self.journal.events.reversals_of(spend.event_id):
-            raise AlreadyReversed(f"That {spend.kind} (#{spend.seq}) was already cancelled.")
+        if earlier:
+            raise AlreadyReversed(
+                f"That {spend.kind} ({self._sale_name(spend)}) was already cancelled."
+            )
         points = -spend.points
-        line = f"Cancel {spend.kind} #{spend.seq} = {points:+d}"
+        line = f"Cancel {spend.kind} {self._sale_name(spend)} = {points:+d}"
         return points, {
             "lines": [line],
             "reverses": spend.kind,
@@ -808,6 +894,14 @@ def _lines(lines: object) -> list[BasketLine]:
     if not isinstance(lines, list | tuple) or not all(isinstance(x, BasketLine) for x in lines):
         raise BadInput("Basket lines are a list of BasketLine(category, amount).")
     return list(lines)
+
+
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _shown_ref(event_ref: object) -> str:
+    text = str(event_ref).strip()[:64]
+    return text if text.isprintable() else "(that id)"
 
 
 def _ref_of(event: Event) -> MemberRef:

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 import msgspec
@@ -29,12 +30,14 @@ from pos_loyalty.clock import iso, utc_now
 from pos_loyalty.config import LoadedConfig, check_program
 from pos_loyalty.errors import ConfigError, LoyaltyError
 from pos_loyalty.journal import Event, Journal, StoredProgram
+from pos_loyalty.remote import SaleRef
 from pos_loyalty.words import plural
 
 from .protocol import (
     API,
     Directory,
     ErrorReply,
+    EventReply,
     Problem,
     ProgramReply,
     PushReply,
@@ -50,6 +53,7 @@ _error = msgspec.json.Decoder(ErrorReply)
 _directory = msgspec.json.Decoder(Directory)
 _totals = msgspec.json.Decoder(Totals)
 _program = msgspec.json.Decoder(ProgramReply)
+_event = msgspec.json.Decoder(EventReply)
 T = TypeVar("T")
 
 
@@ -217,16 +221,7 @@ class Syncer:
                 raise SyncStopped("HQ's directory went backwards; nothing of it was applied.")
             at = iso(self.clock())
             with self.journal.writing():
-                for snap in directory.members:
-                    members.learn(snap.member_id, snap.phone, snap.name)
-                    if members.record_hq_word(
-                        snap.member_id,
-                        snap.ledger,
-                        version=snap.version,
-                        at=at,
-                        through_seq=snap.through_seq,
-                    ):
-                        taken += 1
+                taken += sum(members.take_word(snap, at) for snap in directory.members)
                 members.set_directory_cursor(directory.next)
             if not directory.more:
                 self.fetch_program(attempts=attempts)
@@ -277,8 +272,30 @@ class Syncer:
     def _directory(self, cursor: int, page: int) -> Directory:
         return self._get("members", {"since": cursor, "limit": page}, _directory)
 
-    def _get(self, what: str, params: dict[str, Any], decoder: msgspec.json.Decoder[T]) -> T:
-        """One GET of HQ's: what may pass on a retry raises _Retry, what will not SyncStopped."""
+    def find_event(self, ref: SaleRef) -> EventReply | None:
+        """Another till's event as HQ holds it, asked once: for a cashier waiting on it."""
+        where = (
+            f"events/{ref.event_id}"
+            if ref.event_id
+            else f"terminals/{quote(str(ref.terminal_id), safe='')}/events/{ref.seq}"
+        )
+        try:
+            return self._get(where, {}, _event, missing_ok=True)
+        except _Retry as retry:
+            raise HQUnreachable(retry.message) from None
+        except _Missing:
+            return None
+
+    def _get(
+        self,
+        what: str,
+        params: dict[str, Any],
+        decoder: msgspec.json.Decoder[T],
+        *,
+        missing_ok: bool = False,
+    ) -> T:
+        """One GET of HQ's: what may pass on a retry raises _Retry, what will not SyncStopped;
+        with ``missing_ok``, a 404 (HQ holds no such thing) raises _Missing."""
         try:
             response = self.client.get(f"{API}/{what}", params=params)
         except httpx.TimeoutException:
@@ -292,6 +309,8 @@ class Syncer:
             )
         if status == 429 or status >= 500:
             raise _Retry(f"HQ answered {status}.", _retry_after(response))
+        if status == 404 and missing_ok:
+            raise _Missing(what)
         if status != 200:
             problem = self._problem(response).message
             raise SyncStopped(f"HQ refused the request for {what} ({status}): {problem}")
@@ -364,6 +383,10 @@ class _Retry(Exception):
         super().__init__(message)
         self.message = message
         self.after = after
+
+
+class _Missing(Exception):
+    pass
 
 
 class _Gap(Exception):

@@ -21,12 +21,14 @@ MAX_BODY = 2 * 1024 * 1024  # bytes in one request
 MAX_PAGE = 1000  # members in one directory page
 
 Text = Annotated[str, msgspec.Meta(max_length=200)]
-Id = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"  # a store or terminal id
+Id = Annotated[str, msgspec.Meta(pattern=ID)]
 Hash = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
 Seq = Annotated[int, msgspec.Meta(ge=1, le=2**53 - 1)]
 Points = Annotated[int, msgspec.Meta(ge=-(2**53 - 1), le=2**53 - 1)]
 INSTANT = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$"  # as the journal writes times
 Instant = Annotated[str, msgspec.Meta(pattern=INSTANT)]
+UUID = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"  # an event id
 
 
 class _Wire(
@@ -117,6 +119,21 @@ class Directory(_Wire, frozen=True):
     more: bool
 
 
+class ReversalInfo(_Wire, frozen=True):
+    event_id: str
+    points: int
+    refund_amount: int | None  # money refunded, minor units; None for a cancel
+
+
+class EventReply(_Wire, frozen=True):
+    """One event of any till as HQ holds it, for a reversal at another till: every reversal
+    of it HQ holds, and its member's account in the asking terminal's view."""
+
+    event: WireEvent
+    reversals: list[ReversalInfo]
+    member: Snapshot | None
+
+
 class KindTotal(_Wire, frozen=True):
     events: int
     points: int
@@ -153,14 +170,33 @@ class Health(_Wire, frozen=True):
 
 def openapi() -> dict[str, object]:
     """HQ's OpenAPI document, from the very structs above."""
-    names = (PushRequest, PushReply, ErrorReply, Health, Directory, Totals, ProgramReply)
+    names = (
+        PushRequest,
+        PushReply,
+        ErrorReply,
+        Health,
+        Directory,
+        Totals,
+        ProgramReply,
+        EventReply,
+    )
     schemas, components = msgspec.json.schema_components(
         names, ref_template="#/components/schemas/{name}"
     )
-    push, push_reply, error, health, directory, totals, program = schemas
+    push, push_reply, error, health, directory, totals, program, found = schemas
 
     def refusal(text: str) -> dict[str, object]:
         return {"description": text, "content": {"application/json": {"schema": error}}}
+
+    event_replies = {
+        "200": {
+            "description": "The event, every reversal of it HQ holds, and its member",
+            "content": {"application/json": {"schema": found}},
+        },
+        "400": refusal("Not an event id, or not a terminal id and a seq; or a query given"),
+        "401": refusal("No token, or a wrong or revoked one"),
+        "404": refusal("HQ holds no such event"),
+    }
 
     return {
         "openapi": "3.1.0",
@@ -205,6 +241,43 @@ def openapi() -> dict[str, object]:
                         "400": refusal("The cursor or the limit is not a number in range"),
                         "401": refusal("No token, or a wrong or revoked one"),
                     },
+                }
+            },
+            f"{API}/events/{{event_id}}": {
+                "get": {
+                    "summary": "One event of any till by its id, for a reversal at another till",
+                    "security": [{"terminal": []}],
+                    "parameters": [
+                        {
+                            "name": "event_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": UUID},
+                        }
+                    ],
+                    "responses": event_replies,
+                }
+            },
+            f"{API}/terminals/{{terminal}}/events/{{seq}}": {
+                "get": {
+                    "summary": "One event of a till of this store, by the receipt's ref "
+                    "(terminal and seq, in that till's current chain)",
+                    "security": [{"terminal": []}],
+                    "parameters": [
+                        {
+                            "name": "terminal",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": ID},
+                        },
+                        {
+                            "name": "seq",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 2**53 - 1},
+                        },
+                    ],
+                    "responses": event_replies,
                 }
             },
             f"{API}/program": {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from ..clock import NEVER
 from ..errors import HQReplyError
@@ -18,6 +18,24 @@ from ..rules.lots import Lot, LotSummary
 
 if TYPE_CHECKING:
     from .unit import Journal
+
+
+class HQWordLike(Protocol):
+    """HQ's word on a member: the directory's snapshot, or a lookup's."""
+
+    @property
+    def member_id(self) -> str: ...
+    @property
+    def phone(self) -> str | None: ...
+    @property
+    def name(self) -> str | None: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def ledger(self) -> Ledger: ...
+    @property
+    def through_seq(self) -> int: ...
+
 
 _COLUMNS = (
     "member_id",
@@ -115,6 +133,14 @@ class MemberStore:
         if held.phone:
             self.drop_checkpoint(phone_key(held.phone))
         return True
+
+    def take_word(self, word: HQWordLike, at: str) -> bool:
+        """A member as HQ's directory (or a lookup at HQ) gives them: learned if new, and
+        HQ's word on their account recorded if newer than the one held."""
+        self.learn(word.member_id, word.phone, word.name)
+        return self.record_hq_word(
+            word.member_id, word.ledger, version=word.version, at=at, through_seq=word.through_seq
+        )
 
     def learn(self, member_id: str, phone: str | None, name: str | None) -> None:
         """A member HQ told this till of: added if new (from HQ's directory), the name filled

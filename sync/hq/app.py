@@ -23,11 +23,14 @@ from pos_loyalty.errors import NotAllowed
 
 from ..protocol import (
     API,
+    ID,
     INSTANT,
     MAX_BODY,
     MAX_PAGE,
+    UUID,
     Directory,
     ErrorReply,
+    EventReply,
     Health,
     Problem,
     PushRequest,
@@ -37,6 +40,8 @@ from .store import HQStore, PushRefused, Terminal
 
 log = logging.getLogger("pos_loyalty.hq")
 _INSTANT = re.compile(INSTANT)
+_UUID = re.compile(UUID)
+_ID = re.compile(ID)
 
 
 def create_app(store: HQStore) -> Starlette:
@@ -76,6 +81,24 @@ def create_app(store: HQStore) -> Starlette:
             return _problem(400, "bad_request", f"limit is a number from 1 to {MAX_PAGE}.")
         snapshots, cursor = await run_in_threadpool(store.changes, terminal, int(since), page)
         return _json(Directory(snapshots, cursor, len(snapshots) == page))
+
+    async def event_by_id(request: Request) -> Response:
+        terminal = await _authenticated(request, store)
+        _query(request)
+        event_id = request.path_params["event_id"]
+        if not _UUID.match(event_id):
+            return _problem(400, "bad_request", "An event id is a UUID in lower case.")
+        found = await run_in_threadpool(store.find_event, terminal, event_id=event_id)
+        return _found(found)
+
+    async def event_by_ref(request: Request) -> Response:
+        terminal = await _authenticated(request, store)
+        _query(request)
+        at, seq = request.path_params["terminal"], request.path_params["seq"]
+        if not (_ID.match(at) and seq.isascii() and seq.isdigit() and 1 <= int(seq) < 2**53):
+            return _problem(400, "bad_request", "A receipt's ref is a terminal id and a seq.")
+        found = await run_in_threadpool(store.find_event, terminal, terminal_id=at, seq=int(seq))
+        return _found(found)
 
     async def program(request: Request) -> Response:
         await _authenticated(request, store)
@@ -117,9 +140,17 @@ def create_app(store: HQStore) -> Starlette:
             Route(f"{API}/members", members),
             Route(f"{API}/totals", totals),
             Route(f"{API}/program", program),
+            Route(f"{API}/events/{{event_id}}", event_by_id),
+            Route(f"{API}/terminals/{{terminal}}/events/{{seq}}", event_by_ref),
         ],
         exception_handlers={HTTPException: refused, 500: failure},
     )
+
+
+def _found(found: EventReply | None) -> Response:
+    if found is None:
+        return _problem(404, "not_found", "HQ holds no such event.")
+    return _json(found)
 
 
 async def _authenticated(request: Request, store: HQStore) -> Terminal:

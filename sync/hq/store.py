@@ -31,11 +31,13 @@ from pos_loyalty.rules.program import Program, ruleset_version
 
 from ..protocol import (
     EventOutcome,
+    EventReply,
     KindTotal,
     Problem,
     ProgramReply,
     PushReply,
     PushRequest,
+    ReversalInfo,
     Snapshot,
     Totals,
     WireEvent,
@@ -63,6 +65,9 @@ _DDL = (
     "CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events (store_id, event_id)",
     "CREATE INDEX IF NOT EXISTS events_created ON events (created_at)",  # a day's figures
     "CREATE INDEX IF NOT EXISTS events_member ON events (member_key)",  # a member's events
+    # An event by id from any till, and its reversals: a refund at another till.
+    "CREATE INDEX IF NOT EXISTS events_by_id ON events (event_id)",
+    "CREATE INDEX IF NOT EXISTS events_ref ON events (ref_event_id)",
     # Each member's account: the fold of every event of theirs HQ holds, and its version.
     "CREATE TABLE IF NOT EXISTS accounts (member_key TEXT PRIMARY KEY, member_id TEXT, "
     "phone TEXT, name TEXT, version BIGINT NOT NULL, ledger TEXT NOT NULL, "
@@ -510,27 +515,58 @@ class HQStore:
         and the cursor to ask from next."""
         with self.db.transaction() as tx:
             rows = tx.all(
-                "SELECT a.member_id, a.phone, a.name, a.version, a.ledger, a.updated_at, "
-                "a.change_seq, coalesce(t.through_seq, 0) FROM accounts a "
-                "LEFT JOIN account_terminals t ON t.member_key = a.member_key "
-                "AND t.store_id = ? AND t.terminal_id = ? "
-                "WHERE a.change_seq > ? AND a.member_id IS NOT NULL "
+                f"{_SNAPSHOTS} WHERE a.change_seq > ? AND a.member_id IS NOT NULL "
                 "ORDER BY a.change_seq LIMIT ?",
                 (terminal.store_id, terminal.terminal_id, since, limit),
             )
-        snapshots = [
-            Snapshot(
-                member_id=r[0],
-                phone=r[1],
-                name=r[2],
-                version=int(r[3]),
-                ledger=decode(r[4]),
-                updated_at=r[5],
-                through_seq=int(r[7]),
+        return [_snapshot(r) for r in rows], int(rows[-1][6]) if rows else since
+
+    def find_event(
+        self,
+        asker: Terminal,
+        *,
+        event_id: str | None = None,
+        terminal_id: str | None = None,
+        seq: int | None = None,
+    ) -> EventReply | None:
+        """An event of any till (by id; or by terminal and seq among the asker's store's
+        tills, in each one's current chain), every reversal of it, and its member's account
+        as the asker's directory would give it: all read in one transaction."""
+        columns = ", ".join(f"e.{c}" for c in _WIRE_COLUMNS)
+        with self.db.transaction() as tx:
+            if event_id is not None:
+                row = tx.one(
+                    f"SELECT {columns}, e.member_key FROM events e WHERE e.event_id = ? LIMIT 1",
+                    (event_id,),
+                )
+            else:
+                row = tx.one(
+                    f"SELECT {columns}, e.member_key FROM events e JOIN terminals t "
+                    "ON t.store_id = e.store_id AND t.terminal_id = e.terminal_id "
+                    "AND t.journal_id = e.journal_id "
+                    "WHERE e.store_id = ? AND e.terminal_id = ? AND e.seq = ?",
+                    (asker.store_id, terminal_id, seq),
+                )
+            if row is None:
+                return None
+            event = WireEvent(*row[: len(_WIRE_COLUMNS)])
+            reversals = tx.all(
+                "SELECT event_id, points, detail FROM events "
+                "WHERE ref_event_id = ? AND kind = 'reverse' ORDER BY created_at",
+                (event.event_id,),
             )
-            for r in rows
-        ]
-        return snapshots, int(rows[-1][6]) if rows else since
+            member = tx.one(
+                f"{_SNAPSHOTS} WHERE a.member_key = ? AND a.member_id IS NOT NULL",
+                (asker.store_id, asker.terminal_id, row[-1]),
+            )
+        return EventReply(
+            event,
+            [
+                ReversalInfo(r[0], int(r[1]), json.loads(r[2]).get("refund_amount"))
+                for r in reversals
+            ],
+            _snapshot(member) if member else None,
+        )
 
     def totals(self, terminal: Terminal, since: str, until: str) -> Totals:
         """The chain's figures from ``since`` until ``until`` (events by kind, chain-wide and
@@ -652,6 +688,28 @@ _EVENT_COLUMNS = (
     "member_key",
     "received_at",
 )
+
+
+# A member's account in one terminal's view: what the directory and a lookup give.
+_SNAPSHOTS = (
+    "SELECT a.member_id, a.phone, a.name, a.version, a.ledger, a.updated_at, a.change_seq, "
+    "coalesce(t.through_seq, 0) FROM accounts a "
+    "LEFT JOIN account_terminals t ON t.member_key = a.member_key "
+    "AND t.store_id = ? AND t.terminal_id = ?"
+)
+_WIRE_COLUMNS = WireEvent.__struct_fields__
+
+
+def _snapshot(row: tuple[Any, ...]) -> Snapshot:
+    return Snapshot(
+        member_id=row[0],
+        phone=row[1],
+        name=row[2],
+        version=int(row[3]),
+        ledger=decode(row[4]),
+        updated_at=row[5],
+        through_seq=int(row[7]),
+    )
 
 
 def _hand_over(tx: Tx, phone_key: str, member_key: str) -> None:
