@@ -28,6 +28,7 @@ class Holder:
     member_id: str | None
     phone: str | None
     record: MemberRecord | None
+    aliases: tuple[str, ...] = ()  # members HQ merged into this one: their events count
 
     @property
     def key(self) -> str:
@@ -60,14 +61,14 @@ class Accounts:
         if checkpoint is not None and checkpoint.basis == self._basis(holder):
             ledger, after = checkpoint.ledger, checkpoint.through_seq
             rows = members.lots(holder.key)
-            events = self.journal.events.for_member(holder.member_id, holder.phone, after_seq=after)
+            events = self._events(holder, after)
             if not events:
                 return Loaded(fold(ledger, [], now, self.program, shelf=rows), after, True)
             shelf = MemoryShelf(rows.all())  # events another writer left unfolded: in memory
         else:
             base, after = self._base(holder)
             ledger, shelf = base, MemoryShelf(base.lots)
-            events = self.journal.events.for_member(holder.member_id, holder.phone, after_seq=after)
+            events = self._events(holder, after)
         account = fold(ledger, events, now, self.program, shelf=shelf)
         return Loaded(account, events[-1].seq if events else after, False)
 
@@ -89,6 +90,11 @@ class Accounts:
     def forget(self, key: str) -> None:
         """Drop a checkpoint no longer used (a phone's points now belong to a member)."""
         self.journal.members.drop_checkpoint(key)
+
+    def _events(self, holder: Holder, after: int) -> list[Event]:
+        return self.journal.events.for_member(
+            holder.member_id, holder.phone, after_seq=after, aliases=holder.aliases
+        )
 
     def _base(self, holder: Holder) -> tuple[Ledger, int]:
         record = holder.record

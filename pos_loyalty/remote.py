@@ -51,6 +51,7 @@ class HQWord:
     version: int
     ledger: Ledger
     through_seq: int
+    merged_into: str | None = None
 
 
 @dataclass(frozen=True)

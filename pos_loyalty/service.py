@@ -185,6 +185,7 @@ class Till:
                 f"code {display_code(member_code(member_id))}" if ref.code else f"id {member_id}"
             )
             missing = f"No member with {named} is known here."
+        holder = self._merged(holder)
         # An unseen member may earn offline when named by phone or checked code; a bare
         # member id carries no check, so a typo there must not earn for a stranger.
         may_be_new = unknown_ok and not ref.member_id
@@ -192,10 +193,28 @@ class Till:
         if (
             holder.record is None
             and not may_be_new
-            and not events.any_for_member(holder.member_id, holder.phone)
+            and not events.any_for_member(holder.member_id, holder.phone, holder.aliases)
         ):
             raise UnknownMember(missing)
         return holder
+
+    def _merged(self, holder: Holder) -> Holder:
+        """The member as HQ knows them: an enrolment HQ merged into another member is that
+        member (its card and phone still find them), with every enrolment merged into them."""
+        members = self.journal.members
+        record = holder.record
+        if record is not None and record.merged_into:
+            into = members.get(record.merged_into)
+            if into is not None:
+                record = into
+        if record is None:
+            return holder
+        return Holder(
+            record.member_id,
+            record.phone or holder.phone,
+            record,
+            members.aliases(record.member_id),
+        )
 
     def lookup(self, ref: MemberRef) -> MemberView:
         with self.journal.reading():
@@ -835,7 +854,9 @@ class Till:
         with self.journal.reading():
             holder = self._resolve(ref)
             account = self.accounts.get(holder, self._now()).account
-            events = self.journal.events.recent_for_member(holder.member_id, holder.phone, limit)
+            events = self.journal.events.recent_for_member(
+                holder.member_id, holder.phone, limit, holder.aliases
+            )
             return self._view(holder, account), events
 
     def queue(self) -> QueueStatus:

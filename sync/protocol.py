@@ -108,6 +108,9 @@ class Snapshot(_Wire, frozen=True):
     ledger: Ledger
     updated_at: str
     through_seq: int
+    # Enrolled again at another till with a phone this member had: now part of that member
+    # (whose snapshot carries the points); the till looks them up as that member.
+    merged_into: str | None = None
 
 
 class Directory(_Wire, frozen=True):

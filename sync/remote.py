@@ -36,7 +36,13 @@ def _remote(reply: EventReply) -> RemoteEvent:
         word=None
         if word is None
         else HQWord(
-            word.member_id, word.phone, word.name, word.version, word.ledger, word.through_seq
+            word.member_id,
+            word.phone,
+            word.name,
+            word.version,
+            word.ledger,
+            word.through_seq,
+            word.merged_into,
         ),
     )
 

@@ -6,7 +6,7 @@ program).
 ``.staff``, ``.requests``, ``.program``) owns its tables and returns typed values.
 """
 
-from .events import MEMBER_MATCH, Event, KindCount, NewEvent, Outbox
+from .events import Event, KindCount, NewEvent, Outbox
 from .members import Checkpoint, MemberRecord, phone_key
 from .print_queue import DeviceState, PrintJob, QueueSummary
 from .program import StoredProgram
@@ -16,7 +16,6 @@ from .unit import Journal
 from .verify import ChainReport, verify_chain
 
 __all__ = [
-    "MEMBER_MATCH",
     "SCHEMA_VERSION",
     "ChainReport",
     "Checkpoint",

@@ -16,8 +16,16 @@ if TYPE_CHECKING:
 COLUMNS = (*chain.FIELDS, "hash", "chain_version")
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM events"
 _INSERT = f"INSERT INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
-# A member's events: by member id, or by phone where the till did not know the member yet.
-MEMBER_MATCH = "(member_id = ? OR (member_id IS NULL AND phone = ?))"
+
+
+def _member_match(
+    member_id: str | None, phone: str | None, aliases: tuple[str, ...]
+) -> tuple[str, list[object]]:
+    """A member's events: by member id (or the id of one HQ merged into them), or by phone
+    where the till did not know the member yet."""
+    ids = [member_id, *aliases]
+    marks = ", ".join("?" for _ in ids)
+    return f"(member_id IN ({marks}) OR (member_id IS NULL AND phone = ?))", [*ids, phone]
 
 
 @dataclass(frozen=True)
@@ -125,27 +133,30 @@ class EventStore:
         )
 
     def for_member(
-        self, member_id: str | None, phone: str | None, *, after_seq: int = 0
+        self,
+        member_id: str | None,
+        phone: str | None,
+        *,
+        after_seq: int = 0,
+        aliases: tuple[str, ...] = (),
     ) -> list[Event]:
         """A member's events after ``after_seq``, including those recorded against their
-        phone before the till knew them."""
-        return self._all(
-            f"{SELECT} WHERE seq > ? AND {MEMBER_MATCH} ORDER BY seq",
-            (after_seq, member_id, phone),
-        )
+        phone before the till knew them, and those of members HQ merged into them."""
+        match, args = _member_match(member_id, phone, aliases)
+        return self._all(f"{SELECT} WHERE seq > ? AND {match} ORDER BY seq", (after_seq, *args))
 
     def recent_for_member(
-        self, member_id: str | None, phone: str | None, limit: int
+        self, member_id: str | None, phone: str | None, limit: int, aliases: tuple[str, ...] = ()
     ) -> list[Event]:
-        return self._all(
-            f"{SELECT} WHERE {MEMBER_MATCH} ORDER BY seq DESC LIMIT ?", (member_id, phone, limit)
-        )
+        match, args = _member_match(member_id, phone, aliases)
+        return self._all(f"{SELECT} WHERE {match} ORDER BY seq DESC LIMIT ?", (*args, limit))
 
-    def any_for_member(self, member_id: str | None, phone: str | None) -> bool:
+    def any_for_member(
+        self, member_id: str | None, phone: str | None, aliases: tuple[str, ...] = ()
+    ) -> bool:
         """Whether this till recorded anything for the member (offline, before it knew them)."""
-        row = self.unit.conn.execute(
-            f"SELECT 1 FROM events WHERE {MEMBER_MATCH} LIMIT 1", (member_id, phone)
-        ).fetchone()
+        match, args = _member_match(member_id, phone, aliases)
+        row = self.unit.conn.execute(f"SELECT 1 FROM events WHERE {match} LIMIT 1", args).fetchone()
         return row is not None
 
     def iter_rows(self, after_seq: int = 0) -> Iterator[dict[str, Any]]:
@@ -194,7 +205,8 @@ class EventStore:
             self.unit.conn.execute(
                 "SELECT coalesce(sum(e.points), 0) FROM events e LEFT JOIN members m "
                 "ON m.member_id = e.member_id OR (e.member_id IS NULL AND m.phone = e.phone) "
-                "WHERE e.seq > coalesce(m.hq_through_seq, 0)"
+                "LEFT JOIN members t ON t.member_id = m.merged_into "
+                "WHERE e.seq > coalesce(t.hq_through_seq, m.hq_through_seq, 0)"
             ).fetchone()[0]
         )
 

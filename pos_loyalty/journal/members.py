@@ -35,6 +35,8 @@ class HQWordLike(Protocol):
     def ledger(self) -> Ledger: ...
     @property
     def through_seq(self) -> int: ...
+    @property
+    def merged_into(self) -> str | None: ...
 
 
 _COLUMNS = (
@@ -50,6 +52,7 @@ _COLUMNS = (
     "hq_through_seq",
     "hq_balance",
     "hq_ledger",
+    "merged_into",
 )
 _SELECT = f"SELECT {', '.join(_COLUMNS)} FROM members"
 
@@ -68,6 +71,7 @@ class MemberRecord:
     hq_through_seq: int  # the last of this terminal's events HQ's word includes
     hq_balance: int
     hq_ledger: bytes | str | None
+    merged_into: str | None = None  # HQ merged this enrolment into that member
 
     @property
     def heard_from_hq(self) -> bool:
@@ -138,9 +142,36 @@ class MemberStore:
         """A member as HQ's directory (or a lookup at HQ) gives them: learned if new, and
         HQ's word on their account recorded if newer than the one held."""
         self.learn(word.member_id, word.phone, word.name)
-        return self.record_hq_word(
+        taken = self.record_hq_word(
             word.member_id, word.ledger, version=word.version, at=at, through_seq=word.through_seq
         )
+        if taken and word.merged_into:
+            self._merge(word.member_id, word.merged_into)
+        return taken
+
+    def _merge(self, member_id: str, into: str) -> None:
+        """``member_id`` is now part of ``into``: the phone goes with the member it names,
+        and both accounts are folded again (the merged one's events count for ``into``)."""
+        conn = self.unit.conn
+        merged = self.get(member_id)
+        conn.execute(
+            "UPDATE members SET merged_into = ?, phone = NULL WHERE member_id = ?",
+            (into, member_id),
+        )
+        if merged is not None and merged.phone:
+            conn.execute(
+                "UPDATE members SET phone = ? WHERE member_id = ? AND phone IS NULL",
+                (merged.phone, into),
+            )
+        for key in (member_id, into):
+            self.drop_checkpoint(key)
+
+    def aliases(self, member_id: str) -> tuple[str, ...]:
+        """The members HQ merged into this one."""
+        rows = self.unit.conn.execute(
+            "SELECT member_id FROM members WHERE merged_into = ? ORDER BY member_id", (member_id,)
+        ).fetchall()
+        return tuple(r[0] for r in rows)
 
     def learn(self, member_id: str, phone: str | None, name: str | None) -> None:
         """A member HQ told this till of: added if new (from HQ's directory), the name filled

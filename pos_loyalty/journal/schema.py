@@ -13,7 +13,7 @@ from collections.abc import Callable
 from ..rules.account import Ledger, Purchase, encode
 from ..rules.lots import Lot
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 APPLICATION_ID = 0x504F534C  # "POSL": marks the file as a pos-loyalty journal
 
 
@@ -304,6 +304,16 @@ def _legacy_ledger(
     )
 
 
+def _migrate_to_7(conn: sqlite3.Connection) -> None:
+    """A member enrolled twice (at two tills, offline) is merged at HQ into one: the till
+    keeps who each was merged into, to look them up as that member."""
+    conn.execute("ALTER TABLE members ADD COLUMN merged_into TEXT")
+    conn.execute(
+        "CREATE INDEX idx_members_merged_into ON members (merged_into) "
+        "WHERE merged_into IS NOT NULL"
+    )
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
     2: _migrate_to_2,
@@ -311,4 +321,5 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     4: _migrate_to_4,
     5: _migrate_to_5,
     6: _migrate_to_6,
+    7: _migrate_to_7,
 }

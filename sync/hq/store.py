@@ -44,7 +44,7 @@ from ..protocol import (
 )
 from .db import Database, Tx, insert_rows
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _DDL = (
     "CREATE TABLE IF NOT EXISTS hq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # A terminal: its token (only a hash of it), the journal it speaks for, its chain head.
@@ -71,7 +71,8 @@ _DDL = (
     # Each member's account: the fold of every event of theirs HQ holds, and its version.
     "CREATE TABLE IF NOT EXISTS accounts (member_key TEXT PRIMARY KEY, member_id TEXT, "
     "phone TEXT, name TEXT, version BIGINT NOT NULL, ledger TEXT NOT NULL, "
-    "balance BIGINT NOT NULL, updated_at TEXT NOT NULL, change_seq BIGINT NOT NULL)",
+    "balance BIGINT NOT NULL, updated_at TEXT NOT NULL, change_seq BIGINT NOT NULL, "
+    "merged_into TEXT)",
     # The directory's cursor: accounts by the order their changes committed.
     "CREATE INDEX IF NOT EXISTS accounts_changes ON accounts (change_seq)",
     # Who holds a phone: where an event recorded against the phone alone belongs.
@@ -141,9 +142,12 @@ class HQStore:
         with self.db.transaction() as tx:
             for statement in _DDL:
                 tx.run(statement)
+            row = tx.one("SELECT value FROM hq_meta WHERE key = 'schema_version'")
+            if row is not None and int(row[0]) < 2:  # a member enrolled twice, merged
+                tx.run("ALTER TABLE accounts ADD COLUMN merged_into TEXT")
             tx.run(
                 "INSERT INTO hq_meta (key, value) VALUES ('schema_version', ?) "
-                "ON CONFLICT (key) DO NOTHING",
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (str(SCHEMA_VERSION),),
             )
             tx.run(
@@ -332,7 +336,7 @@ class HQStore:
     ) -> dict[str, list[str]]:
         """The events stored and folded into their members' accounts: a statement per kind
         of row for the whole batch, not one per event."""
-        keys, claimed, flags = self._route(tx, events)
+        keys, claimed, merged, flags = self._route(tx, events)
         insert_rows(
             tx,
             "events",
@@ -364,17 +368,21 @@ class HQStore:
                 for e, key in zip(events, keys, strict=True)
             ],
         )
-        return self._fold(tx, events, keys, claimed, now, flags)
+        flags = self._fold(tx, events, keys, claimed, merged, now, flags)
+        _mark_merged(tx, merged, {e.member_id: e for e in events if e.kind == "enroll"}, now)
+        return flags
 
     def _route(
         self, tx: Tx, events: list[WireEvent]
-    ) -> tuple[list[str], dict[str, str], dict[str, list[str]]]:
+    ) -> tuple[list[str], dict[str, str], dict[str, str], dict[str, list[str]]]:
         """Each event's account. A member's event goes to the member's; one recorded against
         a phone alone (a till that did not know the member) to the member who holds that
         phone at HQ or enrols with it in this batch, else to the phone's own account
-        (``tel:+31...``), which the member's enrolment claims later. Returns the keys, the
-        phone accounts claimed now (phone key → member key), and flags: a second member
-        enrolled with a phone another member holds is flagged for review."""
+        (``tel:+31...``), which the member's enrolment claims later. A member enrolled with
+        a phone another member already holds is merged into that one: their events go to
+        its account, now and later. Returns the keys, the phone accounts claimed now (phone
+        key → member key), the merged members met (member id → the one they are part of),
+        and flags."""
         phones = sorted(
             {e.phone for e in events if e.phone and (e.member_id is None or e.kind == "enroll")}
         )
@@ -384,10 +392,11 @@ class HQStore:
             condition, args = tx.among("phone", phones)
             for key, phone in tx.all(
                 f"SELECT member_key, phone FROM accounts WHERE member_id IS NOT NULL "
-                f"AND {condition} ORDER BY member_key",
+                f"AND merged_into IS NULL AND {condition} ORDER BY member_key",
                 args,
             ):
                 owner.setdefault(phone, key)
+        merged = _merged(tx, sorted({e.member_id for e in events if e.member_id}))
         claimed: dict[str, str] = {}
         flags: dict[str, list[str]] = {}
         for e in events:
@@ -397,12 +406,16 @@ class HQStore:
                 owner[e.phone] = e.member_id
                 claimed[f"tel:{e.phone}"] = e.member_id
             elif owner[e.phone] != e.member_id:
-                flags[e.event_id] = ["duplicate_enrolment"]
+                # Enrolled again elsewhere, offline: one member, the one HQ had first.
+                merged[e.member_id] = owner[e.phone]
+                flags[e.event_id] = ["merged"]
         keys = [
-            e.member_id or (owner.get(e.phone) if e.phone else None) or f"tel:{e.phone or ''}"
+            (merged.get(e.member_id, e.member_id) if e.member_id else None)
+            or (owner.get(e.phone) if e.phone else None)
+            or f"tel:{e.phone or ''}"
             for e in events
         ]
-        return keys, claimed, flags
+        return keys, claimed, merged, flags
 
     def _fold(
         self,
@@ -410,13 +423,16 @@ class HQStore:
         events: list[WireEvent],
         keys: list[str],
         claimed: dict[str, str],
+        merged: dict[str, str],
         now: str,
         flags: dict[str, list[str]],
     ) -> dict[str, list[str]]:
         """Each member's account with their events of the batch folded in, in order, by the
         tills' own fold; accounts read (and, on PostgreSQL, locked) in key order, so two
         batches touching the same members never wait on each other in a circle. A member
-        who claims a phone's account starts from its ledger: its points were theirs."""
+        who claims a phone's account starts from its ledger: its points were theirs. A
+        merged member's own welcome and referral bonuses count nothing: one person, one
+        bonus (flagged, so HQ sees it)."""
         members = sorted(set(keys))
         condition, args = tx.among("member_key", sorted({*members, *claimed}))
         rows = tx.all(
@@ -441,16 +457,24 @@ class HQStore:
         ]
         for event, key in zip(events, keys, strict=True):
             detail = json.loads(event.detail)
-            received = _Received(event.event_id, event.kind, event.points, event.created_at, detail)
+            points = event.points
+            if event.member_id in merged and event.kind in _BONUS_KINDS:
+                points = 0
+                flags.setdefault(event.event_id, []).append("bonus_once")
+                review.append(
+                    (event.store_id, event.terminal_id, event.seq, event.event_id, "bonus_once")
+                )
+            received = _Received(event.event_id, event.kind, points, event.created_at, detail)
             before = ledgers[key].deficit
             ledgers[key] = advance(ledgers[key], [received], at, self.program)
             phone, name = identity[key]
-            new_name = detail.get("name") if event.kind == "enroll" else None
+            own = key == event.member_id  # not a merged member's, nor a phone's
+            new_name = detail.get("name") if event.kind == "enroll" and own else None
             identity[key] = (
                 phone or event.phone,
                 new_name if isinstance(new_name, str) else name,
             )
-            member_ids[key] = member_ids.get(key) or event.member_id
+            member_ids[key] = member_ids.get(key) or (event.member_id if own else None)
             through[key] = (event.store_id, event.terminal_id, event.seq)
             if ledgers[key].deficit > before:
                 flags.setdefault(event.event_id, []).append("overdraft")
@@ -461,17 +485,7 @@ class HQStore:
         insert_rows(
             tx,
             "accounts",
-            (
-                "member_key",
-                "member_id",
-                "phone",
-                "name",
-                "version",
-                "ledger",
-                "balance",
-                "updated_at",
-                "change_seq",
-            ),
+            _ACCOUNT_COLUMNS,
             [
                 (
                     key,
@@ -579,8 +593,10 @@ class HQStore:
                 (since, until),
             )
             accounts = tx.one(
-                "SELECT count(*), coalesce(sum(CASE WHEN balance > 0 THEN balance END), 0), "
-                "coalesce(sum(CASE WHEN balance < 0 THEN -balance END), 0) FROM accounts"
+                "SELECT count(member_id), "
+                "coalesce(sum(CASE WHEN balance > 0 THEN balance END), 0), "
+                "coalesce(sum(CASE WHEN balance < 0 THEN -balance END), 0) FROM accounts "
+                "WHERE merged_into IS NULL"
             )
             head = tx.one(
                 "SELECT head_seq, head_hash FROM terminals WHERE store_id = ? AND terminal_id = ?",
@@ -691,13 +707,25 @@ _EVENT_COLUMNS = (
 
 
 # A member's account in one terminal's view: what the directory and a lookup give.
+# A merged member carries what the one they are part of includes of the terminal's chain.
 _SNAPSHOTS = (
     "SELECT a.member_id, a.phone, a.name, a.version, a.ledger, a.updated_at, a.change_seq, "
-    "coalesce(t.through_seq, 0) FROM accounts a "
-    "LEFT JOIN account_terminals t ON t.member_key = a.member_key "
+    "coalesce(t.through_seq, 0), a.merged_into FROM accounts a "
+    "LEFT JOIN account_terminals t ON t.member_key = coalesce(a.merged_into, a.member_key) "
     "AND t.store_id = ? AND t.terminal_id = ?"
 )
 _WIRE_COLUMNS = WireEvent.__struct_fields__
+_ACCOUNT_COLUMNS = (
+    "member_key",
+    "member_id",
+    "phone",
+    "name",
+    "version",
+    "ledger",
+    "balance",
+    "updated_at",
+    "change_seq",
+)
 
 
 def _snapshot(row: tuple[Any, ...]) -> Snapshot:
@@ -709,6 +737,55 @@ def _snapshot(row: tuple[Any, ...]) -> Snapshot:
         ledger=decode(row[4]),
         updated_at=row[5],
         through_seq=int(row[7]),
+        merged_into=row[8],
+    )
+
+
+_BONUS_KINDS = ("welcome_bonus", "referral_bonus")
+
+
+def _merged(tx: Tx, member_ids: list[str]) -> dict[str, str]:
+    """Which of these members were merged into another, and into whom."""
+    if not member_ids:
+        return {}
+    condition, args = tx.among("member_key", member_ids)
+    rows = tx.all(
+        f"SELECT member_key, merged_into FROM accounts WHERE {condition} "
+        "AND merged_into IS NOT NULL",
+        args,
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+def _mark_merged(
+    tx: Tx, merged: dict[str, str], enrolments: dict[Any, WireEvent], now: str
+) -> None:
+    """An account row for each member merged in this batch: no ledger of its own, and the
+    one they are part of, so the directory tells every till."""
+    fresh = [(m, into) for m, into in merged.items() if m in enrolments]
+    if not fresh:
+        return
+    first = _next_changes(tx, len(fresh))
+    insert_rows(
+        tx,
+        "accounts",
+        (*_ACCOUNT_COLUMNS, "merged_into"),
+        [
+            (
+                member,
+                member,
+                enrolments[member].phone,
+                json.loads(enrolments[member].detail).get("name"),
+                1,
+                encode(Ledger()).decode(),
+                0,
+                now,
+                first + n,
+                into,
+            )
+            for n, (member, into) in enumerate(fresh)
+        ],
+        "ON CONFLICT (member_key) DO NOTHING",
     )
 
 

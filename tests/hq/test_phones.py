@@ -77,14 +77,3 @@ def test_a_later_phone_only_earn_at_another_till_goes_to_the_member(make_synced_
     assert member_keys(hq) == [(member.member_id, member.member_id)]
     sync(enrolling, token_a)
     assert enrolling.lookup(ANNA).balance == 60
-
-
-def test_a_second_enrolment_of_a_phone_is_flagged_for_review(make_synced_till, hq):
-    one, token_one = make_synced_till("T1")
-    two, token_two = make_synced_till("T2")
-    one.enroll(PHONE, name="Anna")
-    two.enroll(PHONE, name="Anna B")  # offline at both: two members, one phone
-    sync(one, token_one)
-    sync(two, token_two)
-    reasons = [row[4] for row in hq.store.review()]
-    assert reasons == ["duplicate_enrolment"]
