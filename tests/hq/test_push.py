@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import httpx
+import msgspec
 import pytest
 
 from pos_loyalty.service import MemberRef
@@ -192,3 +193,56 @@ def test_hq_verify_recomputes_every_terminals_chain_and_finds_an_altered_event(
     [(_, _, checked, problem), intact] = hq.store.verify()
     assert checked == 2 and "does not match its hash" in problem
     assert intact == ("AMS-01", "T2", 2, None)
+
+
+def test_a_batch_after_a_gap_is_refused_with_the_seq_hq_expects(make_synced_till, hq):
+    till, token = make_synced_till()
+    till.enroll("0612345678")
+    till.earn(ANNA, amount=10000)
+    sync(till, token)  # HQ holds #1-#3
+    till.earn(ANNA, amount=2000)
+    till.earn(ANNA, amount=3000)
+    from sync.daemon import _wire  # the wire form of a journal event, as the daemon sends it
+    from sync.protocol import PushRequest
+
+    events = till.journal.events
+    late = PushRequest("AMS-01", "T1", till.journal.journal_id, [_wire(events.by_seq(5))])
+    reply = httpx.post(
+        f"{hq.base}{API}/push",
+        content=msgspec.json.encode(late),
+        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+    )
+    assert reply.status_code == 409
+    assert reply.json()["error"] == {
+        "code": "gap",
+        "message": "HQ holds this terminal's events up to #3; send from #4.",
+        "expected_seq": 4,
+    }
+    assert hq.store.event_count() == 3
+    assert sync(till, token).acked_seq == 5  # the daemon sends from #4, as asked
+
+
+def test_a_fork_of_the_tills_chain_is_a_conflict_never_an_overwrite(make_synced_till, hq, tmp_path):
+    """The till restored from a copy of its journal, and then a different sale at a seq HQ
+    already holds: both versions are kept for review and HQ's stays."""
+    import shutil
+
+    till, token = make_synced_till()
+    member = till.enroll("0612345678").member
+    path = till.journal.path
+    till.journal.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the copy holds it all
+    shutil.copy(path, tmp_path / "copy.db")
+    till.earn(ANNA, amount=10000)  # #3: a sale of 100.00
+    sync(till, token)
+    till.close()
+    shutil.copy(tmp_path / "copy.db", path)  # restored: #3 is not there
+    from pos_loyalty.service import Till
+
+    restored = Till.open(till.source, clock=till.clock)
+    restored.earn(ANNA, amount=5000)  # another #3
+    with pytest.raises(SyncStopped, match="differs from the one HQ holds"):
+        sync(restored, token)
+    assert hq.store.event_count() == 3 and hq_balance(hq, member.member_id) == 150
+    [(_, _, seq, _, reason, _)] = hq.store.review()
+    assert seq == 3 and reason.startswith("conflict")
+    restored.close()
