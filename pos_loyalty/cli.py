@@ -737,11 +737,21 @@ def cmd_hq(args: argparse.Namespace, out: Output) -> int:
     if args.hq_command == "serve":
         where = f"http://{args.host}:{args.port}"
         print(f"HQ on {where} ({args.db.split(':', 1)[0]}); Ctrl-C stops it.", file=sys.stderr)
-        commands.serve(args.db, args.host, args.port, args.program)
+        commands.serve(args.db, args.host, args.port, args.program, args.expire_every)
         return 0
-    store = commands.open_store(args.db)
+    store = commands.open_store(args.db, getattr(args, "program", None))
     try:
-        if args.hq_command == "add-terminal":
+        if args.hq_command == "expire":
+            accounts, points = store.expire()
+            out.emit(
+                {"accounts": accounts, "points": points},
+                [
+                    f"Expired {plural(points, 'point')} of {plural(accounts, 'account')}."
+                    if points
+                    else "Nothing was due to expire."
+                ],
+            )
+        elif args.hq_command == "add-terminal":
             token = store.add_terminal(args.store, args.terminal)
             out.emit(
                 {"store_id": args.store, "terminal_id": args.terminal, "token": token},
@@ -944,6 +954,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", required=True, metavar="URL", help=db_help)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=positive, default=8700)
+    p.add_argument("--program", metavar="FILE", help="the chain's [program] (TOML)")
+    p.add_argument(
+        "--expire-every",
+        type=float,
+        default=24.0,
+        metavar="HOURS",
+        help="run expiry this often while serving (default 24; 0: never)",
+    )
+    p = hq_sub.add_parser(
+        "expire", help="expire points due now, as events of HQ's own chain", parents=[common]
+    )
+    p.add_argument("--db", required=True, metavar="URL", help=db_help)
     p.add_argument("--program", metavar="FILE", help="the chain's [program] (TOML)")
     for action, text in (
         ("add-terminal", "provision a terminal and print its token"),

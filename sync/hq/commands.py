@@ -1,7 +1,10 @@
-"""``pos-loyalty hq ...``: run HQ, provision and revoke terminals, list what needs review."""
+"""``pos-loyalty hq ...``: run HQ, provision and revoke terminals, list what needs review,
+expire points."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import tomllib
 from pathlib import Path
 
@@ -13,6 +16,8 @@ from pos_loyalty.rules.program import Program
 
 from .db import connect
 from .store import HQStore
+
+log = logging.getLogger("pos_loyalty.hq")
 
 
 def load_program(path: str | None) -> Program:
@@ -40,13 +45,36 @@ def open_store(db_url: str, program_path: str | None = None) -> HQStore:
     return HQStore(connect(db_url), load_program(program_path))
 
 
-def serve(db_url: str, host: str, port: int, program_path: str | None) -> None:
+def serve(
+    db_url: str, host: str, port: int, program_path: str | None, expire_hours: float = 24.0
+) -> None:
     import uvicorn
 
     from .app import create_app
 
     store = open_store(db_url, program_path)
+    stop = threading.Event()
+    if expire_hours > 0:
+        threading.Thread(
+            target=_expire_every, args=(store, expire_hours * 3600, stop), daemon=True
+        ).start()
     try:
         uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
     finally:
+        stop.set()
         store.db.close()
+
+
+def _expire_every(store: HQStore, seconds: float, stop: threading.Event) -> None:
+    """Expiry while HQ serves: a minute after start, then every ``seconds``. A failed run
+    is logged and tried at the next turn; several HQ processes may all run it (each page of
+    accounts is locked while read, so nothing expires twice)."""
+    wait = 60.0
+    while not stop.wait(wait):
+        wait = seconds
+        try:
+            accounts, points = store.expire()
+            if points:
+                log.info("expired %d points of %d accounts", points, accounts)
+        except Exception:
+            log.exception("expiry failed; it runs again in %.0f hours", seconds / 3600)

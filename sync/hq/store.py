@@ -18,6 +18,7 @@ import datetime as dt
 import hashlib
 import json
 import secrets
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +27,7 @@ import msgspec
 from pos_loyalty import chain
 from pos_loyalty.clock import iso, utc_now
 from pos_loyalty.errors import LoyaltyError, NotAllowed
-from pos_loyalty.rules.account import Ledger, advance, decode, encode
+from pos_loyalty.rules.account import Ledger, advance, decode, encode, expiry_due
 from pos_loyalty.rules.program import Program, ruleset_version
 
 from ..protocol import (
@@ -89,6 +90,10 @@ _DDL = (
     "seq BIGINT NOT NULL, event_id TEXT NOT NULL, reason TEXT NOT NULL, held TEXT, "
     "received TEXT, at TEXT NOT NULL)",
 )
+
+
+# HQ's own chain: the events HQ itself records (expiry), as if from a terminal of its own.
+HQ_STORE = HQ_TERMINAL = "HQ"
 
 
 class PushRefused(LoyaltyError):
@@ -165,6 +170,8 @@ class HQStore:
     def add_terminal(self, store_id: str, terminal_id: str) -> str:
         """Provision a terminal (or re-provision it: a new token, a new chain); returns its
         token, which HQ keeps only as a hash."""
+        if store_id == HQ_STORE:
+            raise NotAllowed(f"“{HQ_STORE}” names HQ's own records; choose another store id.")
         token = secrets.token_urlsafe(32)
         now = iso(self.clock())
         with self.db.transaction() as tx:
@@ -520,6 +527,97 @@ class HQStore:
             [(*r, now) for r in review],
         )
         return flags
+
+    # -- expiry ----------------------------------------------------------------------------
+
+    def expire(self, *, page: int = 500) -> tuple[int, int]:
+        """Points past their lot's expiry, or every point of a member inactive too long
+        (``expiry_due``, the shared rule), taken as ``expire`` events in HQ's own chain and
+        folded like any till's, so each till hears of it from the directory. A page of
+        accounts per transaction, locked while it is read: run twice at once (two HQ
+        processes), nothing expires twice. Returns (accounts, points) expired."""
+        at = self.clock().astimezone(dt.UTC)
+        now = iso(at)
+        accounts = points = 0
+        after = ""
+        while True:
+            with self.db.transaction() as tx:
+                head, journal_id = self._own_chain(tx, now)
+                rows = tx.all(
+                    "SELECT member_key, member_id, phone, ledger FROM accounts "
+                    "WHERE member_key > ? AND balance > 0 AND merged_into IS NULL "
+                    f"ORDER BY member_key LIMIT ?{tx.lock}",
+                    (after, page),
+                )
+                if not rows:
+                    return accounts, points
+                after = rows[-1][0]
+                events: list[WireEvent] = []
+                seq = head.head_seq
+                prev = head.head_hash or chain.genesis(journal_id, HQ_STORE, HQ_TERMINAL)
+                for _, member_id, phone, ledger in rows:
+                    due, draws = expiry_due(decode(ledger), at, self.program)
+                    if due <= 0:
+                        continue
+                    detail = {
+                        "lines": [f"{due} points expired"],
+                        "draws": [d.to_json() for d in draws],
+                    }
+                    seq += 1
+                    event = self._own_event(seq, prev, member_id, phone, -due, detail, now)
+                    events.append(event)
+                    prev = event.hash
+                    points += due
+                if events:
+                    self._store(tx, journal_id, events, now)
+                    tx.run(
+                        "UPDATE terminals SET head_seq = ?, head_hash = ? "
+                        "WHERE store_id = ? AND terminal_id = ?",
+                        (seq, prev, HQ_STORE, HQ_TERMINAL),
+                    )
+                accounts += len(events)
+
+    def _own_chain(self, tx: Tx, now: str) -> tuple[Terminal, str]:
+        """HQ's own chain (its expiry events), its head locked: one writer at a time."""
+        journal_id = secrets.token_hex(16)
+        tx.run(
+            "INSERT INTO terminals (store_id, terminal_id, token_hash, journal_id, created_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (store_id, terminal_id) DO NOTHING",
+            (HQ_STORE, HQ_TERMINAL, token_hash(secrets.token_urlsafe(32)), journal_id, now),
+        )
+        head = _locked_terminal(tx, Terminal(HQ_STORE, HQ_TERMINAL, None, 0, None))
+        return head, head.journal_id or journal_id
+
+    def _own_event(
+        self,
+        seq: int,
+        prev: str,
+        member_id: str | None,
+        phone: str | None,
+        points: int,
+        detail: dict[str, Any],
+        now: str,
+    ) -> WireEvent:
+        fields: dict[str, Any] = {
+            "seq": seq,
+            "event_id": str(uuid.uuid4()),
+            "store_id": HQ_STORE,
+            "terminal_id": HQ_TERMINAL,
+            "kind": "expire",
+            "member_id": member_id,
+            "phone": None if member_id else phone,
+            "points": points,
+            "amount": None,
+            "currency": None,
+            "ref_event_id": None,
+            "ruleset": self.program_reply.ruleset,
+            "staff_id": None,
+            "created_at": now,
+            "prev_hash": prev,
+        }
+        text = chain.canonical(detail)
+        digest = chain.event_hash({**fields, "detail": detail}, text)
+        return WireEvent(**fields, detail=text, hash=digest, chain_version=1)
 
     # -- the directory -------------------------------------------------------------------------
 
