@@ -2,7 +2,8 @@
 values and a protocol; the sync package answers it over the network.
 
 Only what cannot be done from the till's own journal goes there (a sale made at another
-till), and an answer that does not come fast is a refusal in one sentence, never a hang.
+till, a member it has not seen), and an answer that does not come fast is a refusal in one
+sentence or, for a lookup, the till going on as if offline; never a hang.
 """
 
 from __future__ import annotations
@@ -68,3 +69,9 @@ class Remote(Protocol):
     def event(self, ref: SaleRef) -> RemoteEvent | None:
         """The event, or None when HQ holds none such; raises ``NeedsHQ`` when HQ does not
         answer in time."""
+
+    def member(
+        self, *, member_id: str | None = None, phone: str | None = None
+    ) -> tuple[HQWord, ...]:
+        """HQ's word on a member the till has not seen (and on the member they were merged
+        into), empty when HQ knows none; raises ``NeedsHQ`` unless HQ answers at once."""

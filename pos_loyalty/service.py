@@ -28,6 +28,7 @@ from .errors import (
     AlreadyReversed,
     BadInput,
     InsufficientPoints,
+    LoyaltyError,
     NeedsManager,
     NotAllowed,
     UnknownEvent,
@@ -170,6 +171,37 @@ class Till:
 
     # -- finding members -------------------------------------------------------------------
 
+    def _ask_hq_for(self, ref: MemberRef) -> None:
+        """A member this till has not seen, taken from HQ when HQ answers at once (a cashier
+        is waiting: the remote's lookup timeout is short); else the till goes on as offline.
+        Before any transaction, so the journal never waits on the network."""
+        if self.remote is None or not self._online():
+            return
+        try:
+            if ref.phone:
+                phone = normalise_phone(ref.phone, self.config.store.phone_region)
+                member_id = None
+            else:
+                phone = None
+                member_id = (
+                    parse_member_code(ref.code) if ref.code else _check_member_id(ref.member_id)
+                )
+        except LoyaltyError:
+            return  # _resolve says what is wrong with it
+        members = self.journal.members
+        with self.journal.reading():
+            if (members.by_phone(phone) if phone else members.get(member_id or "")) is not None:
+                return
+        try:
+            words = self.remote.member(member_id=member_id, phone=phone)
+        except NeedsHQ:
+            return
+        if words:
+            with self.journal.writing():
+                at = iso(self._now())
+                for word in words:
+                    members.take_word(word, at)
+
     def _resolve(self, ref: MemberRef, *, unknown_ok: bool = False) -> Holder:
         members = self.journal.members
         if ref.phone:
@@ -217,6 +249,7 @@ class Till:
         )
 
     def lookup(self, ref: MemberRef) -> MemberView:
+        self._ask_hq_for(ref)
         with self.journal.reading():
             holder = self._resolve(ref)
             return self._view(holder, self.accounts.get(holder, self._now()).account)
@@ -224,6 +257,7 @@ class Till:
     def account(self, ref: MemberRef) -> Account:
         """The member's account itself (lots, deficit, ...), as the fold gives it: a value
         read in one snapshot, not a view onto the journal that changes after."""
+        self._ask_hq_for(ref)
         with self.journal.reading():
             now = self._now()
             account = self.accounts.get(self._resolve(ref), now).account
@@ -407,6 +441,7 @@ class Till:
         request_id: str | None = None,
     ) -> EventResult:
         """Points for a sale: a total, lines by category, or both (the rest is uncategorised)."""
+        self._ask_hq_for(ref)
         with self.journal.writing():
             if done := self._replayed(request_id, "earn"):
                 return done
@@ -525,6 +560,7 @@ class Till:
         approval: object,
         request_id: str | None,
     ) -> EventResult:
+        self._ask_hq_for(ref)
         with self.journal.writing():
             if done := self._replayed(request_id, kind):
                 return done
@@ -762,6 +798,7 @@ class Till:
         if _bounded(points) == 0:
             raise BadInput("An adjustment must add or remove at least one point.")
         note = one_line(note, "note", MAX_NOTE)
+        self._ask_hq_for(ref)
         with self.journal.writing():
             if done := self._replayed(request_id, "adjust"):
                 return done
@@ -811,6 +848,7 @@ class Till:
             shown = plan_id[:32] if plan_id.isprintable() else "(that id)"
             raise BadInput(f"There is no membership plan “{shown}”; plans: {known}.")
         fee = parse_amount(plan.fee, self.currency)
+        self._ask_hq_for(ref)
         with self.journal.writing():
             if done := self._replayed(request_id, "membership"):
                 return done
@@ -851,6 +889,7 @@ class Till:
     def history(self, ref: MemberRef, limit: int = 20) -> tuple[MemberView, list[Event]]:
         if type(limit) is not int or not 1 <= limit <= 1000:
             raise BadInput("A history limit is a whole number from 1 to 1000.")
+        self._ask_hq_for(ref)
         with self.journal.reading():
             holder = self._resolve(ref)
             account = self.accounts.get(holder, self._now()).account

@@ -38,6 +38,7 @@ from .protocol import (
     Directory,
     ErrorReply,
     EventReply,
+    MemberLookup,
     Problem,
     ProgramReply,
     PushReply,
@@ -54,6 +55,7 @@ _directory = msgspec.json.Decoder(Directory)
 _totals = msgspec.json.Decoder(Totals)
 _program = msgspec.json.Decoder(ProgramReply)
 _event = msgspec.json.Decoder(EventReply)
+_lookup = msgspec.json.Decoder(MemberLookup)
 T = TypeVar("T")
 
 
@@ -223,6 +225,7 @@ class Syncer:
             with self.journal.writing():
                 taken += sum(members.take_word(snap, at) for snap in directory.members)
                 members.set_directory_cursor(directory.next)
+                self.journal.events.heard_from_hq(at)
             if not directory.more:
                 self.fetch_program(attempts=attempts)
                 return taken
@@ -272,6 +275,18 @@ class Syncer:
     def _directory(self, cursor: int, page: int) -> Directory:
         return self._get("members", {"since": cursor, "limit": page}, _directory)
 
+    def find_member(
+        self, *, member_id: str | None, phone: str | None, timeout: float
+    ) -> MemberLookup | None:
+        """A member this till has not seen, asked once within ``timeout`` seconds."""
+        where = f"members/{member_id}" if member_id else f"phones/{quote(phone or '', safe='')}"
+        try:
+            return self._get(where, {}, _lookup, missing_ok=True, timeout=timeout)
+        except _Retry as retry:
+            raise HQUnreachable(retry.message) from None
+        except _Missing:
+            return None
+
     def find_event(self, ref: SaleRef) -> EventReply | None:
         """Another till's event as HQ holds it, asked once: for a cashier waiting on it."""
         where = (
@@ -293,11 +308,16 @@ class Syncer:
         decoder: msgspec.json.Decoder[T],
         *,
         missing_ok: bool = False,
+        timeout: float | None = None,
     ) -> T:
         """One GET of HQ's: what may pass on a retry raises _Retry, what will not SyncStopped;
         with ``missing_ok``, a 404 (HQ holds no such thing) raises _Missing."""
         try:
-            response = self.client.get(f"{API}/{what}", params=params)
+            response = self.client.get(
+                f"{API}/{what}",
+                params=params,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+            )
         except httpx.TimeoutException:
             raise _Retry("HQ did not answer in time.") from None
         except httpx.HTTPError as exc:

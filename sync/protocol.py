@@ -19,6 +19,8 @@ API = "/v1"
 MAX_BATCH = 500  # events in one push
 MAX_BODY = 2 * 1024 * 1024  # bytes in one request
 MAX_PAGE = 1000  # members in one directory page
+MEMBER_ID = r"^[0-9A-HJKMNP-TV-Z]{16}$"  # Crockford base-32
+E164 = r"^\+[1-9][0-9]{6,14}$"
 
 Text = Annotated[str, msgspec.Meta(max_length=200)]
 ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"  # a store or terminal id
@@ -113,6 +115,13 @@ class Snapshot(_Wire, frozen=True):
     merged_into: str | None = None
 
 
+class MemberLookup(_Wire, frozen=True):
+    """A member a till has not seen, asked for by id or phone: their snapshot (and, for an
+    enrolment merged into another member, that member's too)."""
+
+    members: list[Snapshot]
+
+
 class Directory(_Wire, frozen=True):
     """A page of member changes after a cursor; ``next`` is the cursor to ask from next (the
     same as asked when nothing changed)."""
@@ -182,15 +191,25 @@ def openapi() -> dict[str, object]:
         Totals,
         ProgramReply,
         EventReply,
+        MemberLookup,
     )
     schemas, components = msgspec.json.schema_components(
         names, ref_template="#/components/schemas/{name}"
     )
-    push, push_reply, error, health, directory, totals, program, found = schemas
+    push, push_reply, error, health, directory, totals, program, found, lookup = schemas
 
     def refusal(text: str) -> dict[str, object]:
         return {"description": text, "content": {"application/json": {"schema": error}}}
 
+    lookup_replies = {
+        "200": {
+            "description": "The member's snapshot (and the member they were merged into)",
+            "content": {"application/json": {"schema": lookup}},
+        },
+        "400": refusal("Not a member id or an E.164 phone number; or a query given"),
+        "401": refusal("No token, or a wrong or revoked one"),
+        "404": refusal("HQ knows no such member"),
+    }
     event_replies = {
         "200": {
             "description": "The event, every reversal of it HQ holds, and its member",
@@ -244,6 +263,37 @@ def openapi() -> dict[str, object]:
                         "400": refusal("The cursor or the limit is not a number in range"),
                         "401": refusal("No token, or a wrong or revoked one"),
                     },
+                }
+            },
+            f"{API}/members/{{member_id}}": {
+                "get": {
+                    "summary": "A member by id, for a till that has not seen them",
+                    "security": [{"terminal": []}],
+                    "parameters": [
+                        {
+                            "name": "member_id",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": MEMBER_ID},
+                        }
+                    ],
+                    "responses": lookup_replies,
+                }
+            },
+            f"{API}/phones/{{phone}}": {
+                "get": {
+                    "summary": "The member who holds a phone (E.164), for a till that has not "
+                    "seen them",
+                    "security": [{"terminal": []}],
+                    "parameters": [
+                        {
+                            "name": "phone",
+                            "in": "path",
+                            "required": True,
+                            "schema": {"type": "string", "pattern": E164},
+                        }
+                    ],
+                    "responses": lookup_replies,
                 }
             },
             f"{API}/events/{{event_id}}": {

@@ -1,5 +1,6 @@
 """The till's ``Remote`` over the network: HQ asked for what the till's journal cannot
-answer (another till's sale to refund), once, within the till's HQ timeout."""
+answer, once: another till's sale to refund (within the till's HQ timeout), a member the
+till has not seen (within ``LOOKUP_TIMEOUT``: a cashier is waiting)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from pos_loyalty.journal import Event
 from pos_loyalty.remote import HQWord, NeedsHQ, RemoteEvent, Reversal, SaleRef
 
 from .daemon import HQUnreachable, Syncer, SyncStopped
-from .protocol import EventReply, WireEvent
+from .protocol import EventReply, Snapshot, WireEvent
+
+LOOKUP_TIMEOUT = 0.5  # seconds: longer, and the till goes on as if offline
 
 
 class HQRemote:
@@ -27,23 +30,35 @@ class HQRemote:
             raise NeedsHQ(exc.message) from None
         return None if reply is None else _remote(reply)
 
+    def member(
+        self, *, member_id: str | None = None, phone: str | None = None
+    ) -> tuple[HQWord, ...]:
+        timeout = min(LOOKUP_TIMEOUT, self.loaded.config.hq.timeout_seconds)
+        try:
+            with Syncer(self.loaded, token=self.token) as syncer:
+                found = syncer.find_member(member_id=member_id, phone=phone, timeout=timeout)
+        except (HQUnreachable, SyncStopped, ConfigError) as exc:
+            raise NeedsHQ(exc.message) from None
+        return () if found is None else tuple(_word(s) for s in found.members)
+
 
 def _remote(reply: EventReply) -> RemoteEvent:
-    word = reply.member
     return RemoteEvent(
         event=_event(reply.event),
         reversals=tuple(Reversal(r.event_id, r.points, r.refund_amount) for r in reply.reversals),
-        word=None
-        if word is None
-        else HQWord(
-            word.member_id,
-            word.phone,
-            word.name,
-            word.version,
-            word.ledger,
-            word.through_seq,
-            word.merged_into,
-        ),
+        word=None if reply.member is None else _word(reply.member),
+    )
+
+
+def _word(snap: Snapshot) -> HQWord:
+    return HQWord(
+        snap.member_id,
+        snap.phone,
+        snap.name,
+        snap.version,
+        snap.ledger,
+        snap.through_seq,
+        snap.merged_into,
     )
 
 

@@ -232,6 +232,15 @@ class EventStore:
                 (acked_seq, at, at, self.unit.terminal_id),
             )
 
+    def heard_from_hq(self, at: str) -> None:
+        """HQ answered (a pull): online, whatever waits to be sent."""
+        self.unit.require_write("note that HQ answered")
+        self.unit.conn.execute(
+            "UPDATE outbox SET last_attempt_at = ?, last_success_at = ?, last_error = NULL "
+            "WHERE terminal_id = ?",
+            (at, at, self.unit.terminal_id),
+        )
+
     def sync_failed(self, error: str, at: str) -> None:
         with self.unit.writing():
             self.unit.conn.execute(

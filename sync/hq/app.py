@@ -23,17 +23,21 @@ from pos_loyalty.errors import NotAllowed
 
 from ..protocol import (
     API,
+    E164,
     ID,
     INSTANT,
     MAX_BODY,
     MAX_PAGE,
+    MEMBER_ID,
     UUID,
     Directory,
     ErrorReply,
     EventReply,
     Health,
+    MemberLookup,
     Problem,
     PushRequest,
+    Snapshot,
     openapi,
 )
 from .store import HQStore, PushRefused, Terminal
@@ -42,6 +46,8 @@ log = logging.getLogger("pos_loyalty.hq")
 _INSTANT = re.compile(INSTANT)
 _UUID = re.compile(UUID)
 _ID = re.compile(ID)
+_MEMBER_ID = re.compile(MEMBER_ID)
+_E164 = re.compile(E164)
 
 
 def create_app(store: HQStore) -> Starlette:
@@ -81,6 +87,24 @@ def create_app(store: HQStore) -> Starlette:
             return _problem(400, "bad_request", f"limit is a number from 1 to {MAX_PAGE}.")
         snapshots, cursor = await run_in_threadpool(store.changes, terminal, int(since), page)
         return _json(Directory(snapshots, cursor, len(snapshots) == page))
+
+    async def member_by_id(request: Request) -> Response:
+        terminal = await _authenticated(request, store)
+        _query(request)
+        member_id = request.path_params["member_id"]
+        if not _MEMBER_ID.match(member_id):
+            return _problem(400, "bad_request", "A member id is 16 letters and digits.")
+        found = await run_in_threadpool(store.find_member, terminal, member_id=member_id)
+        return _members(found)
+
+    async def member_by_phone(request: Request) -> Response:
+        terminal = await _authenticated(request, store)
+        _query(request)
+        phone = request.path_params["phone"]
+        if not _E164.match(phone):
+            return _problem(400, "bad_request", "A phone is asked for in E.164, like +31612345678.")
+        found = await run_in_threadpool(store.find_member, terminal, phone=phone)
+        return _members(found)
 
     async def event_by_id(request: Request) -> Response:
         terminal = await _authenticated(request, store)
@@ -140,11 +164,19 @@ def create_app(store: HQStore) -> Starlette:
             Route(f"{API}/members", members),
             Route(f"{API}/totals", totals),
             Route(f"{API}/program", program),
+            Route(f"{API}/members/{{member_id}}", member_by_id),
+            Route(f"{API}/phones/{{phone}}", member_by_phone),
             Route(f"{API}/events/{{event_id}}", event_by_id),
             Route(f"{API}/terminals/{{terminal}}/events/{{seq}}", event_by_ref),
         ],
         exception_handlers={HTTPException: refused, 500: failure},
     )
+
+
+def _members(found: list[Snapshot]) -> Response:
+    if not found:
+        return _problem(404, "not_found", "HQ knows no such member.")
+    return _json(MemberLookup(found))
 
 
 def _found(found: EventReply | None) -> Response:

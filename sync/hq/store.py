@@ -633,6 +633,28 @@ class HQStore:
             )
         return [_snapshot(r) for r in rows], int(rows[-1][6]) if rows else since
 
+    def find_member(
+        self, asker: Terminal, *, member_id: str | None = None, phone: str | None = None
+    ) -> list[Snapshot]:
+        """A member by id or by phone, as the asker's directory would give them; for an
+        enrolment merged into another, that member follows. Empty when HQ knows none."""
+        with self.db.transaction() as tx:
+            view = (asker.store_id, asker.terminal_id)
+            if member_id is not None:
+                rows = tx.all(
+                    f"{_SNAPSHOTS} WHERE a.member_key = ? AND a.member_id IS NOT NULL",
+                    (*view, member_id),
+                )
+            else:
+                rows = tx.all(
+                    f"{_SNAPSHOTS} WHERE a.phone = ? AND a.member_id IS NOT NULL "
+                    "AND a.merged_into IS NULL ORDER BY a.member_key LIMIT 1",
+                    (*view, phone),
+                )
+            if rows and rows[0][8]:
+                rows += tx.all(f"{_SNAPSHOTS} WHERE a.member_key = ?", (*view, rows[0][8]))
+        return [_snapshot(r) for r in rows]
+
     def find_event(
         self,
         asker: Terminal,

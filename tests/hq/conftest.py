@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -23,6 +24,8 @@ from sync.hq.app import create_app
 from sync.hq.commands import load_program
 from sync.hq.db import connect
 from sync.hq.store import HQStore
+
+from .proxy import Proxy
 
 PG_ADMIN = os.environ.get("POS_LOYALTY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -126,3 +129,12 @@ def make_synced_till(
     yield make
     for till in opened:
         till.close()
+
+
+@pytest.fixture
+def proxy(hq: HQ) -> Iterator[Proxy]:
+    """A fault-injecting proxy in front of HQ."""
+    parts = urlsplit(hq.base)
+    served = Proxy((parts.hostname or "127.0.0.1", parts.port or 80))
+    yield served
+    served.close()

@@ -3,25 +3,12 @@ fault-injecting proxy on real TCP: nothing is lost, nothing counts twice."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from urllib.parse import urlsplit
-
 import pytest
 
 from pos_loyalty.service import MemberRef
 from sync.daemon import HQUnreachable, Syncer
 
-from .proxy import Proxy
-
 ANNA = MemberRef(phone="0612345678")
-
-
-@pytest.fixture
-def proxy(hq) -> Iterator[Proxy]:
-    parts = urlsplit(hq.base)
-    served = Proxy((parts.hostname or "127.0.0.1", parts.port or 80))
-    yield served
-    served.close()
 
 
 def run(till, token: str, waits: list[float] | None = None, attempts: int = 5):
