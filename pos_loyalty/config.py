@@ -53,7 +53,9 @@ class HQ(_Section, frozen=True):
     url: str = ""
     token_file: str = ""
     verify_tls: bool = True
+    ca_file: str = ""  # a CA bundle (PEM) to trust for HQ's certificate, beside the system's
     timeout_seconds: float = 5.0
+    directory: Literal["all", "store"] = "all"
 
 
 class Printer(_Section, frozen=True):
@@ -154,6 +156,7 @@ def _describe(message: str) -> str:
 # Keys whose values come from a fixed list, to name the choices when a value is not one.
 _CHOICES = {
     "program.rounding": "floor, half_up, ceil",
+    "hq.directory": "all, store",
     "program.rewards[].kind": "free_item, fixed_discount, percent_discount",
     "program.promotions[].weekdays[]": "mon, tue, wed, thu, fri, sat, sun",
     "printer.transport": "none, network, usb, serial, file",
@@ -200,7 +203,14 @@ def validate(config: Config) -> Any:
 
 
 # Text a person reads (names on slips and screens) is short; paths and addresses may be long.
-_LONG_TEXT = {"database.path", "hq.url", "hq.token_file", "printer.device", "scanner.port"}
+_LONG_TEXT = {
+    "database.path",
+    "hq.url",
+    "hq.token_file",
+    "hq.ca_file",
+    "printer.device",
+    "scanner.port",
+}
 MAX_TEXT = 200
 
 

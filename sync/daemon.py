@@ -15,6 +15,7 @@ import datetime as dt
 import fcntl
 import os
 import random
+import ssl
 import stat
 import threading
 import time
@@ -134,7 +135,7 @@ class Syncer:
         self.client = httpx.Client(
             base_url=cfg.hq.url.rstrip("/"),
             timeout=httpx.Timeout(cfg.hq.timeout_seconds),
-            verify=cfg.hq.verify_tls,
+            verify=_tls(loaded),
             headers={"authorization": f"Bearer {self.token}"},
             transport=transport,
         )
@@ -273,7 +274,8 @@ class Syncer:
                 self.sleep(backoff(failures, self.rng, retry.after))
 
     def _directory(self, cursor: int, page: int) -> Directory:
-        return self._get("members", {"since": cursor, "limit": page}, _directory)
+        scope = self.loaded.config.hq.directory
+        return self._get("members", {"since": cursor, "limit": page, "scope": scope}, _directory)
 
     def find_member(
         self, *, member_id: str | None, phone: str | None, timeout: float
@@ -318,10 +320,8 @@ class Syncer:
                 params=params,
                 timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
             )
-        except httpx.TimeoutException:
-            raise _Retry("HQ did not answer in time.") from None
         except httpx.HTTPError as exc:
-            raise _Retry(f"HQ cannot be reached ({type(exc).__name__}).") from None
+            raise _unreached(exc) from None
         status = response.status_code
         if status in (401, 403):
             raise SyncStopped(
@@ -355,10 +355,8 @@ class Syncer:
                 content=msgspec.json.encode(request),
                 headers={"content-type": "application/json"},
             )
-        except httpx.TimeoutException:
-            raise _Retry("HQ did not answer in time.") from None
         except httpx.HTTPError as exc:
-            raise _Retry(f"HQ cannot be reached ({type(exc).__name__}).") from None
+            raise _unreached(exc) from None
         return self._read(response, batch)
 
     def _read(self, response: httpx.Response, batch: list[Event]) -> PushReply:
@@ -413,6 +411,36 @@ class _Gap(Exception):
     def __init__(self, expected: int) -> None:
         super().__init__(expected)
         self.expected = expected
+
+
+def _unreached(exc: httpx.HTTPError) -> Exception:
+    """What a request that got no answer means: retry, except for a certificate this till
+    does not trust, which no retry mends."""
+    if isinstance(exc, httpx.TimeoutException):
+        return _Retry("HQ did not answer in time.")
+    if isinstance(exc, httpx.ConnectError) and "CERTIFICATE_VERIFY_FAILED" in str(exc):
+        return SyncStopped(
+            "HQ's TLS certificate is not trusted by this till; if HQ uses a private CA, "
+            "set hq.ca_file to its certificate."
+        )
+    return _Retry(f"HQ cannot be reached ({type(exc).__name__}).")
+
+
+def _tls(loaded: LoadedConfig) -> ssl.SSLContext | bool:
+    """TLS as configured: verified by default, against the system's CAs and ``hq.ca_file``."""
+    hq = loaded.config.hq
+    if not hq.verify_tls:
+        return False
+    context = ssl.create_default_context()
+    if hq.ca_file:
+        path = (loaded.path.parent / hq.ca_file).resolve()
+        try:
+            context.load_verify_locations(cafile=str(path))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"{loaded.path}: hq.ca_file: {path} is not a readable CA bundle ({exc})."
+            ) from None
+    return context
 
 
 def _retry_after(response: httpx.Response) -> float | None:

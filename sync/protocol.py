@@ -254,13 +254,20 @@ def openapi() -> dict[str, object]:
                             "in": "query",
                             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
                         },
+                        {
+                            "name": "scope",
+                            "in": "query",
+                            "schema": {"type": "string", "enum": ["all", "store"]},
+                        },
                     ],
                     "responses": {
                         "200": {
                             "description": "A page of member snapshots",
                             "content": {"application/json": {"schema": directory}},
                         },
-                        "400": refusal("The cursor or the limit is not a number in range"),
+                        "400": refusal(
+                            "The cursor or limit is not a number in range, or no such scope"
+                        ),
                         "401": refusal("No token, or a wrong or revoked one"),
                     },
                 }

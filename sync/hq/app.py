@@ -77,15 +77,20 @@ def create_app(store: HQStore) -> Starlette:
 
     async def members(request: Request) -> Response:
         terminal = await _authenticated(request, store)
-        params = _query(request, "since", "limit")
+        params = _query(request, "since", "limit", "scope")
         since, limit = params.get("since", "0"), params.get("limit")
+        scope = params.get("scope", "all")
+        if scope not in ("all", "store"):
+            return _problem(400, "bad_request", "scope is all or store.")
         numbers = [since] if limit is None else [since, limit]
         if not all(n.isascii() and n.isdigit() and len(n) <= 15 for n in numbers):
             return _problem(400, "bad_request", "since and limit are whole numbers.")
         page = int(limit) if limit else MAX_PAGE
         if not 1 <= page <= MAX_PAGE:
             return _problem(400, "bad_request", f"limit is a number from 1 to {MAX_PAGE}.")
-        snapshots, cursor = await run_in_threadpool(store.changes, terminal, int(since), page)
+        snapshots, cursor = await run_in_threadpool(
+            store.changes, terminal, int(since), page, scope
+        )
         return _json(Directory(snapshots, cursor, len(snapshots) == page))
 
     async def member_by_id(request: Request) -> Response:

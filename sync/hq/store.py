@@ -621,15 +621,25 @@ class HQStore:
 
     # -- the directory -------------------------------------------------------------------------
 
-    def changes(self, terminal: Terminal, since: int, limit: int) -> tuple[list[Snapshot], int]:
+    def changes(
+        self, terminal: Terminal, since: int, limit: int, scope: str = "all"
+    ) -> tuple[list[Snapshot], int]:
         """Members whose account changed after cursor ``since``, oldest change first, each with
         the last of *this* terminal's events it includes, read in one transaction with it;
-        and the cursor to ask from next."""
+        and the cursor to ask from next. Scope ``store``: only members with an event at a
+        till of the terminal's store (for a chain too big for every till to hold)."""
+        only_store = (
+            " AND EXISTS (SELECT 1 FROM account_terminals s "
+            "WHERE s.member_key = coalesce(a.merged_into, a.member_key) AND s.store_id = ?)"
+            if scope == "store"
+            else ""
+        )
+        args: tuple[Any, ...] = (terminal.store_id, terminal.terminal_id, since)
         with self.db.transaction() as tx:
             rows = tx.all(
-                f"{_SNAPSHOTS} WHERE a.change_seq > ? AND a.member_id IS NOT NULL "
+                f"{_SNAPSHOTS} WHERE a.change_seq > ? AND a.member_id IS NOT NULL{only_store} "
                 "ORDER BY a.change_seq LIMIT ?",
-                (terminal.store_id, terminal.terminal_id, since, limit),
+                (*args, *((terminal.store_id,) if only_store else ()), limit),
             )
         return [_snapshot(r) for r in rows], int(rows[-1][6]) if rows else since
 

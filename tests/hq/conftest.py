@@ -66,13 +66,13 @@ def hq_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 class Served:
     """HQ's app on a real port, in a thread of this process, as `hq serve` runs it."""
 
-    def __init__(self, store: HQStore) -> None:
+    def __init__(self, store: HQStore, **tls: str) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         config = uvicorn.Config(
-            create_app(store), host="127.0.0.1", port=self.port, log_level="warning"
-        )
+            create_app(store), host="127.0.0.1", port=self.port, log_level="warning", **tls
+        )  # tls: ssl_certfile and ssl_keyfile, for HQ over https
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

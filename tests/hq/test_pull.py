@@ -116,3 +116,24 @@ def test_the_daemon_gets_an_event_to_hq_within_a_second_and_runs_alone(make_sync
         stop.set()
         daemon.join(10)
     assert not daemon.is_alive()
+
+
+def test_a_till_keeping_its_stores_members_pulls_only_those(make_synced_till, hq):
+    here, token_here = make_synced_till("T1", "AMS-01")
+    there, token_there = make_synced_till("T1", "RTM-01")
+    local = here.enroll("0612345678").member
+    there.enroll("0687654321")  # a member of another store only
+    sync(here, token_here)
+    sync(there, token_there)
+    path = here.source.path
+    path.write_text(path.read_text().replace('directory = "all"', 'directory = "store"', 1))
+    from pos_loyalty import config as config_mod
+
+    with Syncer(config_mod.load(str(path)), token=token_here) as syncer:
+        with syncer.journal.writing():
+            syncer.journal.members.set_directory_cursor(0)
+        syncer.pull()
+    ids = {row[0] for row in here.journal.conn.execute("SELECT member_id FROM members")}
+    assert ids == {local.member_id}
+    auth = {"authorization": f"Bearer {token_here}"}
+    assert httpx.get(f"{hq.base}{API}/members?scope=mine", headers=auth).status_code == 400
