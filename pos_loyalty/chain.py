@@ -62,6 +62,54 @@ def canonical(value: Any) -> str:
     return text
 
 
+def parse_canonical(text: str) -> Any:
+    """The value of ``text`` if ``text`` is its canonical form, else ``NotCanonical``: what
+    HQ checks of every event's detail. Where every key is ASCII (every detail the till
+    writes), the standard library's C encoder checks it: its escaping is RFC 8785's, and for
+    ASCII keys code point order is RFC 8785's order; floats, NaN and unsafe integers are
+    refused while parsing. Other keys take the full canonical encoding."""
+    try:
+        try:
+            value = json.loads(text, object_hook=_ascii_keys, **_STRICT)
+            again = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        except _OtherKeys:
+            again = canonical(json.loads(text, **_STRICT))
+            value = json.loads(text)
+    except ValueError:
+        raise NotCanonical("The detail is not JSON.") from None
+    if again != text:
+        raise NotCanonical("The detail is not in its canonical form.")
+    return value
+
+
+class _OtherKeys(Exception):
+    pass
+
+
+def _ascii_keys(obj: dict[str, Any]) -> dict[str, Any]:
+    if not all(key.isascii() for key in obj):
+        raise _OtherKeys
+    return obj
+
+
+def _no_float(text: str) -> Any:
+    raise NotCanonical(f"{text} is not a whole number; the journal holds whole numbers.")
+
+
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if -SAFE_INTEGER <= value <= SAFE_INTEGER:
+        return value
+    raise NotCanonical(f"The number {text[:24]} is too large to be recorded.")
+
+
+_STRICT: dict[str, Any] = {
+    "parse_float": _no_float,
+    "parse_int": _safe_int,
+    "parse_constant": _no_float,
+}
+
+
 def _check_text(text: str) -> None:
     try:
         text.encode("utf-8")

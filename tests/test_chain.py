@@ -87,3 +87,40 @@ def test_property_our_encoding_is_rfc_8785(value):
 def test_property_canonical_text_reads_back_to_the_same_value(value):
     text = chain.canonical(value)
     assert chain.canonical(json.loads(text)) == text
+
+
+@given(json_values)
+def test_property_hqs_quick_check_takes_canonical_text_and_its_value(value):
+    text = chain.canonical(value)
+    assert chain.parse_canonical(text) == json.loads(text)
+
+
+@given(json_values, st.sampled_from(["spaces", "unsorted", "escaped", "float", "huge"]))
+def test_property_hqs_quick_check_refuses_what_is_not_canonical(value, change):
+    """Text the full canonical check refuses, the quick one refuses too."""
+    other = {
+        "spaces": json.dumps(value),
+        "unsorted": json.dumps({"z": 1, "a": value}, separators=(",", ":")),
+        "escaped": json.dumps({"k": value, "é": "é"}, separators=(",", ":")),
+        "float": json.dumps({"a": value, "b": 1.5}, separators=(",", ":")),
+        "huge": json.dumps({"a": value, "b": 2**60}, separators=(",", ":")),
+    }[change]
+    try:
+        fully = chain.canonical(json.loads(other)) == other
+    except chain.NotCanonical:
+        fully = False
+    if fully:
+        assert chain.parse_canonical(other) == json.loads(other)
+    else:
+        with pytest.raises(chain.NotCanonical):
+            chain.parse_canonical(other)
+
+
+def test_hqs_quick_check_orders_keys_beyond_the_bmp_as_rfc_8785_does():
+    value = {"\ue000": 1, "\U0001f600": 2}  # UTF-16 puts the emoji (a surrogate pair) first
+    text = chain.canonical(value)
+    assert text.index("\U0001f600") < text.index("\ue000")
+    assert chain.parse_canonical(text) == value
+    by_code_point = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    with pytest.raises(chain.NotCanonical):
+        chain.parse_canonical(by_code_point)

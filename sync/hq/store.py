@@ -277,6 +277,7 @@ class HQStore:
             )
         held = self._held(tx, head, request.journal_id, events)
         fresh: list[WireEvent] = []
+        details: list[dict[str, Any]] = []
         outcomes: list[EventOutcome] = []
         seq, prev = head.head_seq, head.head_hash
         genesis = chain.genesis(request.journal_id, head.store_id, head.terminal_id)
@@ -292,14 +293,15 @@ class HQStore:
                 outcomes.append(EventOutcome(event.event_id, event.seq, "duplicate"))
                 continue
             link = prev if seq else (genesis if event.chain_version else chain.LEGACY_GENESIS)
-            problem = _chain_problem(event, link)
+            problem, detail = _checked(event, link)
             if problem:
                 raise PushRefused("conflict", problem, event=event)
             fresh.append(event)
+            details.append(detail)
             seq, prev = event.seq, event.hash
         if fresh:
             self._same_id_elsewhere(tx, fresh)
-            flags = self._store(tx, request.journal_id, fresh, now)
+            flags = self._store(tx, request.journal_id, fresh, now, details)
             outcomes += [
                 EventOutcome(e.event_id, e.seq, "applied", flags.get(e.event_id, [])) for e in fresh
             ]
@@ -339,7 +341,12 @@ class HQStore:
             )
 
     def _store(
-        self, tx: Tx, journal_id: str, events: list[WireEvent], now: str
+        self,
+        tx: Tx,
+        journal_id: str,
+        events: list[WireEvent],
+        now: str,
+        details: list[dict[str, Any]],
     ) -> dict[str, list[str]]:
         """The events stored and folded into their members' accounts: a statement per kind
         of row for the whole batch, not one per event."""
@@ -375,7 +382,7 @@ class HQStore:
                 for e, key in zip(events, keys, strict=True)
             ],
         )
-        flags = self._fold(tx, events, keys, claimed, merged, now, flags)
+        flags = self._fold(tx, events, details, keys, claimed, merged, now, flags)
         _mark_merged(tx, merged, {e.member_id: e for e in events if e.kind == "enroll"}, now)
         return flags
 
@@ -428,6 +435,7 @@ class HQStore:
         self,
         tx: Tx,
         events: list[WireEvent],
+        details: list[dict[str, Any]],
         keys: list[str],
         claimed: dict[str, str],
         merged: dict[str, str],
@@ -462,8 +470,8 @@ class HQStore:
             for e in events
             for reason in flags.get(e.event_id, [])
         ]
-        for event, key in zip(events, keys, strict=True):
-            detail = json.loads(event.detail)
+        batch: dict[str, list[tuple[WireEvent, _Received]]] = {k: [] for k in members}
+        for event, detail, key in zip(events, details, keys, strict=True):
             points = event.points
             if event.member_id in merged and event.kind in _BONUS_KINDS:
                 points = 0
@@ -471,9 +479,9 @@ class HQStore:
                 review.append(
                     (event.store_id, event.terminal_id, event.seq, event.event_id, "bonus_once")
                 )
-            received = _Received(event.event_id, event.kind, points, event.created_at, detail)
-            before = ledgers[key].deficit
-            ledgers[key] = advance(ledgers[key], [received], at, self.program)
+            batch[key].append(
+                (event, _Received(event.event_id, event.kind, points, event.created_at, detail))
+            )
             phone, name = identity[key]
             own = key == event.member_id  # not a merged member's, nor a phone's
             new_name = detail.get("name") if event.kind == "enroll" and own else None
@@ -483,11 +491,19 @@ class HQStore:
             )
             member_ids[key] = member_ids.get(key) or (event.member_id if own else None)
             through[key] = (event.store_id, event.terminal_id, event.seq)
-            if ledgers[key].deficit > before:
-                flags.setdefault(event.event_id, []).append("overdraft")
-                review.append(
-                    (event.store_id, event.terminal_id, event.seq, event.event_id, "overdraft")
-                )
+        for key, folded in batch.items():
+            if all(received.points >= 0 for _, received in folded):
+                # Nothing here can overdraw: the member's events in one call of the fold.
+                ledgers[key] = advance(ledgers[key], [r for _, r in folded], at, self.program)
+                continue
+            for event, received in folded:  # one at a time, to flag the one that overdraws
+                before = ledgers[key].deficit
+                ledgers[key] = advance(ledgers[key], [received], at, self.program)
+                if ledgers[key].deficit > before:
+                    flags.setdefault(event.event_id, []).append("overdraft")
+                    review.append(
+                        (event.store_id, event.terminal_id, event.seq, event.event_id, "overdraft")
+                    )
         first = _next_changes(tx, len(members))
         insert_rows(
             tx,
@@ -553,6 +569,7 @@ class HQStore:
                     return accounts, points
                 after = rows[-1][0]
                 events: list[WireEvent] = []
+                details: list[dict[str, Any]] = []
                 seq = head.head_seq
                 prev = head.head_hash or chain.genesis(journal_id, HQ_STORE, HQ_TERMINAL)
                 for _, member_id, phone, ledger in rows:
@@ -566,10 +583,11 @@ class HQStore:
                     seq += 1
                     event = self._own_event(seq, prev, member_id, phone, -due, detail, now)
                     events.append(event)
+                    details.append(detail)
                     prev = event.hash
                     points += due
                 if events:
-                    self._store(tx, journal_id, events, now)
+                    self._store(tx, journal_id, events, now, details)
                     tx.run(
                         "UPDATE terminals SET head_seq = ?, head_hash = ? "
                         "WHERE store_id = ? AND terminal_id = ?",
@@ -963,22 +981,32 @@ def _locked_terminal(tx: Tx, terminal: Terminal) -> Terminal:
 
 def _chain_problem(event: WireEvent, link: str | None) -> str | None:
     """Why ``event`` does not continue the chain at ``link``, or None."""
+    return _checked(event, link)[0]
+
+
+def _checked(event: WireEvent, link: str | None) -> tuple[str | None, dict[str, Any]]:
+    """Why ``event`` does not continue the chain at ``link`` (or None), and its detail as
+    read on the way, so it is parsed once."""
     if event.prev_hash != link:
         return (
             f"Event #{event.seq} does not continue this terminal's chain as HQ holds it "
             "(a fork, or a journal restored from an older copy); it is kept for review."
-        )
+        ), {}
     fields = {name: getattr(event, name) for name in chain.FIELDS if name != "detail"}
-    if event.chain_version == 0:
-        computed = chain.legacy_hash({**fields, "detail": event.detail})
-    else:
-        try:
+    unreadable = f"Event #{event.seq}'s detail cannot be read as the journal writes it."
+    try:
+        if event.chain_version == 0:
+            computed = chain.legacy_hash({**fields, "detail": event.detail})
             detail = json.loads(event.detail)
-            if chain.canonical(detail) != event.detail:
-                return f"Event #{event.seq}'s detail is not in its canonical form."
+        else:
+            detail = chain.parse_canonical(event.detail)
             computed = chain.event_hash({**fields, "detail": detail}, event.detail)
-        except (ValueError, chain.NotCanonical):
-            return f"Event #{event.seq}'s detail cannot be read as the journal writes it."
+    except chain.NotCanonical as exc:
+        return f"Event #{event.seq}'s detail: {exc.message[:1].lower()}{exc.message[1:]}", {}
+    except ValueError:
+        return unreadable, {}
+    if not isinstance(detail, dict):
+        return unreadable, {}
     if computed != event.hash:
-        return f"Event #{event.seq} does not match its hash; it was altered on the way."
-    return None
+        return f"Event #{event.seq} does not match its hash; it was altered on the way.", {}
+    return None, detail
