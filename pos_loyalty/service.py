@@ -686,8 +686,8 @@ class Till:
             raise NeedsHQ(f"{where}, and this till has no HQ configured.")
         try:
             found = self.remote.event(ref)
-        except NeedsHQ as exc:
-            raise NeedsHQ(f"{where}, which cannot be reached now ({exc.message})") from None
+        except NeedsHQ:
+            raise NeedsHQ(f"{where}, which cannot be reached now.") from None
         if found is None:
             raise UnknownEvent(f"No event {ref.shown()} here or at HQ.")
         return found
