@@ -50,6 +50,8 @@ from .protocol import (
 
 TOKEN_ENV = "POS_LOYALTY_HQ_TOKEN"
 BACKOFF_FIRST, BACKOFF_CAP = 0.5, 60.0  # seconds
+PULL_GROUP = 2000  # members of HQ's directory applied in one journal transaction
+SYNC_CACHE_KIB = 32 * 1024  # the sync connection's page cache: a big pull's indexes fit
 _reply = msgspec.json.Decoder(PushReply)
 _error = msgspec.json.Decoder(ErrorReply)
 _directory = msgspec.json.Decoder(Directory)
@@ -142,6 +144,7 @@ class Syncer:
         self.journal = Journal.open(
             loaded.database_path, store_id=cfg.store.id, terminal_id=cfg.terminal.id
         )
+        self.journal.conn.execute(f"PRAGMA cache_size = -{SYNC_CACHE_KIB}")
 
     def close(self) -> None:
         self.client.close()
@@ -203,13 +206,44 @@ class Syncer:
             events.acknowledged(reply.acked_seq, iso(self.clock()))
 
     def pull(self, *, attempts: int = 5, page: int = 500) -> int:
-        """HQ's word on the members that changed since the last pull; each page applied in
-        one transaction with the cursor, so a pull cut short goes on where it stopped.
-        Returns how many members' word was taken."""
+        """HQ's word on the members that changed since the last pull. Pages are fetched
+        with no transaction open, then applied a few at a time (about ``PULL_GROUP``
+        members) in one short transaction with the cursor, so a pull cut short goes on
+        where it stopped and a cashier's write waits at most one such commit. Returns how
+        many members' word was taken."""
         members = self.journal.members
-        taken = failures = 0
+        taken = 0
+        cursor = members.directory_cursor()
         while True:
-            cursor = members.directory_cursor()
+            pages: list[Directory] = []
+            stopped: HQUnreachable | None = None
+            while not pages or (pages[-1].more and sum(len(p.members) for p in pages) < PULL_GROUP):
+                try:
+                    directory = self._page(cursor, page, attempts)
+                except HQUnreachable as exc:
+                    if not pages:
+                        raise
+                    stopped = exc  # what was fetched is applied first
+                    break
+                pages.append(directory)
+                cursor = directory.next
+            at = iso(self.clock())
+            with self.journal.writing():
+                last = self.journal.events.last_seq()
+                for directory in pages:
+                    taken += sum(members.take_word(snap, at, last) for snap in directory.members)
+                    members.set_directory_cursor(directory.next)
+                self.journal.events.heard_from_hq(at)
+            if stopped is not None:
+                raise stopped
+            if not pages[-1].more:
+                self.fetch_program(attempts=attempts)
+                return taken
+
+    def _page(self, cursor: int, page: int, attempts: int) -> Directory:
+        """One page of HQ's directory, retried with backoff."""
+        failures = 0
+        while True:
             try:
                 directory = self._directory(cursor, page)
             except _Retry as retry:
@@ -219,17 +253,9 @@ class Syncer:
                     raise HQUnreachable(f"{retry.message} HQ's word was not fetched.") from None
                 self.sleep(backoff(failures, self.rng, retry.after))
                 continue
-            failures = 0
             if directory.next < cursor:
                 raise SyncStopped("HQ's directory went backwards; nothing of it was applied.")
-            at = iso(self.clock())
-            with self.journal.writing():
-                taken += sum(members.take_word(snap, at) for snap in directory.members)
-                members.set_directory_cursor(directory.next)
-                self.journal.events.heard_from_hq(at)
-            if not directory.more:
-                self.fetch_program(attempts=attempts)
-                return taken
+            return directory
 
     def fetch_program(self, *, attempts: int = 5) -> bool:
         """HQ's loyalty program, kept in the journal when it is not the one held; the till

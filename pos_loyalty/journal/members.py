@@ -116,14 +116,22 @@ class MemberStore:
         )
 
     def record_hq_word(
-        self, member_id: str, ledger: Ledger, *, version: int, at: str, through_seq: int
+        self,
+        member_id: str,
+        ledger: Ledger,
+        *,
+        version: int,
+        at: str,
+        through_seq: int,
+        last_seq: int | None = None,
     ) -> bool:
         """HQ's snapshot of a member, applied only if newer than the one held; the member's
         checkpoint is dropped in the same transaction, so the next read folds this till's
         later events onto HQ's word. Returns whether it was applied."""
         unit = self.unit
         unit.require_write("record HQ's word")
-        _check_hq_word(ledger, version, through_seq, unit.events.last_seq())
+        last = unit.events.last_seq() if last_seq is None else last_seq
+        _check_hq_word(ledger, version, through_seq, last)
         held = self.get(member_id)
         if held is None or (held.hq_version is not None and held.hq_version >= version):
             return False
@@ -138,12 +146,18 @@ class MemberStore:
             self.drop_checkpoint(phone_key(held.phone))
         return True
 
-    def take_word(self, word: HQWordLike, at: str) -> bool:
+    def take_word(self, word: HQWordLike, at: str, last_seq: int | None = None) -> bool:
         """A member as HQ's directory (or a lookup at HQ) gives them: learned if new, and
-        HQ's word on their account recorded if newer than the one held."""
+        HQ's word on their account recorded if newer than the one held. ``last_seq``: the
+        journal's last event, when the caller read it once for many members."""
         self.learn(word.member_id, word.phone, word.name)
         taken = self.record_hq_word(
-            word.member_id, word.ledger, version=word.version, at=at, through_seq=word.through_seq
+            word.member_id,
+            word.ledger,
+            version=word.version,
+            at=at,
+            through_seq=word.through_seq,
+            last_seq=last_seq,
         )
         if taken and word.merged_into:
             self._merge(word.member_id, word.merged_into)
@@ -223,8 +237,10 @@ class MemberStore:
 
     def drop_checkpoint(self, key: str) -> None:
         self.unit.require_write("drop a checkpoint")
-        self.unit.conn.execute("DELETE FROM accounts WHERE account_key = ?", (key,))
-        self.unit.conn.execute("DELETE FROM account_lots WHERE account_key = ?", (key,))
+        conn = self.unit.conn
+        # Lot rows are written only with their checkpoint's row: none without it.
+        if conn.execute("DELETE FROM accounts WHERE account_key = ?", (key,)).rowcount:
+            conn.execute("DELETE FROM account_lots WHERE account_key = ?", (key,))
 
     def lots(self, key: str) -> LotRows:
         """The checkpoint's lots of one account, as a shelf the fold works on."""
