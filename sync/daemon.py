@@ -231,7 +231,7 @@ class Syncer:
             with self.journal.writing():
                 last = self.journal.events.last_seq()
                 for directory in pages:
-                    taken += sum(members.take_word(snap, at, last) for snap in directory.members)
+                    taken += members.take_words(directory.members, at, last)
                     members.set_directory_cursor(directory.next)
                 self.journal.events.heard_from_hq(at)
             if stopped is not None:

@@ -7,9 +7,10 @@ the same transaction as each event, so reading an account is one row, not a repl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..clock import NEVER
 from ..errors import HQReplyError
@@ -146,22 +147,73 @@ class MemberStore:
             self.drop_checkpoint(phone_key(held.phone))
         return True
 
-    def take_word(self, word: HQWordLike, at: str, last_seq: int | None = None) -> bool:
+    def take_word(self, word: HQWordLike, at: str) -> bool:
         """A member as HQ's directory (or a lookup at HQ) gives them: learned if new, and
-        HQ's word on their account recorded if newer than the one held. ``last_seq``: the
-        journal's last event, when the caller read it once for many members."""
-        self.learn(word.member_id, word.phone, word.name)
-        taken = self.record_hq_word(
-            word.member_id,
-            word.ledger,
-            version=word.version,
-            at=at,
-            through_seq=word.through_seq,
-            last_seq=last_seq,
+        HQ's word on their account recorded if newer than the one held."""
+        return self.take_words([word], at) == 1
+
+    def take_words(self, words: Sequence[HQWordLike], at: str, last_seq: int | None = None) -> int:
+        """``take_word`` for a page of HQ's directory, a statement per kind of row rather
+        than several per member; all of it or, if one word cannot be true, none. Returns how
+        many words were newer than the ones held. ``last_seq``: the journal's last event,
+        when the caller has read it."""
+        unit = self.unit
+        unit.require_write("record HQ's word")
+        conn = unit.conn
+        last = unit.events.last_seq() if last_seq is None else last_seq
+        for word in words:
+            _check_hq_word(word.ledger, word.version, word.through_seq, last)
+        held = {
+            r[0]: (r[1], r[2])
+            for r in _among(conn, "member_id, hq_version, phone", "member_id", words, "member_id")
+        }
+        owners = {r[0] for r in _among(conn, "phone", "phone", words, "phone")}
+        inserts, updates, names, dropped, taken = [], [], [], [], []
+        for word in words:
+            ledger = confirmed(word.ledger)
+            hq = (word.version, at, word.through_seq, ledger.balance, encode(ledger))
+            if word.member_id in held:
+                version, phone = held[word.member_id]
+                if word.name is not None:
+                    names.append((word.name, word.member_id))
+                if version is not None and version >= word.version:
+                    continue
+                updates.append((*hq, word.member_id))
+            else:
+                # A phone another member here already has stays with them.
+                phone = word.phone if word.phone and word.phone not in owners else None
+                if phone:
+                    owners.add(phone)
+                inserts.append((word.member_id, phone, word.name, *hq))
+            held[word.member_id] = (word.version, phone)
+            dropped += [word.member_id, *([phone_key(phone)] if phone else [])]
+            taken.append(word)
+        conn.executemany(
+            "INSERT INTO members (member_id, phone, name, source, hq_version, hq_at, "
+            "hq_through_seq, hq_balance, hq_ledger) VALUES (?, ?, ?, 'hq', ?, ?, ?, ?, ?)",
+            inserts,
         )
-        if taken and word.merged_into:
-            self._merge(word.member_id, word.merged_into)
-        return taken
+        conn.executemany("UPDATE members SET name = ? WHERE member_id = ? AND name IS NULL", names)
+        conn.executemany(
+            "UPDATE members SET hq_version = ?, hq_at = ?, hq_through_seq = ?, hq_balance = ?, "
+            "hq_ledger = ?, source = 'hq' WHERE member_id = ?",
+            updates,
+        )
+        # Checkpoints folded before this word are stale: the next read folds onto it.
+        marks = ", ".join("?" for _ in dropped)
+        stale = (
+            conn.execute(
+                f"SELECT account_key FROM accounts WHERE account_key IN ({marks})", dropped
+            ).fetchall()
+            if dropped
+            else []
+        )
+        for (key,) in stale:
+            self.drop_checkpoint(key)
+        for word in taken:
+            if word.merged_into:
+                self._merge(word.member_id, word.merged_into)
+        return len(taken)
 
     def _merge(self, member_id: str, into: str) -> None:
         """``member_id`` is now part of ``into``: the phone goes with the member it names,
@@ -323,6 +375,19 @@ class LotRows:
             (self.key,),
         )
         return tuple(Lot(*row) for row in rows)
+
+
+def _among(
+    conn: sqlite3.Connection, columns: str, key: str, words: Sequence[Any], field: str
+) -> list[tuple[Any, ...]]:
+    """Members rows whose ``key`` is one of the words' ``field`` values."""
+    values = sorted({v for w in words if (v := getattr(w, field))})
+    if not values:
+        return []
+    marks = ", ".join("?" for _ in values)
+    return conn.execute(
+        f"SELECT {columns} FROM members WHERE {key} IN ({marks})", values
+    ).fetchall()
 
 
 def _check_hq_word(ledger: Ledger, version: int, through_seq: int, last_seq: int) -> None:
