@@ -14,6 +14,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import os
+import queue
 import random
 import ssl
 import stat
@@ -206,56 +207,94 @@ class Syncer:
             events.acknowledged(reply.acked_seq, iso(self.clock()))
 
     def pull(self, *, attempts: int = 5, page: int = 500) -> int:
-        """HQ's word on the members that changed since the last pull. Pages are fetched
-        with no transaction open, then applied a few at a time (about ``PULL_GROUP``
-        members) in one short transaction with the cursor, so a pull cut short goes on
-        where it stopped and a cashier's write waits at most one such commit. Returns how
-        many members' word was taken."""
+        """HQ's word on the members that changed since the last pull. A worker fetches the
+        pages (no transaction open) while this thread applies what has come, a few pages
+        (about ``PULL_GROUP`` members) per short transaction with the cursor, so a pull cut
+        short goes on where it stopped and a cashier's write waits at most one such commit.
+        Returns how many members' word was taken."""
         members = self.journal.members
+        pages: queue.Queue[Directory | Exception] = queue.Queue(maxsize=8)
+        stop = threading.Event()
+        fetcher = threading.Thread(
+            target=self._fetch_pages,
+            args=(members.directory_cursor(), page, attempts, pages, stop),
+            daemon=True,
+        )
+        fetcher.start()
         taken = 0
-        cursor = members.directory_cursor()
-        while True:
-            pages: list[Directory] = []
-            stopped: HQUnreachable | None = None
-            while not pages or (pages[-1].more and sum(len(p.members) for p in pages) < PULL_GROUP):
-                try:
-                    directory = self._page(cursor, page, attempts)
-                except HQUnreachable as exc:
-                    if not pages:
-                        raise
-                    stopped = exc  # what was fetched is applied first
+        try:
+            while True:
+                group: list[Directory] = []
+                failed: Exception | None = None
+                while not group or (group[-1].more and _size(group) < PULL_GROUP):
+                    try:
+                        item = pages.get(block=not group)
+                    except queue.Empty:
+                        break  # apply what has come while the next page is on its way
+                    if isinstance(item, Exception):
+                        failed = item
+                        break
+                    group.append(item)
+                if group:
+                    taken += self._apply_pages(group)
+                if failed is not None:
+                    if isinstance(failed, HQUnreachable):
+                        self.journal.events.sync_failed(failed.message, iso(self.clock()))
+                    raise failed
+                if not group[-1].more:
                     break
-                pages.append(directory)
-                cursor = directory.next
-            at = iso(self.clock())
-            with self.journal.writing():
-                last = self.journal.events.last_seq()
-                for directory in pages:
-                    taken += members.take_words(directory.members, at, last)
-                    members.set_directory_cursor(directory.next)
-                self.journal.events.heard_from_hq(at)
-            if stopped is not None:
-                raise stopped
-            if not pages[-1].more:
-                self.fetch_program(attempts=attempts)
-                return taken
+        finally:
+            stop.set()
+            fetcher.join(5)
+        self.fetch_program(attempts=attempts)
+        return taken
 
-    def _page(self, cursor: int, page: int, attempts: int) -> Directory:
-        """One page of HQ's directory, retried with backoff."""
+    def _apply_pages(self, group: list[Directory]) -> int:
+        members = self.journal.members
+        at = iso(self.clock())
+        taken = 0
+        with self.journal.writing():
+            last = self.journal.events.last_seq()
+            for directory in group:
+                taken += members.take_words(directory.members, at, last)
+                members.set_directory_cursor(directory.next)
+            self.journal.events.heard_from_hq(at)
+        return taken
+
+    def _fetch_pages(
+        self,
+        cursor: int,
+        page: int,
+        attempts: int,
+        into: queue.Queue[Directory | Exception],
+        stop: threading.Event,
+    ) -> None:
+        """The pull's worker: HQ's directory page after page into ``into``, each retried
+        with backoff; the failure that ends it goes into the queue too. It touches only the
+        network, never the journal (whose connection belongs to the pulling thread)."""
         failures = 0
-        while True:
+        while not stop.is_set():
             try:
                 directory = self._directory(cursor, page)
             except _Retry as retry:
                 failures += 1
-                self.journal.events.sync_failed(retry.message, iso(self.clock()))
                 if failures >= attempts:
-                    raise HQUnreachable(f"{retry.message} HQ's word was not fetched.") from None
+                    _put(into, HQUnreachable(f"{retry.message} HQ's word was not fetched."), stop)
+                    return
                 self.sleep(backoff(failures, self.rng, retry.after))
                 continue
+            except Exception as exc:  # whatever ends the worker ends the pull, in its thread
+                _put(into, exc, stop)
+                return
+            failures = 0
             if directory.next < cursor:
-                raise SyncStopped("HQ's directory went backwards; nothing of it was applied.")
-            return directory
+                message = "HQ's directory went backwards; nothing more of it was applied."
+                _put(into, SyncStopped(message), stop)
+                return
+            _put(into, directory, stop)
+            if not directory.more:
+                return
+            cursor = directory.next
 
     def fetch_program(self, *, attempts: int = 5) -> bool:
         """HQ's loyalty program, kept in the journal when it is not the one held; the till
@@ -437,6 +476,20 @@ class _Gap(Exception):
     def __init__(self, expected: int) -> None:
         super().__init__(expected)
         self.expected = expected
+
+
+def _size(group: list[Directory]) -> int:
+    return sum(len(d.members) for d in group)
+
+
+def _put(into: queue.Queue[Any], item: object, stop: threading.Event) -> None:
+    """Hand a page (or the failure) to the pulling thread, unless it stopped listening."""
+    while not stop.is_set():
+        try:
+            into.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
 
 
 def _unreached(exc: httpx.HTTPError) -> Exception:
