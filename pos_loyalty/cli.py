@@ -687,9 +687,10 @@ def cmd_eod(args: argparse.Namespace, till: Any, out: Output) -> int:
 
 
 @contextlib.contextmanager
-def _push_progress() -> Iterator[Callable[[int, int], None]]:
-    """How far the push has come: a bar on a terminal, else a plain line at most each second;
-    on stderr, so the report (or its JSON) alone is on stdout."""
+def _push_progress() -> Iterator[Callable[[int, int, str | None], None]]:
+    """How far the push has come, and why it waits when HQ does not answer: a bar on a
+    terminal, else a plain line at most each second (and each new reason); on stderr, so
+    the report (or its JSON) alone is on stdout."""
     import time
 
     if sys.stderr.isatty():
@@ -697,31 +698,36 @@ def _push_progress() -> Iterator[Callable[[int, int], None]]:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
         bar = Progress(
-            "Sending to HQ",
+            "{task.description}",
             BarColumn(),
             MofNCompleteColumn(),
             TimeRemainingColumn(),
             console=Console(stderr=True),
             transient=True,
         )
-        task = bar.add_task("push", total=None)
+        task = bar.add_task("Sending to HQ", total=None)
         start: list[int] = []  # what HQ held before: the bar counts this run's events
 
-        def show(acked: int, last: int) -> None:
+        def show(acked: int, last: int, why: str | None) -> None:
             if not start:
                 start.append(acked)
-            bar.update(task, completed=acked - start[0], total=last - start[0])
+            text = "Sending to HQ" if why is None else "HQ does not answer; trying again"
+            bar.update(task, completed=acked - start[0], total=last - start[0], description=text)
 
         with bar:
             yield show
         return
-    said = [0.0]
+    said: list[Any] = [0.0, None]
 
-    def say(acked: int, last: int) -> None:
+    def say(acked: int, last: int, why: str | None) -> None:
         now = time.monotonic()
-        if acked == last or now - said[0] >= 1.0:
-            said[0] = now
+        if why is not None and why != said[1]:
+            print(why, file=sys.stderr, flush=True)
+        elif acked == last or now - said[0] >= 1.0:
             print(f"HQ holds #{acked} of #{last}.", file=sys.stderr, flush=True)
+        else:
+            return
+        said[0], said[1] = now, why
 
     yield say
 

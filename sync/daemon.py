@@ -162,18 +162,19 @@ class Syncer:
         *,
         attempts: int | None = 5,
         deadline: float | None = None,
-        on_progress: Callable[[int, int], None] | None = None,
+        on_progress: Callable[[int, int, str | None], None] | None = None,
     ) -> PushSummary:
         """Push until HQ holds every event; retry what may pass, stop on what will not:
         after ``attempts`` failures in a row (None: no limit) or at the ``deadline`` (a
-        ``time.monotonic()`` instant). After each batch ``on_progress(acked_seq, last_seq)``."""
+        ``time.monotonic()`` instant). After each batch ``on_progress(acked_seq, last_seq, None)``,
+        and before each retry the same with why it waits."""
         pushed = duplicates = 0
         failures = 0
         events = self.journal.events
         while True:
             acked = events.outbox().acked_seq
             if on_progress:
-                on_progress(acked, events.last_seq())
+                on_progress(acked, events.last_seq(), None)
             batch = events.after(acked, self.batch_size)
             if not batch:
                 return PushSummary(pushed, duplicates, acked, 0)
@@ -192,6 +193,8 @@ class Syncer:
                         f"{retry.message} {plural(waiting, 'event')} {verb} to be sent."
                     ) from None
                 delay = backoff(failures, self.rng, retry.after)
+                if on_progress:
+                    on_progress(acked, events.last_seq(), f"{retry.message} Trying again.")
                 self.sleep(delay if left is None else min(delay, left))
                 continue
             except _Gap as gap:

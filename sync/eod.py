@@ -23,7 +23,8 @@ from pos_loyalty.zreport import day_bounds
 from .daemon import Syncer
 from .protocol import Totals
 
-Progress = Callable[[int, int], None]  # (HQ holds up to #, the journal's last #)
+# (HQ holds up to #, the journal's last #, why it is waiting for HQ or None)
+Progress = Callable[[int, int, str | None], None]
 
 
 def end_of_day(

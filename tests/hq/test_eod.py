@@ -43,7 +43,7 @@ def test_end_of_day_with_hq_up_sends_everything_and_shows_the_chain(make_synced_
     till.redeem(ANNA, reward_id="coffee")
     seen: list[tuple[int, int]] = []
     eod = end_of_day(
-        till, manager, token=token, batch_size=2, on_progress=lambda a, b: seen.append((a, b))
+        till, manager, token=token, batch_size=2, on_progress=lambda a, b, why: seen.append((a, b))
     )
 
     last = till.journal.events.last_seq()
@@ -153,6 +153,8 @@ def test_eod_from_the_command_line_with_hq_down(tmp_path: Path):
     assert down.returncode == 1, down.stdout + down.stderr
     assert "NOT SYNCED: 2 EVENTS WAITING" in down.stdout
     assert "HQ holds #0 of #2." in down.stderr and "Traceback" not in down.stderr
+    assert "HQ cannot be reached (ConnectError). Trying again." in down.stderr  # said once
+    assert down.stderr.count("Trying again.") == 1
     saved = sorted(p.name for p in (tmp_path / "reports").iterdir())
     assert len(saved) == 2 and saved[0].endswith(".json") and saved[1].endswith(".txt")
     as_json = run("eod", "--manager", "M1", "--deadline", "1", "--json")
