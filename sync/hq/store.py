@@ -736,7 +736,10 @@ class HQStore:
         snapshot."""
         with self.db.transaction() as tx:
             kinds = tx.all(
-                "SELECT store_id, kind, count(*), coalesce(sum(points), 0) FROM events "
+                # A merged member's bonus is kept as sent but counted nothing (bonus_once).
+                "SELECT store_id, kind, count(*), coalesce(sum(CASE WHEN EXISTS (SELECT 1 "
+                "FROM review r WHERE r.event_id = e.event_id AND r.reason = 'bonus_once') "
+                "THEN 0 ELSE points END), 0) FROM events e "
                 "WHERE created_at >= ? AND created_at < ? GROUP BY store_id, kind",
                 (since, until),
             )

@@ -62,5 +62,7 @@ def test_two_offline_enrolments_of_one_phone_become_one_member(make_synced_till,
         syncer.push()
         totals = syncer.totals("2026-11-25T00:00:00.000Z", "2026-11-26T00:00:00.000Z")
     assert (totals.members, totals.liability_points) == (1, expected + 10)
+    bonuses = totals.chain["welcome_bonus"]  # both sent, the merged one's counted nothing
+    assert (bonuses.events, bonuses.points) == (2, 50)
     reasons = sorted(row[4] for row in hq.store.review())
     assert reasons == ["bonus_once", "merged"]
