@@ -83,7 +83,7 @@ def parse_canonical(text: str) -> Any:
 
 
 class _OtherKeys(Exception):
-    pass
+    """A key beyond ASCII: the full canonical encoding decides."""
 
 
 def _ascii_keys(obj: dict[str, Any]) -> dict[str, Any]:

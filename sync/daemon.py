@@ -472,7 +472,7 @@ class _Retry(Exception):
 
 
 class _Missing(Exception):
-    pass
+    """HQ holds no such thing (404, where that is an answer)."""
 
 
 class _Gap(Exception):

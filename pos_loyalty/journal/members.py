@@ -40,6 +40,19 @@ class HQWordLike(Protocol):
     def merged_into(self) -> str | None: ...
 
 
+@dataclass(frozen=True)
+class _Word:
+    """HQ's word on a member already known here, with nothing to learn about them."""
+
+    member_id: str
+    phone: str | None
+    name: str | None
+    version: int
+    ledger: Ledger
+    through_seq: int
+    merged_into: str | None = None
+
+
 _COLUMNS = (
     "member_id",
     "phone",
@@ -117,35 +130,16 @@ class MemberStore:
         )
 
     def record_hq_word(
-        self,
-        member_id: str,
-        ledger: Ledger,
-        *,
-        version: int,
-        at: str,
-        through_seq: int,
-        last_seq: int | None = None,
+        self, member_id: str, ledger: Ledger, *, version: int, at: str, through_seq: int
     ) -> bool:
-        """HQ's snapshot of a member, applied only if newer than the one held; the member's
-        checkpoint is dropped in the same transaction, so the next read folds this till's
-        later events onto HQ's word. Returns whether it was applied."""
-        unit = self.unit
-        unit.require_write("record HQ's word")
-        last = unit.events.last_seq() if last_seq is None else last_seq
-        _check_hq_word(ledger, version, through_seq, last)
-        held = self.get(member_id)
-        if held is None or (held.hq_version is not None and held.hq_version >= version):
+        """HQ's snapshot of a member this till knows, applied only if newer than the one
+        held (as ``take_words`` applies it). Returns whether it was applied."""
+        self.unit.require_write("record HQ's word")
+        _check_hq_word(ledger, version, through_seq, self.unit.events.last_seq())
+        if self.get(member_id) is None:
             return False
-        ledger = confirmed(ledger)
-        unit.conn.execute(
-            "UPDATE members SET hq_version = ?, hq_at = ?, hq_through_seq = ?, hq_balance = ?, "
-            "hq_ledger = ?, source = 'hq' WHERE member_id = ?",
-            (version, at, through_seq, ledger.balance, encode(ledger), member_id),
-        )
-        self.drop_checkpoint(member_id)
-        if held.phone:
-            self.drop_checkpoint(phone_key(held.phone))
-        return True
+        word = _Word(member_id, None, None, version, ledger, through_seq)
+        return self.take_words([word], at) == 1
 
     def take_word(self, word: HQWordLike, at: str) -> bool:
         """A member as HQ's directory (or a lookup at HQ) gives them: learned if new, and

@@ -63,6 +63,15 @@ def hq_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield from _postgres_database()
 
 
+def sync(till: Till, token: str, batch_size: int = 200) -> None:
+    """Push every event HQ does not hold, then pull HQ's word, as `sync --once` does."""
+    from sync.daemon import Syncer
+
+    with Syncer(till.source, token=token, batch_size=batch_size, sleep=lambda s: None) as s:
+        s.push()
+        s.pull()
+
+
 class Served:
     """HQ's app on a real port, in a thread of this process, as `hq serve` runs it."""
 

@@ -9,20 +9,13 @@ import pytest
 
 from pos_loyalty.errors import NotAllowed
 from pos_loyalty.service import MemberRef
-from sync.daemon import Syncer
 from sync.hq.commands import load_program
 from sync.hq.db import connect
 from sync.hq.store import HQStore
 
-from .conftest import Served
+from .conftest import Served, sync
 
 ANNA = MemberRef(phone="0612345678")
-
-
-def sync(till, token: str) -> None:
-    with Syncer(till.source, token=token, sleep=lambda s: None) as syncer:
-        syncer.push()
-        syncer.pull()
 
 
 @pytest.fixture

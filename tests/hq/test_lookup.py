@@ -11,17 +11,12 @@ import pytest
 from pos_loyalty.errors import UnknownMember
 from pos_loyalty.members import member_code
 from pos_loyalty.service import MemberRef
-from sync.daemon import Syncer
 from sync.protocol import API
 from sync.remote import HQRemote
 
+from .conftest import sync
+
 ANNA = MemberRef(phone="0612345678")
-
-
-def sync(till, token: str) -> None:
-    with Syncer(till.source, token=token, sleep=lambda s: None) as syncer:
-        syncer.push()
-        syncer.pull()
 
 
 @pytest.fixture

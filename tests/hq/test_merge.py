@@ -8,7 +8,10 @@ from pos_loyalty.members import member_code
 from pos_loyalty.service import MemberRef
 from sync.daemon import Syncer
 
+from .conftest import sync
+
 PHONE = "0612345678"
+
 ANNA = MemberRef(phone=PHONE)
 
 
@@ -20,11 +23,6 @@ def push(till, token: str) -> None:
 def pull(till, token: str) -> None:
     with Syncer(till.source, token=token, sleep=lambda s: None) as syncer:
         syncer.pull()
-
-
-def sync(till, token: str) -> None:
-    push(till, token)
-    pull(till, token)
 
 
 def test_two_offline_enrolments_of_one_phone_become_one_member(make_synced_till, hq):

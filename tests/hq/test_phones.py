@@ -6,16 +6,12 @@ from __future__ import annotations
 import pytest
 
 from pos_loyalty.service import MemberRef
-from sync.daemon import Syncer
+
+from .conftest import sync
 
 PHONE = "0612345678"
+
 ANNA = MemberRef(phone=PHONE)
-
-
-def sync(till, token: str, batch_size: int = 200) -> None:
-    with Syncer(till.source, token=token, batch_size=batch_size, sleep=lambda s: None) as s:
-        s.push()
-        s.pull()
 
 
 def member_keys(hq) -> list[tuple[str, str | None]]:

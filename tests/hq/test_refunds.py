@@ -9,19 +9,13 @@ import pytest
 from pos_loyalty.errors import AlreadyReversed, BadAmount, UnknownEvent
 from pos_loyalty.remote import NeedsHQ
 from pos_loyalty.service import MemberRef
-from sync.daemon import Syncer
 from sync.protocol import API
 from sync.remote import HQRemote
 
+from .conftest import sync
 from .test_cli_sync import free_port
 
 ANNA = MemberRef(phone="0612345678")
-
-
-def sync(till, token: str) -> None:
-    with Syncer(till.source, token=token, sleep=lambda s: None) as syncer:
-        syncer.push()
-        syncer.pull()
 
 
 @pytest.fixture
