@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from .errors import Refused
-from .journal import Event
-from .rules.account import Ledger
+from .journal import Event, HQWord
 
 
 class NeedsHQ(Refused):
@@ -40,19 +39,6 @@ class Reversal:
     event_id: str
     points: int
     refund_amount: int | None
-
-
-@dataclass(frozen=True)
-class HQWord:
-    """HQ's account of a member, as the directory gives it to this terminal."""
-
-    member_id: str
-    phone: str | None
-    name: str | None
-    version: int
-    ledger: Ledger
-    through_seq: int
-    merged_into: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ import json
 
 from pos_loyalty.config import LoadedConfig
 from pos_loyalty.errors import ConfigError
-from pos_loyalty.journal import Event
-from pos_loyalty.remote import HQWord, NeedsHQ, RemoteEvent, Reversal, SaleRef
+from pos_loyalty.journal import Event, HQWord
+from pos_loyalty.remote import NeedsHQ, RemoteEvent, Reversal, SaleRef
 
 from .daemon import HQUnreachable, Syncer, SyncStopped
 from .protocol import EventReply, Snapshot, WireEvent

@@ -7,7 +7,7 @@ program).
 """
 
 from .events import Event, KindCount, NewEvent, Outbox
-from .members import Checkpoint, MemberRecord, phone_key
+from .members import Checkpoint, HQWord, MemberRecord, phone_key
 from .print_queue import DeviceState, PrintJob, QueueSummary
 from .program import StoredProgram
 from .schema import SCHEMA_VERSION
@@ -21,6 +21,7 @@ __all__ = [
     "Checkpoint",
     "DeviceState",
     "Event",
+    "HQWord",
     "Journal",
     "KindCount",
     "MemberRecord",

@@ -41,8 +41,8 @@ class HQWordLike(Protocol):
 
 
 @dataclass(frozen=True)
-class _Word:
-    """HQ's word on a member already known here, with nothing to learn about them."""
+class HQWord:
+    """HQ's account of a member, as the directory gives it to this terminal."""
 
     member_id: str
     phone: str | None
@@ -138,7 +138,7 @@ class MemberStore:
         _check_hq_word(ledger, version, through_seq, self.unit.events.last_seq())
         if self.get(member_id) is None:
             return False
-        word = _Word(member_id, None, None, version, ledger, through_seq)
+        word = HQWord(member_id, None, None, version, ledger, through_seq)
         return self.take_words([word], at) == 1
 
     def take_word(self, word: HQWordLike, at: str) -> bool:
