@@ -79,6 +79,11 @@ class Scanner(_Section, frozen=True):
     duplicate_window_seconds: float = 1.5
 
 
+class UI(_Section, frozen=True):
+    idle_lock_seconds: float = 120.0  # the cashier screen locks after this long untouched (0: never)
+    wedge_gap_ms: float = 35.0  # keys closer than this, ending in Enter, are a wedge scanner's
+
+
 class Config(_Section, frozen=True):
     store: Store
     terminal: Terminal
@@ -87,6 +92,7 @@ class Config(_Section, frozen=True):
     hq: HQ = HQ()
     printer: Printer = Printer()
     scanner: Scanner = Scanner()
+    ui: UI = UI()
 
 
 class LoadedConfig(msgspec.Struct, frozen=True):
@@ -198,6 +204,10 @@ def validate(config: Config) -> Any:
     for i, aim in enumerate(scanner.symbologies):
         if not re.fullmatch(r"\][A-Za-z][0-9A-Za-z]", aim):
             yield f"scanner.symbologies[{i}]", f"“{aim}” is not an AIM identifier like ]Q1"
+    if not 0 <= config.ui.idle_lock_seconds <= 86400:
+        yield "ui.idle_lock_seconds", "must be between 0 (never) and 86400"
+    if not 5 <= config.ui.wedge_gap_ms <= 200:
+        yield "ui.wedge_gap_ms", "must be between 5 and 200"
     if not 0 < config.printer.timeout_seconds <= 120:
         yield "printer.timeout_seconds", "must be between 0 and 120 (0 would block forever)"
 
