@@ -20,12 +20,11 @@ from conftest import Clock, config_text
 
 from pos_loyalty import config as config_mod
 from pos_loyalty.service import Till
+from sync.fault_proxy import FaultProxy
 from sync.hq.app import create_app
 from sync.hq.commands import load_program
 from sync.hq.db import connect
 from sync.hq.store import HQStore
-
-from .proxy import Proxy
 
 PG_ADMIN = os.environ.get("POS_LOYALTY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
@@ -141,9 +140,9 @@ def make_synced_till(
 
 
 @pytest.fixture
-def proxy(hq: HQ) -> Iterator[Proxy]:
+def proxy(hq: HQ) -> Iterator[FaultProxy]:
     """A fault-injecting proxy in front of HQ."""
     parts = urlsplit(hq.base)
-    served = Proxy((parts.hostname or "127.0.0.1", parts.port or 80))
+    served = FaultProxy((parts.hostname or "127.0.0.1", parts.port or 80))
     yield served
     served.close()

@@ -119,13 +119,12 @@ def test_hq_killed_in_the_middle_of_a_long_push_applies_no_half_batch(tmp_path: 
     from pos_loyalty import config as config_mod
     from pos_loyalty.service import MemberRef, Till
     from sync.daemon import HQUnreachable, Syncer
+    from sync.fault_proxy import FaultProxy
     from sync.hq.commands import open_store
-
-    from .proxy import Proxy
 
     db, port = f"sqlite:///{tmp_path / 'hq.db'}", free_port()
     hq = start_hq(db, port)
-    slow = Proxy(("127.0.0.1", port))  # each reply held back a little: the push takes a while
+    slow = FaultProxy(("127.0.0.1", port))  # each reply held back a little: the push takes a while
     slow.inject("delay", times=1000, seconds=0.05)
     try:
         store = open_store(db)

@@ -68,3 +68,46 @@ def test_hq_down_for_good_leaves_every_event_waiting_and_says_so(make_synced_til
     assert (queue.acked_seq, queue.unsynced) == (0, 2)
     assert queue.last_error.startswith("HQ cannot be reached")
     assert hq.store.event_count() == 0
+
+
+def test_the_proxy_holds_a_mode_written_to_its_control_file(hq, tmp_path, caplog):
+    """The demo's HQ faults: down, slow, errors until `none`; a word it does not know is
+    logged and changes nothing."""
+    import time
+    from urllib.parse import urlsplit
+
+    import httpx
+
+    from sync.fault_proxy import FaultProxy
+
+    control = tmp_path / "hq-fault"
+    control.write_text("errors\n")  # written before the start: holds from the start
+    port = urlsplit(hq.base).port or 80
+    with FaultProxy(("127.0.0.1", port), control_file=control, slow_seconds=0.5) as proxy:
+        health = f"{proxy.url}/v1/health"
+
+        def answer() -> int | str:
+            try:
+                return httpx.get(health, timeout=5).status_code
+            except httpx.ConnectError:
+                return "refused"
+
+        def becomes(mode: str, expected: int | str) -> None:
+            control.write_text(f"{mode}\n")
+            deadline = time.monotonic() + 3
+            while answer() != expected:
+                assert time.monotonic() < deadline, f"{mode}: still {answer()}"
+                time.sleep(0.05)
+
+        busy = httpx.get(health, timeout=5)
+        assert busy.status_code == 503 and busy.headers["retry-after"] == "5"
+        becomes("down", "refused")
+        becomes("slow", 200)
+        started = time.monotonic()
+        assert answer() == 200 and time.monotonic() - started >= 0.5
+        becomes("none", 200)
+        with caplog.at_level("WARNING", logger="sync.fault_proxy"):
+            control.write_text("sideways\n")
+            time.sleep(0.5)
+        assert proxy.mode == "none" and answer() == 200
+        assert "'sideways', which is not an HQ fault" in caplog.text
