@@ -18,6 +18,7 @@ import logging
 import random
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 BACKOFF_FIRST, BACKOFF_CAP = 1.0, 60.0  # seconds: 1, 2, 4 ... 60, each with jitter
 POLL_SECONDS = 1.0  # the background worker looks at the queue at least this often
+PROBE_SECONDS = 10.0  # with nothing to print, it asks the printer's state this often
 LEASE = dt.timedelta(minutes=2)  # a claimed job is this worker's until done or this passes
 UNREADABLE = "This slip cannot be read back from the queue; it will not be retried."
 
@@ -167,6 +169,18 @@ class PrintWorker:
             return _Attempt(False, PrinterState("offline", exc.message), exc.message)
         return _Attempt(after.ready, after, None if after.ready else after.detail)
 
+    def probe(self) -> PrinterState:
+        """Ask the printer's state now, between slips: a cashier sees paper out or a printer
+        switched off before the next sale, not after it."""
+        with self._lock, self._journal() as journal:
+            try:
+                with self.link:
+                    state = self.link.status()
+            except PrinterError as exc:
+                state = PrinterState("offline", exc.message)
+            self._report(journal, state)
+            return state
+
     def _retry_at(self, job: PrintJob) -> str:
         delay = backoff_seconds(job.attempts, self._rng)
         return iso(self.clock() + dt.timedelta(seconds=delay))
@@ -208,13 +222,19 @@ class PrintWorker:
             self._thread.join(timeout)
         self._thread = None
 
-    def _run(self) -> None:
+    def _run(self, probe_every: float = PROBE_SECONDS) -> None:
         journal: Journal | None = None
+        probed = 0.0
         while not self._stopping.is_set():
             try:
                 journal = journal or self._open_journal()
                 with self._lock:
-                    self._drain(journal, 20)
+                    done = self._drain(journal, 20)
+                if done:
+                    probed = time.monotonic()
+                elif time.monotonic() - probed >= probe_every:
+                    probed = time.monotonic()
+                    self.probe()
             except Exception:  # nothing may end this thread but stop()
                 log.exception("print worker: the queue could not be processed; retrying")
                 _closed(journal)

@@ -255,7 +255,7 @@ def main_scanner(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     path = args.control or default_control_path()
     try:
-        with SimScanner() as sim, ScanControl(sim, path) as control, _sigterm_as_interrupt():
+        with SimScanner() as sim, ScanControl(sim, path) as control, sigterm_as_interrupt():
             print(f"device: {sim.device_path}", flush=True)
             control.serve(on_scan=lambda line: print(line, flush=True))
     except SimScannerError as exc:
@@ -289,8 +289,9 @@ def main_scan(argv: list[str] | None = None) -> int:
 
 
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C so ``demo`` can stop the simulator and it still cleans up."""
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C, so a process stopped by ``demo`` (or the demo itself)
+    still cleans up."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return

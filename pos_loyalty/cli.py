@@ -626,9 +626,22 @@ def cmd_sim(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, out: Output) -> int:
-    from .demo import run_walkthrough
+    from .demo import run_demo, run_walkthrough
 
-    return run_walkthrough(args.dir, as_json=out.as_json)
+    if args.no_ui:
+        return run_walkthrough(args.dir, as_json=out.as_json)
+    return run_demo(args.dir, as_json=out.as_json)
+
+
+def cmd_ui(args: argparse.Namespace, out: Output) -> int:
+    """The cashier's screen (Textual), with the sync daemon, printing and the scanner."""
+    from .ui import run_app
+
+    if not sys.stdin.isatty() or not sys.stdout.isatty():
+        raise BadInput("The cashier screen needs a terminal; run it in one (not piped).")
+    loaded = config_mod.load(args.config)
+    _open_till(loaded).close()  # no journal or a newer schema: one sentence before the screen
+    return run_app(loaded)
 
 
 def cmd_sync(args: argparse.Namespace, till: Any, out: Output) -> int:
@@ -930,8 +943,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("device", choices=("printer", "scanner", "scan"))
     p.add_argument("rest", nargs=argparse.REMAINDER, help="the simulator's own options")
     p.set_defaults(handler=cmd_sim, json=False, config=None)
-    p = add("demo", cmd_demo, "a scripted walk-through: enrol, earn, redeem, refund, balance")
+    p = add("demo", cmd_demo, "the till, HQ, simulated printer and scanner, seeded members")
     p.add_argument("--dir", help="where to keep the demo till (default: a new temporary folder)")
+    p.add_argument("--no-ui", action="store_true", help="a scripted walk-through instead")
+    add("ui", cmd_ui, "the cashier's screen: find members, sales, rewards, manager tasks")
     p = add("sync", cmd_sync, "push the events HQ does not hold yet, pull HQ's word")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--once", action="store_true", help="push and pull once, then stop")
@@ -990,7 +1005,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_NO_TILL = {cmd_init, cmd_demo, cmd_sim, cmd_hq}
+_NO_TILL = {cmd_init, cmd_demo, cmd_sim, cmd_hq, cmd_ui}
 # Commands that record events (or staff): a Ctrl-C waits until their result is reported.
 _WRITES = {
     cmd_enroll,

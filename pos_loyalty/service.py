@@ -51,7 +51,7 @@ from .printing import PrintStatus, SlipQueue
 from .remote import NeedsHQ, Remote, RemoteEvent, Reversal, SaleRef
 from .reports import QueueStatus, queue_status
 from .rules.account import SPENDS, Account, Purchase, membership_at, settle
-from .rules.earn import BasketLine, build_basket, compute_earn
+from .rules.earn import BasketLine, Earned, build_basket, compute_earn
 from .rules.guards import check_offline_cap, check_reversal, check_spend, check_velocity
 from .rules.lots import plan_draws
 from .rules.points import MAX_POINTS
@@ -134,6 +134,19 @@ class Till:
 
     def close(self) -> None:
         self.journal.close()
+
+    def take_new_program(self) -> bool:
+        """Use the program HQ sent since this till opened, if it sent one (a till that runs
+        all day, like the cashier's screen, asks between sales); whether it changed."""
+        if not self.config.hq.url:
+            return False
+        with self.journal.reading():
+            held = self.journal.program.get()
+        if held is None or held.ruleset == self.ruleset:
+            return False
+        self.hq_program, self.program, self.ruleset = held, held.program, held.ruleset
+        self.accounts = Accounts(self.journal, self.program, self.config.store.timezone)
+        return True
 
     def __enter__(self) -> Till:
         return self
@@ -281,11 +294,14 @@ class Till:
         ref: str | None = None,
         cashier: object = None,
         approval: SignedIn | None = None,
+        approval_reason: str = "",
         request_id: str | None = None,
     ) -> Event:
         staff_id = self.roster.check(cashier).staff_id if cashier is not None else None
         if approval is not None:
             detail["approved_by"] = approval.staff_id
+            if reason := one_line(approval_reason, "reason", MAX_NOTE):
+                detail["approval_reason"] = reason  # why the manager allowed it
         event = self.journal.events.append(
             NewEvent(
                 event_id=str(uuid.uuid4()),
@@ -438,9 +454,11 @@ class Till:
         lines: list[BasketLine] | None = None,
         cashier: object = None,
         approval: object = None,
+        reason: str = "",
         request_id: str | None = None,
     ) -> EventResult:
-        """Points for a sale: a total, lines by category, or both (the rest is uncategorised)."""
+        """Points for a sale: a total, lines by category, or both (the rest is uncategorised);
+        ``reason``: why a manager approved it, kept with the event."""
         self._ask_hq_for(ref)
         with self.journal.writing():
             if done := self._replayed(request_id, "earn"):
@@ -452,19 +470,7 @@ class Till:
             account = loaded.account
             basket = build_basket(self.program, self.currency, amount, _lines(lines))
             over = check_velocity(self.program, account.transactions_today, manager is not None)
-            earned = compute_earn(
-                self.program,
-                basket,
-                self.currency,
-                tier=account.tier.tier,
-                membership=account.membership,
-                day=now.date(),
-            )
-            if earned.points > MAX_POINTS:
-                raise BadInput(
-                    f"This sale would earn {plural(earned.points, 'point')}, which is not "
-                    "plausible; check the amount and try again."
-                )
+            earned = self._earned(basket, account, now)
             detail: dict[str, Any] = {"lines": list(earned.lines), "breakdown": earned.breakdown}
             if earned.points:
                 detail["lot"] = self._lot(now, held=True)
@@ -480,9 +486,37 @@ class Till:
                 amount=total,
                 cashier=cashier,
                 approval=manager,
+                approval_reason=reason,
                 request_id=request_id,
             )
             return self._result(event, holder, loaded, now)
+
+    def preview_earn(
+        self, ref: MemberRef, *, amount: int | None = None, lines: list[BasketLine] | None = None
+    ) -> Earned:
+        """The points a sale would earn, with the explanation lines, writing nothing: what
+        the cashier sees before confirming (the rules and the account as ``earn`` uses them)."""
+        with self.journal.reading():
+            now = self._now()
+            account = self.accounts.get(self._resolve(ref, unknown_ok=True), now).account
+            basket = build_basket(self.program, self.currency, amount, _lines(lines))
+            return self._earned(basket, account, now)
+
+    def _earned(self, basket: list[BasketLine], account: Account, now: dt.datetime) -> Earned:
+        earned = compute_earn(
+            self.program,
+            basket,
+            self.currency,
+            tier=account.tier.tier,
+            membership=account.membership,
+            day=now.date(),
+        )
+        if earned.points > MAX_POINTS:
+            raise BadInput(
+                f"This sale would earn {plural(earned.points, 'point')}, which is not "
+                "plausible; check the amount and try again."
+            )
+        return earned
 
     def redeem(
         self,
@@ -492,9 +526,11 @@ class Till:
         points: int | None = None,
         cashier: object = None,
         approval: object = None,
+        reason: str = "",
         request_id: str | None = None,
     ) -> EventResult:
-        """Spend points on a catalogue reward, or a number of points as money off."""
+        """Spend points on a catalogue reward, or a number of points as money off; ``reason``
+        says why a manager approved it (over the offline cap, say), kept with the event."""
         if (reward_id is None) == (points is None):
             raise BadInput("Redeem either a reward or a number of points.")
         if reward_id is not None:
@@ -525,9 +561,8 @@ class Till:
                 "currency": self.currency,
                 "amount": value,
             }
-        return self._spend(
-            "redeem", ref, cost, what, {"reward": info}, cashier, approval, request_id
-        )
+        info = {"reward": info}
+        return self._spend("redeem", ref, cost, what, info, cashier, approval, reason, request_id)
 
     def donate(
         self,
@@ -537,6 +572,7 @@ class Till:
         points: int,
         cashier: object = None,
         approval: object = None,
+        reason: str = "",
         request_id: str | None = None,
     ) -> EventResult:
         charity = self.program.charity(_text_id(charity_id, "charity"))
@@ -547,7 +583,7 @@ class Till:
         cost = _positive_points(points)
         info = {"charity": {"id": charity.id, "name": charity.name}}
         what = f"Donation to {charity.name}"
-        return self._spend("donate", ref, cost, what, info, cashier, approval, request_id)
+        return self._spend("donate", ref, cost, what, info, cashier, approval, reason, request_id)
 
     def _spend(
         self,
@@ -558,6 +594,7 @@ class Till:
         info: dict[str, Any],
         cashier: object,
         approval: object,
+        reason: str,
         request_id: str | None,
     ) -> EventResult:
         self._ask_hq_for(ref)
@@ -590,6 +627,7 @@ class Till:
                 detail,
                 cashier=cashier,
                 approval=manager,
+                approval_reason=reason,
                 request_id=request_id,
             )
             return self._result(event, holder, loaded, now)
@@ -601,6 +639,7 @@ class Till:
         amount: int | None = None,
         cashier: object = None,
         approval: object = None,
+        reason: str = "",
         request_id: str | None = None,
     ) -> EventResult:
         """Refund a sale (whole, or part of its amount) or cancel a redemption or donation;
@@ -653,6 +692,7 @@ class Till:
                 amount=detail.get("refund_amount"),
                 cashier=cashier,
                 approval=manager,
+                approval_reason=reason,
                 request_id=request_id,
             )
             return self._result(event, holder, loaded, now)

@@ -139,7 +139,15 @@ class EventResult:
             out["print_job"] = self.print_job
         if self.replayed:
             out["replayed"] = True
-        for key in ("reward", "charity", "membership", "flags", "approved_by", "reason"):
+        for key in (
+            "reward",
+            "charity",
+            "membership",
+            "flags",
+            "approved_by",
+            "approval_reason",
+            "reason",
+        ):
             if key in event.detail:
                 out[key] = event.detail[key]
         if self.also:

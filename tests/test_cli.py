@@ -1271,7 +1271,7 @@ def test_json_output_survives_a_non_utf8_stdout(shop: Shop, anna: dict[str, Any]
 
 
 def test_demo_honours_json_like_every_command(tmp_path: Path):
-    run = run_cli(f"demo --dir {tmp_path / 'demo'} --json", cwd=tmp_path)
+    run = run_cli(f"demo --no-ui --dir {tmp_path / 'demo'} --json", cwd=tmp_path)
     assert run.returncode == 0, str(run)
     run.json()
 

@@ -88,6 +88,11 @@ class Journal:
     def close(self) -> None:
         self.conn.close()
 
+    def data_version(self) -> int:
+        """A number that changes when another connection (the sync daemon, the print
+        worker, another process) commits: how a screen knows to read again."""
+        return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
+
     # -- transactions ---------------------------------------------------------------------
 
     @contextlib.contextmanager

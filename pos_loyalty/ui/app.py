@@ -1,0 +1,338 @@
+"""The cashier's till: a Textual app over the service layer.
+
+The app holds who is signed in and the status of the parts around the till; the screens
+orchestrate the flows; every till operation runs on the runner's thread; the sync daemon, the
+print worker and the serial scanner run apart (``background``) and reach the screen only as
+messages. A key is never kept waiting on the network, the printer or the database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from textual import events, work
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widgets import Input
+
+from ..clock import utc_now
+from ..config import LoadedConfig
+from ..errors import LoyaltyError, UnknownMember
+from ..reports import QueueStatus
+from ..service import MemberRef, Till
+from ..staff import StaffSession
+from .background import Background
+from .messages import JournalChanged, PrinterChanged, QueueChanged, Scanned, SyncChanged
+from .present import status_line
+from .runner import TillRunner
+from .wedge import WedgeDetector
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+POLL_SECONDS = 0.5  # how often the screen looks for others' commits and the queue
+
+
+class TillApp(App[int]):
+    CSS_PATH = Path(__file__).with_name("till.tcss")
+    TITLE = "pos-loyalty"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("f1", "help", "Help"),
+        Binding("f12", "lock", "Lock"),
+        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+    ]
+    status_text: reactive[str] = reactive("")
+
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        *,
+        intro: tuple[str, ...] = (),
+        clock: Callable[[], dt.datetime] = utc_now,
+        background: bool = True,
+    ) -> None:
+        super().__init__()
+        self.loaded = loaded
+        self.config = loaded.config
+        self.intro = intro
+        self.clock = clock
+        self.runner = TillRunner(loaded, clock)
+        self.session: StaffSession | None = None
+        self.locked = False
+        self.queue: QueueStatus | None = None
+        self.sync_line: str | None = None
+        self.printer_state = "none" if self.config.printer.transport == "none" else "unknown"
+        self.printer_detail: str | None = None
+        self.background: Background | None = None
+        if background:  # post_message is thread-safe: the parts' threads never wait on us
+            self.background = Background(
+                loaded,
+                on_sync=lambda line: self._tell(SyncChanged(line)),
+                on_printer=lambda state, detail: self._tell(PrinterChanged(state, detail)),
+                on_scan=lambda code, problem: self._tell(Scanned(code, problem, wedge=False)),
+            )
+        self._wedge = WedgeDetector(self.config.ui.wedge_gap_ms / 1000)
+        self._burst_from: tuple[Input, str] | None = None  # the field a wedge burst typed into
+        self._last_input = time.monotonic()
+        self._data_version: int | None = None
+        self._polling = False
+        self.program = loaded.config.program  # the program in use, as the till last read it
+        self.scan_to_panel: list[float] = []  # seconds from each scan to its member drawn
+
+    def _tell(self, message: Message) -> None:
+        self.post_message(message)
+
+    # -- the service ---------------------------------------------------------------------
+
+    async def call(self, fn: Callable[[Till], T]) -> T:
+        return await self.runner.call(fn)
+
+    def print_soon(self) -> None:
+        if self.background is not None:
+            self.background.wake_printer()
+
+    # -- start and stop ------------------------------------------------------------------
+
+    async def on_mount(self) -> None:
+        from .screens.sign_in import SignInScreen
+
+        try:
+            self.program = await self.call(lambda t: t.program)
+        except LoyaltyError as exc:  # no journal, a newer schema: one sentence, then stop
+            self.exit(2, return_code=2, message=exc.message)
+            return
+
+        if self.background is not None:
+            self.background.start()
+        self.push_screen(SignInScreen())
+        self._refresh_status()
+        self.set_interval(POLL_SECONDS, self._poll)
+        if self.background is not None:
+            for problem in self.background.problems:
+                self.notify(problem, severity="warning", timeout=10)
+
+    async def on_unmount(self) -> None:
+        if self.background is not None:
+            self.background.stop()
+        if self.session is not None:
+            session = self.session
+            self.session = None
+            with contextlib.suppress(LoyaltyError):
+                await self.call(lambda t: t.sign_out(session))
+        self.runner.shutdown()
+
+    # -- keys: wedge scans and the idle lock ------------------------------------------
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key | events.MouseDown) and not event.is_forwarded:
+            self._last_input = time.monotonic()
+        if isinstance(event, events.Key) and not event.is_forwarded and self._wedge_scan(event):
+            return
+        await super().on_event(event)
+
+    def _wedge_scan(self, event: events.Key) -> bool:
+        """A member code typed by a wedge scanner, wherever the focus is: taken back out of
+        the field it went into and opened as a scan."""
+        if event.key != "enter":
+            if self._wedge.key(event.character, event.time):
+                focused = self.focused
+                self._burst_from = (focused, focused.value) if isinstance(focused, Input) else None
+            return False
+        burst = self._wedge.enter(event.time)
+        if burst is None or not _looks_like_a_card(burst):
+            return False
+        if self._burst_from is not None:
+            field, before = self._burst_from
+            field.value = before
+        self.post_message(Scanned(burst.strip(), wedge=True))
+        return True
+
+    def on_scanned(self, message: Scanned) -> None:
+        if message.problem:
+            self.notify(message.problem, severity="warning")
+            return
+        if self.session is None or self.locked:
+            self.notify("Sign in first; that scan was not used.", severity="warning")
+            return
+        if not getattr(self.screen, "accepts_scan", False):
+            self.notify(
+                "A card was scanned: finish this entry or press Esc, then scan again.",
+                severity="warning",
+            )
+            return
+        self.open_member(MemberRef(code=message.code), since=message.time)
+
+    @work(exclusive=True, group="open-member")
+    async def open_member(self, ref: MemberRef, since: float | None = None) -> None:
+        await self.show_member(ref, since=since)
+
+    async def show_member(
+        self, ref: MemberRef, *, since: float | None = None, say: str | None = None
+    ) -> None:
+        """Show a member on the member screen (from the lookup screen, the member screen, a
+        scan on either, or the end of a flow); ``say`` the flow's result there."""
+        from .screens.lookup import LookupScreen
+        from .screens.member import MemberScreen, load_member
+
+        try:
+            shown = await self.call(lambda t: load_member(t, ref))
+        except UnknownMember as exc:
+            screen = self.screen
+            if ref.phone and isinstance(screen, LookupScreen):
+                screen.offer_enrol(ref.phone, exc.message)
+            else:
+                self._say(exc.message)
+            return
+        except LoyaltyError as exc:
+            self._say(exc.message)
+            return
+        if not isinstance(self.screen, MemberScreen):
+            while not isinstance(self.screen, LookupScreen) and len(self.screen_stack) > 2:
+                await self.pop_screen()
+            await self.push_screen(MemberScreen(shown, since=since))
+        else:
+            self.screen.show(shown, since=since)
+        if say:
+            self.screen.call_after_refresh(self._say, say, problem=False)
+
+    def _say(self, sentence: str, *, problem: bool = True) -> None:
+        say = getattr(self.screen, "say", None)
+        if say is not None:
+            say(sentence, problem=problem)
+        else:
+            self.notify(sentence, severity="warning" if problem else "information")
+
+    def done(self, sentence: str, *, ref: MemberRef) -> None:
+        """A flow finished: back to the member, with what was done."""
+        from .screens.lookup import LookupScreen
+        from .screens.member import MemberScreen
+
+        async def back() -> None:
+            while len(self.screen_stack) > 2 and not isinstance(
+                self.screen, MemberScreen | LookupScreen
+            ):
+                await self.pop_screen()
+            await self.show_member(ref, say=sentence)
+
+        self.run_worker(back(), exclusive=True, group="open-member")
+
+    def shown_after_scan(self, since: float) -> None:
+        """The member panel is drawn: how long the cashier waited since the scan."""
+        self.scan_to_panel.append(time.monotonic() - since)
+
+    # -- status ------------------------------------------------------------------------
+
+    def on_sync_changed(self, message: SyncChanged) -> None:
+        self.sync_line = message.line
+        self._refresh_status()
+
+    def on_printer_changed(self, message: PrinterChanged) -> None:
+        self.printer_state, self.printer_detail = message.state, message.detail
+        self._refresh_status()
+
+    def on_queue_changed(self, message: QueueChanged) -> None:
+        self.queue = message.status
+        if message.status.print.printer not in ("unknown", "none"):
+            self.printer_state = message.status.print.printer
+        self._refresh_status()
+
+    def _refresh_status(self) -> None:
+        who = f"{self.session.name} ({self.session.role})" if self.session else "signed out"
+        where = f"{self.config.store.id} {self.config.terminal.id}"
+        self.status_text = status_line(
+            self.queue,
+            self.sync_line,
+            self.printer_state,
+            who,
+            where,
+            self.clock(),
+            hq=bool(self.config.hq.url),
+        )
+
+    @work(group="poll")
+    async def _poll(self) -> None:
+        """Others' commits (a sync, a slip printed), the queue, a new program, the idle lock."""
+        self._check_idle()
+        if self._polling:
+            return
+        self._polling = True
+        try:
+            version, queue, program = await self.call(
+                lambda t: (t.journal.data_version(), t.queue(), t.take_new_program() and t.program)
+            )
+        except LoyaltyError:
+            return  # the database is busy: the next look will do
+        finally:
+            self._polling = False
+        self.post_message(QueueChanged(queue))
+        if program:
+            self.program = program
+        if self._data_version is not None and version != self._data_version:
+            self.screen.post_message(JournalChanged())
+        self._data_version = version
+
+    def _check_idle(self) -> None:
+        limit = self.config.ui.idle_lock_seconds
+        idle = time.monotonic() - self._last_input
+        if limit and self.session and not self.locked and idle >= limit:
+            self.action_lock()
+
+    # -- staff -------------------------------------------------------------------------
+
+    def signed_in(self, session: StaffSession) -> None:
+        from .screens.lookup import LookupScreen
+
+        self.session = session
+        self.locked = False
+        self._last_input = time.monotonic()
+        self._refresh_status()
+        self.push_screen(LookupScreen())
+
+    async def sign_out(self) -> None:
+        from .screens.sign_in import SignInScreen
+
+        session, self.session, self.locked = self.session, None, False
+        if session is not None:
+            with contextlib.suppress(LoyaltyError):
+                await self.call(lambda t: t.sign_out(session))
+        while not isinstance(self.screen, SignInScreen) and len(self.screen_stack) > 1:
+            await self.pop_screen()
+        self._refresh_status()
+
+    def action_lock(self) -> None:
+        from .screens.lock import LockScreen
+
+        if self.session is None or self.locked:
+            return
+        self.locked = True
+        self.push_screen(LockScreen(self.session))
+
+    def unlocked(self) -> None:
+        self.locked = False
+        self._last_input = time.monotonic()
+        self.pop_screen()
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def manager_session(self) -> StaffSession | None:
+        """The signed-in staff when a manager: their own sign-in approves."""
+        return self.session if self.session and self.session.is_manager else None
+
+
+def _looks_like_a_card(text: str) -> bool:
+    """A member card's code (M1…, maybe after an AIM prefix), not a fast-typed phone."""
+    from drivers.scanner import split_aim
+
+    return split_aim(text.strip())[1].upper().startswith("M1")

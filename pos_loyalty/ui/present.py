@@ -1,0 +1,145 @@
+"""What the screen says, as plain text from the service's views: kept apart from the widgets
+so it is tested without a screen, and so the words never depend on colour (NO_COLOR)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+from ..clock import parse_iso
+from ..journal import Event
+from ..members import display_code, mask_phone
+from ..reports import QueueStatus
+from ..rules.program import Program
+from ..rules.tiers import TierStatus
+from ..views import MemberView
+from ..words import plural
+
+LocalTime = Callable[[str], str]  # a stored UTC time as the store's "YYYY-MM-DD HH:MM"
+
+FLAG_WORDS = {
+    "overdraft": "OWES POINTS: a refund took back points already spent",
+    "velocity": "MANY VISITS TODAY: more need a manager",
+}
+PRINTER_WORDS = {
+    "online": "ok",
+    "near_end": "paper low",
+    "paper_out": "OUT OF PAPER",
+    "cover_open": "COVER OPEN",
+    "offline": "OFFLINE",
+    "unknown": "unknown",
+    "none": "none",
+}
+BAR_WIDTH = 20
+
+
+def tier_bar(tier: TierStatus, width: int = BAR_WIDTH) -> str:
+    """``[██████░░░░] 320 points to Gold`` (the top tier is full)."""
+    if tier.next_tier is None:
+        return f"[{'█' * width}] {tier.text}"
+    low, high = tier.tier.threshold, tier.next_tier.threshold
+    done = 0 if high <= low else (tier.qualifying - low) / (high - low)
+    filled = max(0, min(width, int(done * width)))
+    return f"[{'█' * filled}{'░' * (width - filled)}] {tier.text}"
+
+
+def member_lines(view: MemberView, program: Program, local_time: LocalTime) -> list[str]:
+    """The member panel: who, balance (confirmed and pending apart), tier, what they can
+    redeem now and the flags, in words."""
+    who = view.name or "(no name)"
+    ids = [mask_phone(view.phone)] if view.phone else []
+    if view.code:
+        ids.append(display_code(view.code))
+    if not view.known:
+        who = f"Not enrolled: {mask_phone(view.phone)}"
+    as_of = f"HQ, {local_time(view.confirmed_at)}" if view.confirmed_at else "not yet by HQ"
+    lines = [
+        f"{who}   {'  '.join(ids) if view.known else ''}".rstrip(),
+        f"Balance {plural(view.balance, 'point')}: confirmed {view.confirmed} "
+        f"({as_of}), pending {view.pending:+d}",
+        f"Tier {view.tier.tier.name} {tier_bar(view.tier)}",
+    ]
+    if view.membership:
+        until = local_time(view.membership_until)[:10] if view.membership_until else ""
+        lines.append(f"Membership {view.membership.name} until {until}")
+    if view.held:
+        lines.append(f"Held: {view.held} (spendable from {local_time(view.held_until or '')})")
+    rewards = ", ".join(f"{r.name} ({r.cost})" for r in view.affordable) or "none yet"
+    lines.append(
+        f"Can redeem now {view.can_redeem_now} (room under the offline cap "
+        f"{view.offline_cap_room}): {rewards}"
+    )
+    if program.offline_redeem_cap == 0:
+        lines[-1] = f"Can redeem now {view.can_redeem_now}: {rewards}"
+    for flag in view.flags:
+        lines.append(f"! {FLAG_WORDS.get(flag, flag.upper())}")
+    return lines
+
+
+def history_row(event: Event, local_time: LocalTime) -> tuple[str, str, str, str, str]:
+    """(#, when, what, points, detail) for the member's history table."""
+    first = event.lines[0] if event.lines else ""
+    return (
+        f"#{event.seq}" if event.seq else "",
+        local_time(event.created_at)[5:],
+        event.kind,
+        f"{event.points:+d}" if event.points else "0",
+        first,
+    )
+
+
+def ago(since: str | None, now: dt.datetime) -> str:
+    """``12s``, ``5m``, ``3h``, ``2d`` since a stored time; ``never`` without one."""
+    if not since:
+        return "never"
+    seconds = max(0, int((now - parse_iso(since)).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def status_line(
+    queue: QueueStatus | None,
+    sync: str | None,
+    printer: str,
+    who: str,
+    where: str,
+    now: dt.datetime,
+    *,
+    hq: bool,
+) -> str:
+    """The always-visible status: HQ, waiting events, printer, who and where; in words."""
+    if not hq:
+        net = "NO HQ (offline till)"
+    elif sync and sync.startswith("elsewhere"):
+        net = "SYNC ELSEWHERE"
+    elif queue is None or queue.online is None:
+        net = "HQ ?"
+    else:
+        up = queue.online if sync is None else sync.startswith("online")
+        net = f"{'ONLINE' if up else 'OFFLINE'} synced {ago(queue.last_success_at, now)} ago"
+        if queue.last_success_at is None:
+            net = f"{'ONLINE' if up else 'OFFLINE'} never synced"
+    waiting = f"{queue.unsynced} to send" if queue else "…"
+    paper = PRINTER_WORDS.get(printer, printer)
+    return "  ".join(part for part in (net, waiting, f"Printer {paper}", who, where) if part)
+
+
+def money_hint(currency: str, exponent: int) -> str:
+    return f"e.g. 24.80 {currency}" if exponent else f"e.g. 2480 {currency}"
+
+
+def preview_lines(points: int, lines: Sequence[str]) -> list[str]:
+    return [*lines, f"= {plural(points, 'point')}"]
+
+
+def reward_line(name: str, cost: int, view: MemberView) -> str:
+    """A catalogue row: cost, and whether the member can have it now, with a manager, or not."""
+    if cost <= view.can_redeem_now:
+        can = "yes"
+    elif cost <= view.spendable:
+        can = "with a manager (over the offline cap)"
+    else:
+        can = f"no: {plural(cost - view.spendable, 'more point')} needed"
+    return f"{name:<28} {cost:>6} pts   {can}"

@@ -1,0 +1,109 @@
+"""What every till screen has: a title line, its body, a line for what was refused or done,
+the status bar and the footer of keys."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable
+from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Input, Static
+
+from ...errors import LoyaltyError
+from ...service import Till
+from ..widgets.notice import Notice
+from ..widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from ..app import TillApp
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_MISSING = object()
+
+
+class TillScreen(Screen[object]):
+    TITLE_TEXT: ClassVar[str] = ""
+    accepts_scan: ClassVar[bool] = False  # a scan opens the member here (nothing half-typed)
+    BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
+        Binding("escape", "back", "Back")
+    ]
+
+    @property
+    def till(self) -> TillApp:
+        return cast("TillApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.title_line(), id="title")
+        with Vertical(id="body"):
+            yield from self.body()
+        yield Notice(id="notice")
+        yield StatusBar(self.till.status_text, id="status")
+        yield Footer(compact=True)
+
+    def title_line(self) -> str:
+        store = self.till.config.store
+        return f"{store.name} · {self.TITLE_TEXT}" if self.TITLE_TEXT else store.name
+
+    def body(self) -> Iterable[Widget]:
+        return ()
+
+    def say(self, sentence: str, *, problem: bool = False) -> None:
+        self.query_one(Notice).say(sentence, problem=problem)
+
+    def hush(self) -> None:
+        self.query_one(Notice).clear()
+
+    async def service(self, fn: Callable[[Till], T]) -> T | None:
+        """``fn(till)`` on the till's thread; a refusal or failure is said in one sentence
+        on this screen (and None returned), never raised into the screen."""
+        try:
+            return await self.till.call(fn)
+        except LoyaltyError as exc:
+            self.say(exc.message, problem=True)
+        except Exception as exc:  # the cashier never sees a traceback
+            log.exception("till operation failed")
+            self.say(f"Something went wrong: {type(exc).__name__}: {exc}", problem=True)
+        return None
+
+    async def service_or(
+        self, fn: Callable[[Till], T], on_refusal: Callable[[LoyaltyError], Awaitable[T | None]]
+    ) -> T | None:
+        """Like ``service``, but a refusal goes to ``on_refusal`` (e.g. to ask a manager)."""
+        try:
+            return await self.till.call(fn)
+        except LoyaltyError as exc:
+            return await on_refusal(exc)
+        except Exception as exc:
+            log.exception("till operation failed")
+            self.say(f"Something went wrong: {type(exc).__name__}: {exc}", problem=True)
+        return None
+
+    def action_back(self) -> None:
+        if len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+
+
+class FormScreen(TillScreen):
+    """A form of fields: Enter moves to the next field; on the last (``LAST_FIELD``), or on
+    F10 from anywhere, ``submit`` runs."""
+
+    LAST_FIELD: ClassVar[str] = ""
+    BINDINGS = [Binding("escape", "back", "Back"), Binding("f10", "submit", "Confirm")]
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == self.LAST_FIELD:
+            self.action_submit()
+        else:
+            self.focus_next()
+
+    def action_submit(self) -> None:
+        self.run_worker(self.submit(), exclusive=True, group="submit")
+
+    async def submit(self) -> None:
+        raise NotImplementedError

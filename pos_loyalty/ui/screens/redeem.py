@@ -1,0 +1,76 @@
+"""Redeem: the rewards catalogue with each reward's cost and whether the member can have it
+now; beyond the offline cap a manager approves (PIN and reason); what the balance cannot
+cover is refused in plain words."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual import on, work
+from textual.binding import Binding
+from textual.widget import Widget
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from ..present import reward_line
+from .approval import with_manager
+from .base import TillScreen
+from .member import Shown
+
+
+class RedeemScreen(TillScreen):
+    TITLE_TEXT = "Redeem"
+    BINDINGS = [Binding("escape", "back", "Back"), Binding("enter", "redeem", "Redeem", show=True)]
+
+    def __init__(self, shown: Shown) -> None:
+        super().__init__()
+        self.shown = shown
+
+    def body(self) -> Iterable[Widget]:
+        view = self.shown.view
+        yield Static(
+            f"{view.label}: {view.spendable} points to spend, {view.can_redeem_now} without "
+            "a manager. Choose a reward and press Enter.",
+            classes="lead",
+        )
+        options = [
+            Option(reward_line(r.name, r.cost, view), id=r.id) for r in self.till.program.rewards
+        ]
+        yield OptionList(*options, id="rewards")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.redeem(event.option.id)
+
+    def action_redeem(self) -> None:
+        options = self.query_one(OptionList)
+        if options.highlighted is not None:
+            option = options.get_option_at_index(options.highlighted)
+            if option.id:
+                self.redeem(option.id)
+
+    @work(exclusive=True)
+    async def redeem(self, reward_id: str) -> None:
+        ref, cashier = self.shown.ref, self.till.session
+        result = await with_manager(
+            self,
+            lambda manager, why: (
+                lambda t: t.redeem(
+                    ref, reward_id=reward_id, cashier=cashier, approval=manager, reason=why
+                )
+            ),
+        )
+        if result is None:
+            return
+        self.till.print_soon()
+        reward = result.event.detail.get("reward", {})
+        give = f" Give {reward['item']}." if reward.get("item") else ""
+        self.till.done(
+            f"Redeemed {reward.get('name', 'the reward')} ({result.event.points:+d}); "
+            f"balance {result.member.balance}.{give}",
+            ref=ref,
+        )

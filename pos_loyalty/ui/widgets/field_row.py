@@ -1,0 +1,22 @@
+"""A labelled one-line field: forms fit an 80x24 terminal with room for the answer."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widget import Widget
+from textual.widgets import Label
+
+
+class FieldRow(Horizontal):
+    def __init__(self, label: str, field: Widget, *, hint: str = "") -> None:
+        super().__init__(classes="row")
+        self.label = label
+        self.field = field
+        self.hint = hint
+
+    def compose(self) -> ComposeResult:
+        yield Label(self.label, classes="label")
+        yield self.field
+        if self.hint:
+            yield Label(self.hint, classes="hint")
