@@ -21,6 +21,7 @@ from sync.daemon import Syncer
 
 from .clock import utc_now
 from .config import LoadedConfig, Printer
+from .demo_stack import StartFailed
 from .errors import LoyaltyError
 from .members import display_code
 from .rules.earn import BasketLine
@@ -80,8 +81,8 @@ class Seeded:
 class SeedClock:
     """The till's clock while the history is written: set to each event's moment."""
 
-    def __init__(self) -> None:
-        self.now = utc_now()
+    def __init__(self, start: dt.datetime) -> None:
+        self.now = start
 
     def __call__(self) -> dt.datetime:
         return self.now
@@ -96,17 +97,16 @@ def seed(loaded: LoadedConfig) -> Seeded:
     quiet = msgspec.structs.replace(
         loaded, config=msgspec.structs.replace(loaded.config, printer=Printer())
     )
-    clock = SeedClock()
     zone = zoneinfo.ZoneInfo(loaded.config.store.timezone)
     start = dt.datetime.now(zone).replace(hour=8, minute=0, second=0, microsecond=0)
-    clock.now = start - dt.timedelta(days=HISTORY_DAYS + 1)
+    clock = SeedClock(start - dt.timedelta(days=HISTORY_DAYS + 1))
     with Till.open(quiet, clock=clock, create=True) as till:
         seeder = Seeder(till, *add_demo_staff(till))
         for moment, customer, step in _history(start):
             clock.set(moment)
             seeder.do(customer, step)
     sync_once(quiet)
-    clock.now = utc_now() - dt.timedelta(minutes=30)
+    clock.set(utc_now() - dt.timedelta(minutes=30))
     with Till.open(quiet, clock=clock) as till:
         seeder = Seeder(till, *_sessions(till))
         till.enroll(NEWCOMER, consent=False, cashier=seeder.cashier)
@@ -126,15 +126,12 @@ def add_demo_staff(till: Till) -> tuple[StaffSession, StaffSession]:
 
 
 def _sessions(till: Till) -> tuple[StaffSession, StaffSession]:
-    return till.sign_in(MANAGER_ID, MANAGER_PIN, manager=True), till.sign_in(
-        CASHIER_ID, CASHIER_PIN
-    )
+    manager = till.sign_in(MANAGER_ID, MANAGER_PIN, manager=True)
+    return manager, till.sign_in(CASHIER_ID, CASHIER_PIN)
 
 
 def sync_once(loaded: LoadedConfig) -> None:
     """Push the journal to HQ and pull HQ's word, as ``sync --once`` does."""
-    from .demo_stack import StartFailed
-
     try:
         with Syncer(loaded) as syncer:
             syncer.push(attempts=3)
