@@ -33,7 +33,7 @@ from .background import Background
 from .messages import JournalChanged, PrinterChanged, QueueChanged, Scanned, SyncChanged
 from .present import status_line
 from .runner import TillRunner
-from .wedge import WedgeDetector
+from .wedge import WedgeDetector, card_in
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -147,12 +147,15 @@ class TillApp(App[int]):
                 self._burst_from = (focused, focused.value) if isinstance(focused, Input) else None
             return False
         burst = self._wedge.enter(event.time)
-        if burst is None or not _looks_like_a_card(burst):
+        found = card_in(burst) if burst else None
+        if found is None:
             return False
+        typed_before, code = found
         if self._burst_from is not None:
             field, before = self._burst_from
-            field.value = before
-        self.post_message(Scanned(burst.strip(), wedge=True))
+            # After the keys still queued for the field: they are the scanner's too.
+            field.call_later(setattr, field, "value", before + typed_before)
+        self.post_message(Scanned(code, wedge=True))
         return True
 
     def on_scanned(self, message: Scanned) -> None:
@@ -329,10 +332,3 @@ class TillApp(App[int]):
     def manager_session(self) -> StaffSession | None:
         """The signed-in staff when a manager: their own sign-in approves."""
         return self.session if self.session and self.session.is_manager else None
-
-
-def _looks_like_a_card(text: str) -> bool:
-    """A member card's code (M1…, maybe after an AIM prefix), not a fast-typed phone."""
-    from drivers.scanner import split_aim
-
-    return split_aim(text.strip())[1].upper().startswith("M1")

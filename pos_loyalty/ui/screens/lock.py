@@ -52,4 +52,4 @@ class LockScreen(TillScreen):
         self.till.unlocked()
 
     def action_switch(self) -> None:
-        self.run_worker(self.till.sign_out(), exclusive=True)
+        self.app.run_worker(self.till.sign_out(), group="staff")

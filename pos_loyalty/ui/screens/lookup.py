@@ -104,4 +104,4 @@ class LookupScreen(TillScreen):
         open_manager(self)
 
     def action_sign_out(self) -> None:
-        self.run_worker(self.till.sign_out(), exclusive=True)
+        self.app.run_worker(self.till.sign_out(), group="staff")

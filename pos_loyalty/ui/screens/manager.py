@@ -91,7 +91,7 @@ class ManagerScreen(TillScreen):
     def on_unmount(self) -> None:
         if not self.own:
             manager = self.manager
-            self.run_worker(self.till.call(lambda t: t.sign_out(manager)))
+            self.app.run_worker(self.till.call(lambda t: t.sign_out(manager)))
 
 
 __all__ = ["Approval", "ManagerScreen", "open_manager"]

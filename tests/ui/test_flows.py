@@ -1,0 +1,291 @@
+"""Every cashier and manager flow, through the screen, over a real till database, the
+simulated printer over TCP and the simulated scanner over a pseudo-terminal."""
+
+from __future__ import annotations
+
+import zxingcpp
+from PIL import Image
+from textual import events
+from textual.widgets import Checkbox, Input
+
+from pos_loyalty.members import display_code
+from pos_loyalty.service import MemberRef
+
+from .conftest import MANAGER_PIN, PHONE, SIZE, Shop, shown, sign_in, until
+
+
+def screen_name(app: object) -> str:
+    return type(app.screen).__name__  # type: ignore[attr-defined]
+
+
+async def find(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
+    await pilot.press(*text, "enter")
+    await until(pilot, lambda: screen_name(pilot.app) == "MemberScreen")
+
+
+async def test_sign_in_refuses_a_wrong_pin_in_one_sentence_then_signs_in(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*"C7", "enter", *"9999", "enter")
+        await until(pilot, lambda: "PIN" in shown(app) and "!" in shown(app))
+        assert screen_name(app) == "SignInScreen"
+        assert app.screen.query_one("#pin", Input).value == ""  # a PIN never stays on screen
+        await pilot.press(*"1357", "enter")
+        await until(pilot, lambda: screen_name(app) == "LookupScreen")
+        assert "Chris (cashier)" in app.status_text
+
+
+async def test_lookup_by_phone_shows_balance_tier_and_rewards(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await find(pilot, "+31 6 12345678")
+        text = shown(app)
+        assert "Anna" in text and "•••678" in text and "12345678" not in text
+        assert "Balance 350 points: confirmed 0 (not yet by HQ), pending +350" in text
+        assert "Tier Bronze" in text and "200 points to Silver" in text
+        assert "Free coffee (150)" in text
+        assert "earn" in text and "+300" in text  # the history
+
+
+async def test_an_unknown_phone_is_offered_enrolment_or_a_sale_against_it(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await pilot.press(*"0687654321", "enter")
+        await until(pilot, lambda: "F2 enrols them" in shown(app))
+        await pilot.press("f3")
+        await until(pilot, lambda: screen_name(app) == "EarnScreen")
+        await pilot.press(*"10.00")
+        await until(pilot, lambda: "= 10 points" in shown(app))
+        await pilot.press("enter")
+        await until(pilot, lambda: screen_name(app) == "MemberScreen")
+        assert "Not enrolled" in shown(app) and "+10" in shown(app)
+    assert shop.till.lookup(MemberRef(phone="0687654321")).balance == 10
+
+
+async def test_a_wedge_scan_opens_the_member_from_any_field(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await pilot.press(*"06")  # the cashier had begun typing
+        for ch in display_code(shop.anna):  # a scanner types far faster than a hand
+            app.post_message(events.Key(ch, ch))
+        app.post_message(events.Key("enter", "\r"))
+        await until(pilot, lambda: screen_name(app) == "MemberScreen")
+        assert "Anna" in shown(app)
+        await until(pilot, lambda: app.scan_to_panel)  # the time from scan to panel drawn
+        await pilot.press("escape")
+        await until(pilot, lambda: screen_name(app) == "LookupScreen")
+        assert app.screen.query_one("#find", Input).value == "06"  # the code left the field
+
+
+async def test_a_fast_typed_phone_is_not_taken_for_a_scan(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        for ch in "0612345678":
+            app.post_message(events.Key(ch, ch))
+        app.post_message(events.Key("enter", "\r"))
+        await until(pilot, lambda: screen_name(app) == "MemberScreen")
+        assert not app.scan_to_panel  # found as a typed phone, not as a scan
+
+
+async def test_a_serial_scan_opens_the_member_and_waits_while_a_form_is_open(shop: Shop) -> None:
+    app = shop.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        shop.scanner.scan(shop.anna, suffix="crlf", aim="]Q1")
+        await until(pilot, lambda: screen_name(app) == "MemberScreen")
+        await pilot.press("f2")
+        await until(pilot, lambda: screen_name(app) == "EarnScreen")
+        await pilot.press(*"12")
+        shop.scanner.scan(shop.anna[:-1] + "0", suffix="cr")  # a misread: the check fails
+        shop.clock.advance(seconds=5)
+        await pilot.pause(0.5)
+        assert screen_name(app) == "EarnScreen"  # mid-entry: nothing is lost
+        assert app.screen.query_one("#total", Input).value == "12"
+
+
+async def test_a_sale_with_categories_previews_then_commits_and_prints(shop: Shop) -> None:
+    app = shop.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await find(pilot, PHONE)
+        await pilot.press("f2")
+        await until(pilot, lambda: screen_name(app) == "EarnScreen")
+        await pilot.press(*"62.40", "tab", *"18.50", "tab", "tab", *"11.00")
+        await until(pilot, lambda: "= 69 points" in shown(app))
+        text = shown(app)
+        assert "fresh ×2 = +18" in text
+        assert shop.till.queue().last_seq == 3  # the preview wrote nothing
+        await pilot.press("enter")
+        await until(pilot, lambda: screen_name(app) == "MemberScreen")
+        assert "+69 points; balance 419" in shown(app)
+    jobs = shop.printer.wait_for_jobs(3, timeout=10)
+    assert "62.40" in jobs[-1].text and "419" in jobs[-1].text
+
+
+async def test_a_bad_amount_is_one_sentence_and_nothing_is_recorded(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await find(pilot, PHONE)
+        await pilot.press("f2", *"1.234", "enter")
+        await until(pilot, lambda: "too many decimals" in shown(app))
+        assert screen_name(app) == "EarnScreen"
+    assert shop.till.queue().last_seq == 3
+
+
+async def test_redeem_then_a_refused_redeem_in_plain_words(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await find(pilot, PHONE)
+        await pilot.press("f3")
+        await until(pilot, lambda: screen_name(app) == "RedeemScreen")
+        assert "Free coffee" in shown(app) and "yes" in shown(app)
+        await pilot.press("enter")
+        await until(pilot, lambda: "Redeemed Free coffee (-150); balance 200" in shown(app))
+        assert "Give SKU-COFFEE" in shown(app)
+        await pilot.press("f3")
+        await until(pilot, lambda: screen_name(app) == "RedeemScreen")
+        await pilot.press("down", "enter")  # 5.00 off costs 500
+        await until(pilot, lambda: "Not enough points" in shown(app))
+        assert screen_name(app) == "RedeemScreen"
+    assert shop.till.lookup(MemberRef(phone=PHONE)).balance == 200
+
+
+async def test_over_the_offline_cap_a_manager_approves_with_pin_and_reason(
+    make_shop,  # type: ignore[no-untyped-def]
+) -> None:
+    from conftest import config_text
+
+    shop = make_shop(config_text(offline_redeem_cap=100))
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await find(pilot, PHONE)
+        await pilot.press("f3")
+        await until(pilot, lambda: "with a manager" in shown(app))
+        await pilot.press("enter")
+        await until(pilot, lambda: screen_name(app) == "ApprovalScreen")
+        await pilot.press(*"M1", "enter", *MANAGER_PIN, "enter", *"birthday", "enter")
+        await until(pilot, lambda: "Redeemed Free coffee" in shown(app))
+    last = shop.till.history(MemberRef(phone=PHONE), 1)[1][0]
+    assert last.detail["approved_by"] == "M1"
+    assert last.detail["approval_reason"] == "birthday"
+
+
+async def test_donate_points_to_a_charity(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await find(pilot, PHONE)
+        await pilot.press("f4")
+        await until(pilot, lambda: screen_name(app) == "DonateScreen")
+        await pilot.press(*"40", "enter")
+        await until(pilot, lambda: "Donated 40 points to Amsterdam Food Bank" in shown(app))
+    assert shop.till.lookup(MemberRef(phone=PHONE)).balance == 310
+
+
+async def test_enrol_prints_the_welcome_slip_with_the_member_qr(shop: Shop) -> None:
+    app = shop.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await pilot.press(*"0611112222", "enter")
+        await until(pilot, lambda: "F2 enrols them" in shown(app))
+        await pilot.press("f2")
+        await until(pilot, lambda: screen_name(app) == "EnrolScreen")
+        assert app.screen.query_one("#phone", Input).value == "0611112222"
+        await pilot.press(*"Ben", "enter")
+        app.screen.query_one(Checkbox).value = True
+        await pilot.press("f10")
+        await until(pilot, lambda: "Enrolled Ben: balance 50" in shown(app))
+        assert "welcome slip" in shown(app)
+    jobs = shop.printer.wait_for_jobs(3, timeout=10)
+    assert "Welcome, Ben!" in jobs[-1].text
+    view = shop.till.lookup(MemberRef(phone="0611112222"))
+    assert view.name == "Ben"
+    assert jobs[-1].png_path is not None
+    codes = [r.text for r in zxingcpp.read_barcodes(Image.open(jobs[-1].png_path))]
+    assert codes == [view.code]  # the card's QR scans back
+
+
+async def test_refund_part_of_a_sale_with_the_manager_pin(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await pilot.press("f9")
+        await until(pilot, lambda: screen_name(app) == "ApprovalScreen")
+        await pilot.press(*"C7", "enter", *"1357", "enter")  # a cashier cannot approve
+        await until(pilot, lambda: "not a manager" in shown(app))
+        app.screen.query_one("#manager", Input).value = ""
+        app.screen.query_one("#manager", Input).focus()
+        await pilot.press(*"M1", "enter", *MANAGER_PIN, "enter")
+        await until(pilot, lambda: screen_name(app) == "ManagerScreen")
+        await pilot.press("enter")  # Refund a sale
+        await until(pilot, lambda: screen_name(app) == "RefundScreen")
+        await pilot.press(*"#3", "enter", *"100.00", "enter")
+        await until(pilot, lambda: screen_name(app) == "MemberScreen")
+        assert "-100 points for Anna; balance 250" in shown(app)
+    refund = shop.till.history(MemberRef(phone=PHONE), 1)[1][0]
+    assert refund.kind == "reverse" and refund.detail["approved_by"] == "M1"
+
+
+async def test_the_till_locks_when_idle_and_hides_the_member(make_shop) -> None:  # type: ignore[no-untyped-def]
+    shop = make_shop(idle_lock_seconds=1)
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await find(pilot, PHONE)
+        await until(pilot, lambda: screen_name(app) == "LockScreen", timeout=5)
+        assert "Anna" not in shown(app) and "350" not in shown(app)
+        await pilot.press(*"0000", "enter")
+        await until(pilot, lambda: "PIN" in shown(app) and "!" in shown(app))
+        await pilot.press(*"1357", "enter")
+        await until(pilot, lambda: screen_name(app) == "MemberScreen")
+
+
+async def test_f12_locks_and_another_cashier_can_sign_in(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await pilot.press("f12")
+        await until(pilot, lambda: screen_name(app) == "LockScreen")
+        await pilot.press("f11")
+        await until(pilot, lambda: screen_name(app) == "SignInScreen")
+        assert app.session is None
+        await sign_in(pilot, "M1", MANAGER_PIN)
+        assert "Maria (manager)" in app.status_text
+
+
+async def test_the_printer_out_of_paper_mid_flow_shows_and_the_slip_waits(shop: Shop) -> None:
+    app = shop.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await until(pilot, lambda: "Printer ok" in app.status_text, timeout=10)
+        shop.printer.wait_for_jobs(2, timeout=10)
+        await find(pilot, PHONE)
+        shop.printer.set_fault("paper_out")
+        await pilot.press("f2", *"5.00")
+        await until(pilot, lambda: "= 5 points" in shown(app))
+        await pilot.press("enter")
+        await until(pilot, lambda: "balance 355" in shown(app))  # the sale is recorded anyway
+        await until(pilot, lambda: "OUT OF PAPER" in app.status_text, timeout=10)
+        shop.printer.set_fault(None)
+        await pilot.press("f5")  # the cashier asks for the balance: both slips come out
+        jobs = shop.printer.wait_for_jobs(4, timeout=15)
+        assert any("5.00" in j.text for j in jobs[2:])
+        await until(pilot, lambda: "Printer ok" in app.status_text, timeout=10)
+
+
+async def test_help_lists_the_keys(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await pilot.press("f1")
+        await until(pilot, lambda: screen_name(app) == "HelpScreen")
+        assert "F12 lock the till" in shown(app)
+        await pilot.press("escape")
+        await until(pilot, lambda: screen_name(app) == "LookupScreen")
