@@ -86,6 +86,7 @@ class TillApp(App[int]):
         self._polling = False
         self.program = loaded.config.program  # the program in use, as the till last read it
         self.scan_to_panel: list[float] = []  # seconds from each scan to its member drawn
+        self.eod_deadline = 60.0  # seconds end of day keeps pushing before it reports without HQ
 
     def _tell(self, message: Message) -> None:
         self.post_message(message)

@@ -76,7 +76,7 @@ class ManagerScreen(TillScreen):
         elif key == "staff":
             self.app.push_screen(StaffScreen(self.manager))
         elif key == "eod":
-            self.app.push_screen(EndOfDayScreen(self.manager))
+            self.app.push_screen(EndOfDayScreen(self.manager, deadline=self.till.eod_deadline))
 
     @work(exclusive=True)
     async def reprint(self) -> None:
