@@ -161,18 +161,13 @@ class TillApp(App[int]):
 
     def on_scanned(self, message: Scanned) -> None:
         if message.problem:
-            self.notify(message.problem, severity="warning")
-            return
-        if self.session is None or self.locked:
-            self.notify("Sign in first; that scan was not used.", severity="warning")
-            return
-        if not getattr(self.screen, "accepts_scan", False):
-            self.notify(
-                "A card was scanned: finish this entry or press Esc, then scan again.",
-                severity="warning",
-            )
-            return
-        self.open_member(MemberRef(code=message.code), since=message.time)
+            self._say(message.problem)
+        elif self.session is None or self.locked:
+            self._say("Sign in first; that scan was not used.")
+        elif not getattr(self.screen, "accepts_scan", False):
+            self._say("A card was scanned: finish this entry or press Esc, then scan again.")
+        else:
+            self.open_member(MemberRef(code=message.code), since=message.time)
 
     @work(exclusive=True, group="open-member")
     async def open_member(self, ref: MemberRef, since: float | None = None) -> None:

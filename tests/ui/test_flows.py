@@ -100,11 +100,17 @@ async def test_a_serial_scan_opens_the_member_and_waits_while_a_form_is_open(sho
         await pilot.press("f2")
         await until(pilot, lambda: screen_name(app) == "EarnScreen")
         await pilot.press(*"12")
-        shop.scanner.scan(shop.anna[:-1] + "0", suffix="cr")  # a misread: the check fails
-        shop.clock.advance(seconds=5)
-        await pilot.pause(0.5)
+        await pilot.pause(2)  # past the scanner's duplicate window
+        shop.scanner.scan(shop.anna, suffix="cr")
+        await until(pilot, lambda: "finish this entry or press Esc" in shown(app))
         assert screen_name(app) == "EarnScreen"  # mid-entry: nothing is lost
         assert app.screen.query_one("#total", Input).value == "12"
+        await pilot.press("escape")
+        await until(pilot, lambda: screen_name(app) == "MemberScreen")
+        bad = shop.anna[:-2] + ("0" if shop.anna[-2] != "0" else "1") + shop.anna[-1]
+        shop.scanner.scan(bad, suffix="lf")  # a misread: its check fails
+        await until(pilot, lambda: "!" in shown(app) and "code" in shown(app).lower())
+        assert screen_name(app) == "MemberScreen"
 
 
 async def test_a_sale_with_categories_previews_then_commits_and_prints(shop: Shop) -> None:
@@ -289,3 +295,38 @@ async def test_help_lists_the_keys(shop: Shop) -> None:
         assert "F12 lock the till" in shown(app)
         await pilot.press("escape")
         await until(pilot, lambda: screen_name(app) == "LookupScreen")
+
+
+async def test_cancel_a_redemption_from_the_managers_menu(shop: Shop) -> None:
+    coffee = shop.till.redeem(MemberRef(phone=PHONE), reward_id="coffee")
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "M1", MANAGER_PIN)
+        await pilot.press("f9")
+        await until(pilot, lambda: screen_name(app) == "ManagerScreen")
+        await pilot.press("down", "enter")  # Cancel a redemption
+        await until(pilot, lambda: screen_name(app) == "RefundScreen")
+        await pilot.press(*f"#{coffee.event.seq}", "enter")
+        await until(pilot, lambda: "+150 points for Anna; balance 350" in shown(app))
+        await pilot.press("f9", "down", "enter")
+        await until(pilot, lambda: screen_name(app) == "RefundScreen")
+        await pilot.press(*f"#{coffee.event.seq}", "enter")  # twice: refused in words
+        await until(pilot, lambda: "already cancelled" in shown(app))
+
+
+async def test_a_cashiers_adjustment_asks_a_manager_and_keeps_the_reason_code(
+    shop: Shop,
+) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await find(pilot, PHONE)
+        await pilot.press("f6")
+        await until(pilot, lambda: screen_name(app) == "AdjustScreen")
+        await pilot.press(*"-20", "enter", "tab", *"scanned twice", "enter")
+        await until(pilot, lambda: screen_name(app) == "ApprovalScreen")
+        await pilot.press(*"M1", "enter", *MANAGER_PIN, "enter")
+        await until(pilot, lambda: "Adjusted Anna by -20 (goodwill); balance 330" in shown(app))
+    last = shop.till.history(MemberRef(phone=PHONE), 1)[1][0]
+    assert last.kind == "adjust" and last.detail["note"] == "scanned twice"
+    assert last.detail["approved_by"] == "M1"
