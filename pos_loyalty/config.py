@@ -80,7 +80,7 @@ class Scanner(_Section, frozen=True):
 
 
 class UI(_Section, frozen=True):
-    idle_lock_seconds: float = 120.0  # the cashier screen locks after this long untouched (0: never)
+    idle_lock_seconds: float = 120.0  # the screen locks after this long untouched (0: never)
     wedge_gap_ms: float = 35.0  # keys closer than this, ending in Enter, are a wedge scanner's
 
 
