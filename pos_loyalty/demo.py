@@ -52,6 +52,8 @@ def run_demo(
     root = _empty_folder(folder)
     if as_json:
         raise BadInput("The demo's cashier screen has no JSON; add --no-ui for the walk-through.")
+    if ui is run_app and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise BadInput("The demo's cashier screen needs a terminal; run it in one, or add --no-ui.")
     example = config_mod.parse(config_mod.EXAMPLE.read_bytes(), str(config_mod.EXAMPLE))
     stack = Stack(root, example.store.id, example.terminal.id, hq_port=hq_port)
     with _logging_to(root / "demo.log"), sigterm_as_interrupt(), stack:

@@ -148,15 +148,18 @@ def test_a_part_that_cannot_start_is_one_sentence_and_the_rest_is_stopped(tmp_pa
     assert not called and demo_children() == []
 
 
-def test_the_demo_screen_has_no_json(tmp_path: Path):
+@pytest.mark.parametrize("json_flag", [["--json"], []], ids=["json", "no terminal"])
+def test_the_demo_screen_wants_a_terminal_and_has_no_json(tmp_path: Path, json_flag: list[str]):
     run = subprocess.run(
-        [*CLI, "demo", "--dir", str(tmp_path / "demo"), "--json"],
+        [*CLI, "demo", "--dir", str(tmp_path / "demo"), *json_flag],
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert run.returncode == 2
-    assert "--no-ui" in json.loads(run.stdout)["error"]["message"]
+    said = json.loads(run.stdout)["error"]["message"] if json_flag else run.stderr
+    assert "--no-ui" in said and said.count("\n") <= 1
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == []  # nothing started
 
 
 # A demo in a process of its own, its screen a stand-in that says when all is up and waits.
