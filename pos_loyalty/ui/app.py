@@ -244,7 +244,10 @@ class TillApp(App[int]):
         self._refresh_status()
 
     def _refresh_status(self) -> None:
-        who = f"{self.session.name} ({self.session.role})" if self.session else "signed out"
+        session = self.session
+        who = "signed out" if session is None else session.name
+        if session is not None and session.is_manager:
+            who += " (manager)"
         where = f"{self.config.store.id} {self.config.terminal.id}"
         self.status_text = status_line(
             self.queue,

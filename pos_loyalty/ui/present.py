@@ -24,7 +24,7 @@ FLAG_WORDS = {
 PRINTER_WORDS = {
     "online": "ok",
     "near_end": "paper low",
-    "paper_out": "OUT OF PAPER",
+    "paper_out": "NO PAPER",
     "cover_open": "COVER OPEN",
     "offline": "OFFLINE",
     "unknown": "unknown",
@@ -118,7 +118,7 @@ def status_line(
         net = "HQ ?"
     else:
         up = queue.online if sync is None else sync.startswith("online")
-        net = f"{'ONLINE' if up else 'OFFLINE'} synced {ago(queue.last_success_at, now)} ago"
+        net = f"{'ONLINE' if up else 'OFFLINE'} sync {ago(queue.last_success_at, now)} ago"
         if queue.last_success_at is None:
             net = f"{'ONLINE' if up else 'OFFLINE'} never synced"
     waiting = f"{queue.unsynced} to send" if queue else "…"

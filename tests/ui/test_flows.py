@@ -32,7 +32,7 @@ async def test_sign_in_refuses_a_wrong_pin_in_one_sentence_then_signs_in(shop: S
         assert app.screen.query_one("#pin", Input).value == ""  # a PIN never stays on screen
         await pilot.press(*"1357", "enter")
         await until(pilot, lambda: screen_name(app) == "LookupScreen")
-        assert "Chris (cashier)" in app.status_text
+        assert "Chris  AMS-01 T1" in app.status_text
 
 
 async def test_lookup_by_phone_shows_balance_tier_and_rewards(shop: Shop) -> None:
@@ -278,7 +278,7 @@ async def test_the_printer_out_of_paper_mid_flow_shows_and_the_slip_waits(shop: 
         await until(pilot, lambda: "= 5 points" in shown(app))
         await pilot.press("enter")
         await until(pilot, lambda: "balance 355" in shown(app))  # the sale is recorded anyway
-        await until(pilot, lambda: "OUT OF PAPER" in app.status_text, timeout=10)
+        await until(pilot, lambda: "Printer NO PAPER" in app.status_text, timeout=10)
         shop.printer.set_fault(None)
         await pilot.press("f5")  # the cashier asks for the balance: both slips come out
         jobs = shop.printer.wait_for_jobs(4, timeout=15)

@@ -54,10 +54,15 @@ class TillScreen(Screen[object]):
         return ()
 
     def say(self, sentence: str, *, problem: bool = False) -> None:
-        self.query_one(Notice).say(sentence, problem=problem)
+        notices = self.query(Notice)
+        if notices:
+            notices.first().say(sentence, problem=problem)
+        else:  # the screen is still being built (or taken down): say it anyway
+            self.app.notify(sentence, severity="warning" if problem else "information")
 
     def hush(self) -> None:
-        self.query_one(Notice).clear()
+        for notice in self.query(Notice):
+            notice.clear()
 
     async def service(self, fn: Callable[[Till], T]) -> T | None:
         """``fn(till)`` on the till's thread; a refusal or failure is said in one sentence

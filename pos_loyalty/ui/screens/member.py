@@ -52,7 +52,7 @@ class MemberScreen(TillScreen):
     TITLE_TEXT = "Member"
     accepts_scan = True
     BINDINGS = [
-        Binding("escape", "back", "Back"),
+        Binding("escape", "back", "Back", show=False),  # the footer's room is the F-keys'
         Binding("f2", "earn", "Sale"),
         Binding("f3", "redeem", "Redeem"),
         Binding("f4", "donate", "Donate"),
