@@ -63,7 +63,7 @@ def run_demo(
         seeded = seed(loaded)
         hints = _hints(loaded, stack, seeded)
         print("\n".join(hints), flush=True)
-        status = ui(loaded, intro=_intro(seeded))
+        status = ui(loaded, intro=_intro(stack, seeded))
     print("\n".join(["", "The demo has stopped, and everything it started.", *hints]))
     return status
 
@@ -105,13 +105,19 @@ def _set_key(text: str, section: str, key: str, value: str | int) -> str:
     return text[: found.start()] + line + text[found.end() :]
 
 
-def _intro(seeded: Seeded) -> list[str]:
-    """For the sign-in screen (80 columns)."""
+def _intro(stack: Stack, seeded: Seeded) -> list[str]:
+    """For the sign-in screen (80 columns): who can sign in, and what to try from a second
+    terminal while the screen covers this one."""
+    root = stack.root
     return [
         f"Demo till. Cashier {CASHIER_ID}, PIN {CASHIER_PIN}; manager {MANAGER_ID}, "
         f"PIN {MANAGER_PIN}.",
-        f"{plural(seeded.members, 'member')}: try the phone {ANNA_PHONE} (Anna),",
-        f"or scan her card {seeded.anna_code}: the terminal you started from says how.",
+        f"{plural(seeded.members, 'member')}: try the phone {ANNA_PHONE} (Anna). "
+        f"Receipts: {stack.receipts}",
+        "From a second terminal: scan Anna's card",
+        f"  {_command()} sim scan --control {stack.scanner_socket} {seeded.anna_code}",
+        f"  echo paper_out > {root / PRINTER_FAULT}   (or offline, none)",
+        f"  echo down > {root / HQ_FAULT}   (or slow, errors, none)",
     ]
 
 

@@ -78,6 +78,10 @@ def test_the_demo_runs_every_part_and_leaves_nothing_running(tmp_path: Path, cap
         seen["children"] = children = demo_children()
         assert len(children) == 3  # HQ, printer, scanner
         assert any("2468" in line for line in intro) and any(ANNA_PHONE in line for line in intro)
+        # the screen covers the terminal: how to scan and break things is on it too
+        assert any("sim scan --control" in line for line in intro)
+        assert any("printer-fault" in line for line in intro)
+        assert any("hq-fault" in line for line in intro)
         hq = loaded.config.hq.url
         assert health(hq) == 200  # through the proxy
 
