@@ -330,3 +330,25 @@ async def test_a_cashiers_adjustment_asks_a_manager_and_keeps_the_reason_code(
     last = shop.till.history(MemberRef(phone=PHONE), 1)[1][0]
     assert last.kind == "adjust" and last.detail["note"] == "scanned twice"
     assert last.detail["approved_by"] == "M1"
+
+
+async def test_a_locked_database_is_one_sentence_and_the_screen_keeps_answering(
+    shop: Shop,
+) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await find(pilot, PHONE)
+        await pilot.press("f2", *"5.00")
+        await until(pilot, lambda: "= 5 points" in shown(app))
+        shop.till.journal.conn.execute("BEGIN IMMEDIATE")  # another process holds the write
+        try:
+            await pilot.press("enter")
+            await pilot.pause(0.3)
+            await pilot.press("0")  # the cashier's key still reaches the field at once
+            assert app.screen.query_one("#total", Input).value == "5.000"
+            await until(pilot, lambda: "busy" in shown(app), timeout=15)
+        finally:
+            shop.till.journal.conn.execute("ROLLBACK")
+        assert screen_name(app) == "EarnScreen"
+    assert shop.till.queue().last_seq == 3  # nothing was half-written
