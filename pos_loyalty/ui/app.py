@@ -105,15 +105,14 @@ class TillApp(App[int]):
     async def on_mount(self) -> None:
         from .screens.sign_in import SignInScreen
 
+        self.push_screen(SignInScreen())  # first: the cashier can start typing at once
         try:
             self.program = await self.call(lambda t: t.program)
         except LoyaltyError as exc:  # no journal, a newer schema: one sentence, then stop
             self.exit(2, return_code=2, message=exc.message)
             return
-
         if self.background is not None:
             self.background.start()
-        self.push_screen(SignInScreen())
         self._refresh_status()
         self.set_interval(POLL_SECONDS, self._poll)
         if self.background is not None:
