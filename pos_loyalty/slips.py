@@ -156,7 +156,12 @@ def welcome_slip(header: Header, result: EventResult) -> Slip:
         Text("earn and spend your points.", "center"),
         Rule(),
     ]
-    blocks += [_explained(line) for line in result.lines[1:]]
+    # Only the new member's own bonuses: a referrer's gift is on the referrer's account.
+    own = [e for e in result.also if e.member_id == result.event.member_id]
+    blocks += [_explained(line) for e in own for line in e.lines]
+    earlier = member.balance - sum(e.points for e in own)
+    if earlier:  # points earned against the phone before enrolling
+        blocks.append(Row("Points from earlier visits", f"{earlier:+d}"))
     blocks += _balance_blocks(member)
     return Slip("welcome", tuple(blocks))
 

@@ -790,3 +790,15 @@ def test_the_python_api_refuses_values_of_the_wrong_kind_in_words(till):
     ):
         with pytest.raises(BadInput):
             call()
+
+
+def test_a_referred_members_welcome_slip_adds_up_to_their_own_balance(till):
+    from pos_loyalty.slips import welcome_slip
+
+    anna = till.enroll("0612345678", name="Anna")
+    till.earn(MemberRef(phone="0687654321"), amount=2000)  # before enrolling: 20 points
+    piet = till.enroll("0687654321", name="Piet", referrer=MemberRef(code=anna.member.code))
+    text = welcome_slip(till.header, piet).text()
+    assert "Bonus for referring a friend" not in text  # that went to Anna
+    assert "Points from earlier visits" in text and "+20" in text
+    assert piet.member.balance == 20 + 50 + 50
