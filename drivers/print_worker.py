@@ -142,7 +142,7 @@ class PrintWorker:
         try:
             slip = Slip.from_json(job.slip)
             if job.reprint_of:
-                banner = Text(f"REPRINT of slip #{job.reprint_of}", "center", bold=True)
+                banner = Text(f"REPRINT (print job {job.reprint_of})", "center", bold=True)
                 slip = Slip(slip.kind, (banner, *slip.blocks))
             return self.renderer.render(slip)
         except (ValueError, KeyError, TypeError):

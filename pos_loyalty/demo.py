@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import re
+import shlex
 import shutil
 import sys
 import tempfile
@@ -37,6 +38,7 @@ from .service import MemberRef, Till
 from .ui import run_app
 from .words import plural
 
+SCAN_SCRIPT = "scan"  # DIR/scan CODE: a scan from a second terminal, short enough to type
 UIRunner = Callable[..., int]  # run_app's shape: (loaded, *, intro=lines) -> exit status
 
 
@@ -61,6 +63,7 @@ def run_demo(
         stack.start()
         loaded = _till_config(root, stack)
         seeded = seed(loaded)
+        _scan_script(stack)
         hints = _hints(loaded, stack, seeded)
         print("\n".join(hints), flush=True)
         status = ui(loaded, intro=_intro(stack, seeded))
@@ -114,8 +117,8 @@ def _intro(stack: Stack, seeded: Seeded) -> list[str]:
         f"PIN {MANAGER_PIN}.",
         f"{plural(seeded.members, 'member')}: try the phone {ANNA_PHONE} (Anna). "
         f"Receipts: {stack.receipts}",
-        "From a second terminal: scan Anna's card",
-        f"  {_command()} sim scan --control {stack.scanner_socket} {seeded.anna_code}",
+        "From a second terminal: scan Anna's card (any member's code works)",
+        f"  {root / SCAN_SCRIPT} {seeded.anna_code}",
         f"  echo paper_out > {root / PRINTER_FAULT}   (or offline, none)",
         f"  echo down > {root / HQ_FAULT}   (or slow, errors, none)",
     ]
@@ -131,13 +134,22 @@ def _hints(loaded: config_mod.LoadedConfig, stack: Stack, seeded: Seeded) -> lis
         f"(PIN {MANAGER_PIN}); try the phone {ANNA_PHONE}.",
         f"Receipts land in {stack.receipts} (.txt and .png per job).",
         "While the demo runs, from a second terminal:",
-        "  scan Anna's card:",
+        "  scan Anna's card (the script runs the next line's command):",
+        f"    {root / SCAN_SCRIPT} {seeded.anna_code}",
         f"    {command} sim scan --control {stack.scanner_socket} {seeded.anna_code}",
         "  printer faults (none heals it):",
         f"    echo paper_out > {root / PRINTER_FAULT}   # or offline, none",
         "  HQ faults (none heals it; while HQ is down, new points stay pending):",
         f"    echo down > {root / HQ_FAULT}   # or slow, errors, none",
     ]
+
+
+def _scan_script(stack: Stack) -> None:
+    """``DIR/scan CODE``: the scan command, short enough to type from the sign-in screen."""
+    path = stack.root / SCAN_SCRIPT
+    command = f"{_command()} sim scan --control {shlex.quote(str(stack.scanner_socket))}"
+    path.write_text(f'#!/bin/sh\nexec {command} "$@"\n', encoding="utf-8")
+    path.chmod(0o700)
 
 
 def _command() -> str:

@@ -28,7 +28,7 @@ from .rules.earn import BasketLine
 from .service import MemberRef, Till
 from .staff import StaffSession
 
-MANAGER_ID, MANAGER_NAME, MANAGER_PIN = "M1", "Maria (manager)", "2468"
+MANAGER_ID, MANAGER_NAME, MANAGER_PIN = "M1", "Maria", "2468"
 CASHIER_ID, CASHIER_NAME, CASHIER_PIN = "C7", "Chris", "1357"
 ANNA_PHONE = "06 1234 5678"  # the one printed for the tester to type
 HISTORY_DAYS = 70

@@ -697,6 +697,17 @@ class Till:
             )
             return self._result(event, holder, loaded, now)
 
+    def event(self, event_ref: str) -> Event:
+        """The event a slip's reference names (``12``, ``#12``, ``T2-12`` or its id), from this
+        till's journal or, for another till's, from HQ: what a manager checks before a
+        refund or cancel."""
+        original, elsewhere = self._locate(event_ref)
+        if original is not None:
+            return original
+        if elsewhere is None:
+            raise UnknownEvent(f"No event “{_shown_ref(event_ref)}” in this till's journal.")
+        return self._ask_hq(elsewhere).event
+
     def _locate(self, event_ref: str) -> tuple[Event | None, SaleRef | None]:
         """This till's event for a reference (its seq, its id, or the receipt's ``Ref
         T1-12``), or, when it names another till's, where to ask HQ for it."""

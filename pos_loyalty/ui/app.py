@@ -31,13 +31,14 @@ from ..service import MemberRef, Till
 from ..staff import StaffSession
 from .background import Background
 from .messages import JournalChanged, PrinterChanged, QueueChanged, Scanned, SyncChanged
-from .present import status_line
+from .present import slip_waits, status_line
 from .runner import TillRunner
 from .wedge import WedgeDetector, card_in
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 POLL_SECONDS = 0.5  # how often the screen looks for others' commits and the queue
+QUIT_WINDOW = 3.0  # seconds in which a second Ctrl+Q quits
 
 
 class TillApp(App[int]):
@@ -47,7 +48,7 @@ class TillApp(App[int]):
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("f12", "lock", "Lock"),
-        Binding("ctrl+q", "quit", "Quit", show=False, priority=True),
+        Binding("ctrl+q", "quit_twice", "Quit", show=False, priority=True),
     ]
     status_text: reactive[str] = reactive("")
 
@@ -65,6 +66,9 @@ class TillApp(App[int]):
         self.intro = intro
         self.clock = clock
         self.runner = TillRunner(loaded, clock)
+        # A connection of its own for the status: it answers while the till's is busy
+        # (end of day holds it for as long as HQ keeps it waiting).
+        self.watcher = TillRunner(loaded, clock)
         self.session: StaffSession | None = None
         self.locked = False
         self.queue: QueueStatus | None = None
@@ -84,6 +88,7 @@ class TillApp(App[int]):
         self._last_input = time.monotonic()
         self._data_version: int | None = None
         self._polling = False
+        self._quit_asked = -QUIT_WINDOW
         self.program = loaded.config.program  # the program in use, as the till last read it
         self.scan_to_panel: list[float] = []  # seconds from each scan to its member drawn
         self.eod_deadline = 60.0  # seconds end of day keeps pushing before it reports without HQ
@@ -128,6 +133,7 @@ class TillApp(App[int]):
             with contextlib.suppress(LoyaltyError):
                 await self.call(lambda t: t.sign_out(session))
         self.runner.shutdown()
+        self.watcher.shutdown()
 
     # -- keys: wedge scans and the idle lock ------------------------------------------
 
@@ -209,7 +215,10 @@ class TillApp(App[int]):
             self.notify(sentence, severity="warning" if problem else "information")
 
     def done(self, sentence: str, *, ref: MemberRef) -> None:
-        """A flow finished: back to the member, with what was done."""
+        """A flow finished: back to the member, with what was done (and, when the printer
+        cannot print now, that its slip waits)."""
+        if self.config.printer.transport != "none":
+            sentence += slip_waits(self.printer_state)
         from .screens.lookup import LookupScreen
         from .screens.member import MemberScreen
 
@@ -246,7 +255,7 @@ class TillApp(App[int]):
         session = self.session
         who = "signed out" if session is None else session.name
         if session is not None and session.is_manager:
-            who += " (manager)"
+            who += " (mgr)"
         where = f"{self.config.store.id} {self.config.terminal.id}"
         self.status_text = status_line(
             self.queue,
@@ -266,16 +275,18 @@ class TillApp(App[int]):
             return
         self._polling = True
         try:
-            version, queue, program = await self.call(
-                lambda t: (t.journal.data_version(), t.queue(), t.take_new_program() and t.program)
+            version, queue = await self.watcher.call(
+                lambda t: (t.journal.data_version(), t.queue())
             )
+            if not self.runner.busy:
+                program = await self.call(lambda t: t.take_new_program() and t.program)
+                if program:
+                    self.program = program
         except LoyaltyError:
             return  # the database is busy: the next look will do
         finally:
             self._polling = False
         self.post_message(QueueChanged(queue))
-        if program:
-            self.program = program
         if self._data_version is not None and version != self._data_version:
             self.screen.post_message(JournalChanged())
         self._data_version = version
@@ -320,6 +331,23 @@ class TillApp(App[int]):
         self.locked = False
         self._last_input = time.monotonic()
         self.pop_screen()
+
+    def action_quit_twice(self) -> None:
+        """Quit on a second Ctrl+Q within a few seconds; the first says what still waits
+        (nothing is lost by quitting: it waits in the journal for the next start)."""
+        now = time.monotonic()
+        if now - self._quit_asked <= QUIT_WINDOW:
+            self.exit(0)
+            return
+        self._quit_asked = now
+        queue = self.queue
+        waits = ""
+        if queue is not None and (queue.unsynced or queue.print.slips_waiting):
+            waits = (
+                f" {queue.unsynced} events wait for HQ and {queue.print.slips_waiting} slips to"
+                " print; they are kept and go at the next start."
+            )
+        self._say(f"Press Ctrl+Q again to quit.{waits}", problem=False)
 
     def action_help(self) -> None:
         from .screens.help import HelpScreen

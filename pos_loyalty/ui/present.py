@@ -4,9 +4,11 @@ so it is tested without a screen, and so the words never depend on colour (NO_CO
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Sequence
 
 from ..clock import parse_iso
+from ..errors import BadInput
 from ..journal import Event
 from ..members import display_code, mask_phone
 from ..reports import QueueStatus
@@ -31,6 +33,7 @@ PRINTER_WORDS = {
     "none": "none",
 }
 BAR_WIDTH = 20
+STATUS_WIDTH = 78  # an 80-column terminal, less the status bar's padding
 
 
 def tier_bar(tier: TierStatus, width: int = BAR_WIDTH) -> str:
@@ -65,12 +68,9 @@ def member_lines(view: MemberView, program: Program, local_time: LocalTime) -> l
     if view.held:
         lines.append(f"Held: {view.held} (spendable from {local_time(view.held_until or '')})")
     rewards = ", ".join(f"{r.name} ({r.cost})" for r in view.affordable) or "none yet"
-    lines.append(
-        f"Can redeem now {view.can_redeem_now} (room under the offline cap "
-        f"{view.offline_cap_room}): {rewards}"
-    )
-    if program.offline_redeem_cap == 0:
-        lines[-1] = f"Can redeem now {view.can_redeem_now}: {rewards}"
+    capped = program.offline_redeem_cap and view.can_redeem_now < view.spendable
+    limit = f" ({program.offline_redeem_cap} a sync without a manager)" if capped else ""
+    lines.append(f"Redeem now up to {view.can_redeem_now}{limit}: {rewards}")
     for flag in view.flags:
         lines.append(f"! {FLAG_WORDS.get(flag, flag.upper())}")
     return lines
@@ -121,9 +121,33 @@ def status_line(
         net = f"{'ONLINE' if up else 'OFFLINE'} sync {ago(queue.last_success_at, now)} ago"
         if queue.last_success_at is None:
             net = f"{'ONLINE' if up else 'OFFLINE'} never synced"
-    waiting = f"{queue.unsynced} to send" if queue else "…"
-    paper = PRINTER_WORDS.get(printer, printer)
-    return "  ".join(part for part in (net, waiting, f"Printer {paper}", who, where) if part)
+    waiting = f"{queue.unsynced} to HQ" if queue else "…"
+    paper = f"Printer {PRINTER_WORDS.get(printer, printer)}"
+    slips = queue.print.slips_waiting if queue else 0
+    if slips and printer != "none":
+        paper += f" {plural(slips, 'slip')}"
+    line = "  ".join(part for part in (net, waiting, paper, who, where) if part)
+    if len(line) > STATUS_WIDTH:  # the store's name is in the title line: the till's id will do
+        line = "  ".join(part for part in (net, waiting, paper, who, where.split()[-1]) if part)
+    return line
+
+
+def slip_waits(printer: str) -> str:
+    """What to add to a flow's result when its slip cannot print now."""
+    if printer in ("paper_out", "cover_open", "offline"):
+        return f" The slip waits: printer {PRINTER_WORDS[printer]}."
+    return ""
+
+
+def parse_points(text: str, *, signed: bool = False) -> int:
+    """Whole points as typed (``+50``, ``-20`` where ``signed``); BadInput with the
+    sentence for anything else: nothing typed is quietly dropped or changed."""
+    raw = text.strip()
+    pattern = r"[-+]?[0-9]{1,9}" if signed else r"[0-9]{1,9}"
+    if not re.fullmatch(pattern, raw):
+        example = "+50 or -20" if signed else "40"
+        raise BadInput(f"“{raw[:20]}” is not a whole number of points; type it like {example}.")
+    return int(raw)
 
 
 def money_hint(currency: str, exponent: int) -> str:

@@ -26,6 +26,7 @@ class TillRunner:
         self.clock = clock
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="till")
         self._till: Till | None = None
+        self.busy = 0  # calls waiting or running: a long one (end of day) holds the rest
 
     def _open(self) -> Till:
         if self._till is None:
@@ -35,7 +36,11 @@ class TillRunner:
     async def call(self, fn: Callable[[Till], T]) -> T:
         """``fn(till)`` on the till's thread; its result, or the exception it raised."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: fn(self._open()))
+        self.busy += 1
+        try:
+            return await loop.run_in_executor(self._pool, lambda: fn(self._open()))
+        finally:
+            self.busy -= 1
 
     def _close(self) -> None:
         if self._till is not None:

@@ -170,7 +170,7 @@ def test_reprint_of_the_last_job_prints_a_second_copy_marked_as_reprint(shop: Sh
 
     first, second = copies(shop.sim, explained(result)[0], 2)
     assert "REPRINT" not in first.text
-    assert f"REPRINT of slip #{result.print_job}" in second.text
+    assert f"REPRINT (print job {result.print_job})" in second.text
     assert f"{result.member.balance} pts" in second.text
 
 

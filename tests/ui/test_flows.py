@@ -6,10 +6,11 @@ from __future__ import annotations
 import zxingcpp
 from PIL import Image
 from textual import events
-from textual.widgets import Checkbox, Input
+from textual.widgets import Input
 
 from pos_loyalty.members import display_code
 from pos_loyalty.service import MemberRef
+from pos_loyalty.ui.widgets.tick_box import TickBox
 
 from .conftest import MANAGER_PIN, PHONE, SIZE, Shop, shown, sign_in, until
 
@@ -75,9 +76,8 @@ async def test_a_wedge_scan_opens_the_member_from_any_field(shop: Shop) -> None:
         await until(pilot, lambda: screen_name(app) == "MemberScreen")
         assert "Anna" in shown(app)
         await until(pilot, lambda: app.scan_to_panel)  # the time from scan to panel drawn
-        await pilot.press("escape")
-        await until(pilot, lambda: screen_name(app) == "LookupScreen")
-        assert app.screen.query_one("#find", Input).value == "06"  # the code left the field
+        under = app.screen_stack[-2]
+        assert under.query_one("#find", Input).value == "06"  # the code left the field
 
 
 async def test_a_fast_typed_phone_is_not_taken_for_a_scan(shop: Shop) -> None:
@@ -152,11 +152,14 @@ async def test_redeem_then_a_refused_redeem_in_plain_words(shop: Shop) -> None:
         await until(pilot, lambda: screen_name(app) == "RedeemScreen")
         assert "Free coffee" in shown(app) and "yes" in shown(app)
         await pilot.press("enter")
+        await until(pilot, lambda: "Redeem Free coffee for 150 points?" in shown(app))
+        assert shop.till.lookup(MemberRef(phone=PHONE)).balance == 350  # nothing spent yet
+        await pilot.press("enter")
         await until(pilot, lambda: "Redeemed Free coffee (-150); balance 200" in shown(app))
         assert "Give SKU-COFFEE" in shown(app)
         await pilot.press("f3")
         await until(pilot, lambda: screen_name(app) == "RedeemScreen")
-        await pilot.press("down", "enter")  # 5.00 off costs 500
+        await pilot.press("down", "enter", "enter")  # 5.00 off costs 500
         await until(pilot, lambda: "Not enough points" in shown(app))
         assert screen_name(app) == "RedeemScreen"
     assert shop.till.lookup(MemberRef(phone=PHONE)).balance == 200
@@ -174,7 +177,7 @@ async def test_over_the_offline_cap_a_manager_approves_with_pin_and_reason(
         await find(pilot, PHONE)
         await pilot.press("f3")
         await until(pilot, lambda: "with a manager" in shown(app))
-        await pilot.press("enter")
+        await pilot.press("enter", "f10")
         await until(pilot, lambda: screen_name(app) == "ApprovalScreen")
         await pilot.press(*"M1", "enter", *MANAGER_PIN, "enter", *"birthday", "enter")
         await until(pilot, lambda: "Redeemed Free coffee" in shown(app))
@@ -204,8 +207,8 @@ async def test_enrol_prints_the_welcome_slip_with_the_member_qr(shop: Shop) -> N
         await pilot.press("f2")
         await until(pilot, lambda: screen_name(app) == "EnrolScreen")
         assert app.screen.query_one("#phone", Input).value == "0611112222"
-        await pilot.press(*"Ben", "enter")
-        app.screen.query_one(Checkbox).value = True
+        await pilot.press(*"Ben", "enter", "space")  # the consent box, ticked by its key
+        await until(pilot, lambda: "[x]" in str(app.screen.query_one(TickBox).render()))
         await pilot.press("f10")
         await until(pilot, lambda: "Enrolled Ben: balance 50" in shown(app))
         assert "welcome slip" in shown(app)
@@ -213,6 +216,8 @@ async def test_enrol_prints_the_welcome_slip_with_the_member_qr(shop: Shop) -> N
     assert "Welcome, Ben!" in jobs[-1].text
     view = shop.till.lookup(MemberRef(phone="0611112222"))
     assert view.name == "Ben"
+    record = shop.till.journal.members.by_phone("+31611112222")
+    assert record is not None and record.consent
     assert jobs[-1].png_path is not None
     codes = [r.text for r in zxingcpp.read_barcodes(Image.open(jobs[-1].png_path))]
     assert codes == [view.code]  # the card's QR scans back
@@ -232,7 +237,9 @@ async def test_refund_part_of_a_sale_with_the_manager_pin(shop: Shop) -> None:
         await until(pilot, lambda: screen_name(app) == "ManagerScreen")
         await pilot.press("enter")  # Refund a sale
         await until(pilot, lambda: screen_name(app) == "RefundScreen")
-        await pilot.press(*"#3", "enter", *"100.00", "enter")
+        await pilot.press(*"#3", "enter")
+        await until(pilot, lambda: "earn T1-3 of 2026-11-25 11:00, Anna: 300.00 EUR" in shown(app))
+        await pilot.press(*"100.00", "enter")
         await until(pilot, lambda: screen_name(app) == "MemberScreen")
         assert "-100 points for Anna; balance 250" in shown(app)
     refund = shop.till.history(MemberRef(phone=PHONE), 1)[1][0]
@@ -263,7 +270,7 @@ async def test_f12_locks_and_another_cashier_can_sign_in(shop: Shop) -> None:
         await until(pilot, lambda: screen_name(app) == "SignInScreen")
         assert app.session is None
         await sign_in(pilot, "M1", MANAGER_PIN)
-        assert "Maria (manager)" in app.status_text
+        assert "Maria (mgr)" in app.status_text
 
 
 async def test_the_printer_out_of_paper_mid_flow_shows_and_the_slip_waits(shop: Shop) -> None:
@@ -292,7 +299,7 @@ async def test_help_lists_the_keys(shop: Shop) -> None:
         await sign_in(pilot)
         await pilot.press("f1")
         await until(pilot, lambda: screen_name(app) == "HelpScreen")
-        assert "F12 lock the till" in shown(app)
+        assert "F12 lock" in shown(app) and "F2 sale" in shown(app)
         await pilot.press("escape")
         await until(pilot, lambda: screen_name(app) == "LookupScreen")
 
@@ -306,12 +313,20 @@ async def test_cancel_a_redemption_from_the_managers_menu(shop: Shop) -> None:
         await until(pilot, lambda: screen_name(app) == "ManagerScreen")
         await pilot.press("down", "enter")  # Cancel a redemption
         await until(pilot, lambda: screen_name(app) == "RefundScreen")
-        await pilot.press(*f"#{coffee.event.seq}", "enter")
+        await pilot.press(*"T1-3", "enter")  # the sale: not for this screen
+        await until(pilot, lambda: "That is a sale" in shown(app))
+        await pilot.press("f10")
+        await until(pilot, lambda: "That is a sale" in shown(app))
+        app.screen.query_one("#ref", Input).value = ""
+        await pilot.press(*f"T1-{coffee.event.seq}", "enter")
+        await until(pilot, lambda: "Free coffee" in shown(app) and "F10 cancels it" in shown(app))
+        await pilot.press("f10")
         await until(pilot, lambda: "+150 points for Anna; balance 350" in shown(app))
         await pilot.press("f9", "down", "enter")
         await until(pilot, lambda: screen_name(app) == "RefundScreen")
-        await pilot.press(*f"#{coffee.event.seq}", "enter")  # twice: refused in words
+        await pilot.press(*f"#{coffee.event.seq}", "enter", "f10")  # twice: refused in words
         await until(pilot, lambda: "already cancelled" in shown(app))
+    assert shop.till.lookup(MemberRef(phone=PHONE)).balance == 350
 
 
 async def test_a_cashiers_adjustment_asks_a_manager_and_keeps_the_reason_code(

@@ -76,14 +76,22 @@ def queue(**values: object) -> QueueStatus:
 
 def test_the_status_line_says_each_state_in_words() -> None:
     line = status_line(queue(), None, "online", "Chris", "AMS-01 T1", NOW, hq=True)
-    assert line == "ONLINE sync 1m ago  3 to send  Printer ok  Chris  AMS-01 T1"
+    assert line == "ONLINE sync 1m ago  3 to HQ  Printer ok  Chris  AMS-01 T1"
     down = status_line(
         queue(online=False), "offline: HQ does not answer", "paper_out", "", "T1", NOW, hq=True
     )
     assert down.startswith("OFFLINE sync 1m ago") and "Printer NO PAPER" in down
+    stuck = PrintStatus(12, None, "paper_out", None, None)
     worst = status_line(
-        queue(online=False), "offline", "paper_out", "Maria (manager)", "AMS-01 T1", NOW, hq=True
+        queue(online=False, unsynced=999, print=stuck),
+        "offline",
+        "paper_out",
+        "Maria (mgr)",
+        "AMS-01 T1",
+        NOW,
+        hq=True,
     )
+    assert "Printer NO PAPER 12 slips" in worst
     assert len(worst) <= 78  # one line of an 80-column terminal, with its padding
     alone = status_line(queue(), None, "none", "", "T1", NOW, hq=False)
     assert alone.startswith("NO HQ")

@@ -8,9 +8,11 @@ from collections.abc import Callable, Iterable
 from textual.widget import Widget
 from textual.widgets import Input, Select, Static
 
+from ...errors import LoyaltyError
 from ...service import MemberRef, Till
 from ...staff import StaffSession
 from ...views import EventResult
+from ..present import parse_points
 from ..widgets.field_row import FieldRow
 from .approval import with_manager
 from .base import FormScreen
@@ -38,7 +40,7 @@ class AdjustScreen(FormScreen):
             )
         yield FieldRow(
             "Points",
-            Input(id="points", restrict=r"[-+]?[0-9]*", max_length=8, compact=True),
+            Input(id="points", max_length=12, compact=True),
             hint="+50 adds, -20 removes",
         )
         reasons = [(r, r) for r in self.till.program.adjust_reasons]
@@ -58,10 +60,14 @@ class AdjustScreen(FormScreen):
                 return
             ref = ref_of(typed)
         text = self.query_one("#points", Input).value.strip()
-        if text in ("", "+", "-"):
+        if not text:
             self.say("Type the points, e.g. +50 or -20.", problem=True)
             return
-        points = int(text)
+        try:
+            points = parse_points(text, signed=True)
+        except LoyaltyError as exc:
+            self.say(exc.message, problem=True)
+            return
         reason = str(self.query_one("#reason", Select).value)
         note = self.query_one("#note", Input).value
         cashier = self.till.session

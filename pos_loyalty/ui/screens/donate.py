@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from textual.widget import Widget
 from textual.widgets import Input, Select, Static
 
+from ...errors import LoyaltyError
+from ..present import parse_points
 from ..widgets.field_row import FieldRow
 from .approval import with_manager
 from .base import FormScreen
@@ -31,7 +33,7 @@ class DonateScreen(FormScreen):
             if charities
             else Static("This program names no charity."),
         )
-        yield FieldRow("Points", Input(id="points", restrict=r"[0-9]*", max_length=7, compact=True))
+        yield FieldRow("Points", Input(id="points", max_length=12, compact=True))
 
     def on_mount(self) -> None:
         self.query_one("#points", Input).focus()
@@ -45,7 +47,11 @@ class DonateScreen(FormScreen):
         if not text:
             self.say("Type how many points to give.", problem=True)
             return
-        points = int(text)
+        try:
+            points = parse_points(text)
+        except LoyaltyError as exc:
+            self.say(exc.message, problem=True)
+            return
         ref, cashier = self.shown.ref, self.till.session
         result = await with_manager(
             self,

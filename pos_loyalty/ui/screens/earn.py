@@ -19,8 +19,6 @@ from ..widgets.field_row import FieldRow
 from .approval import with_manager
 from .base import TillScreen
 
-AMOUNT_CHARS = r"[0-9.,]*"
-
 
 class EarnScreen(TillScreen):
     TITLE_TEXT = "Sale"
@@ -45,13 +43,13 @@ class EarnScreen(TillScreen):
         hint = money_hint(currency, exponent(currency))
         yield FieldRow(
             f"Total {currency}",
-            Input(id="total", restrict=AMOUNT_CHARS, max_length=14, compact=True),
+            Input(id="total", max_length=16, compact=True),
             hint=hint,
         )
         for name in self.categories():
             yield FieldRow(
                 f"  of it {name}",
-                Input(id=f"cat-{name}", restrict=AMOUNT_CHARS, max_length=14, compact=True),
+                Input(id=f"cat-{name}", max_length=16, compact=True),
             )
         yield Static("", id="preview")
 

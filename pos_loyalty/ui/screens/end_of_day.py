@@ -47,7 +47,10 @@ class EndOfDayScreen(TillScreen):
         bar.update(total=max(1, last - self._start), progress=acked - self._start)
         phase = self.query_one("#phase", Static)
         if why:
-            phase.update(f"HQ does not answer ({why}); trying again until the deadline.")
+            phase.update(
+                f"HQ does not answer; trying again for up to {self.deadline:.0f} s in all. "
+                f"HQ holds up to #{acked} of #{last}."
+            )
         else:
             phase.update(f"HQ holds this till's events up to #{acked} of #{last}.")
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from textual.widget import Widget
-from textual.widgets import Checkbox, Input, Static
+from textual.widgets import Input, Static
 
 from ...service import MemberRef
 from ..widgets.field_row import FieldRow
+from ..widgets.tick_box import TickBox
 from .base import FormScreen
 from .lookup import ref_of
 
@@ -26,7 +27,7 @@ class EnrolScreen(FormScreen):
         yield Static("A new member: their phone, and the rest if they like.", classes="lead")
         yield FieldRow("Phone", Input(self.phone, id="phone", max_length=32, compact=True))
         yield FieldRow("Name", Input(id="name", max_length=80, compact=True), hint="optional")
-        yield FieldRow("Marketing", Checkbox("agrees to offers", id="consent", compact=True))
+        yield FieldRow("Marketing", TickBox("agrees to offers (Space)", id="consent", compact=True))
         yield FieldRow(
             "Referred by",
             Input(id="referrer", max_length=40, compact=True),
@@ -39,7 +40,7 @@ class EnrolScreen(FormScreen):
     async def submit(self) -> None:
         phone = self.query_one("#phone", Input).value.strip()
         name = self.query_one("#name", Input).value.strip() or None
-        consent = self.query_one("#consent", Checkbox).value
+        consent = self.query_one("#consent", TickBox).value
         referrer_text = self.query_one("#referrer", Input).value.strip()
         if not phone:
             self.say("Type the new member's phone number.", problem=True)

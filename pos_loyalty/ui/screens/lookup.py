@@ -48,7 +48,12 @@ class LookupScreen(TillScreen):
         self.query_one("#find", Input).focus()
 
     def on_screen_resume(self) -> None:
-        self.query_one("#find", Input).focus()
+        """Back for the next customer: the last one's number is gone."""
+        field = self.query_one("#find", Input)
+        field.value = ""
+        self.unknown_phone = None
+        self._offer(False)
+        field.focus()
 
     def action_back(self) -> None:
         self.query_one("#find", Input).value = ""

@@ -20,11 +20,12 @@ from .member import Shown
 
 class RedeemScreen(TillScreen):
     TITLE_TEXT = "Redeem"
-    BINDINGS = [Binding("escape", "back", "Back"), Binding("enter", "redeem", "Redeem", show=True)]
+    BINDINGS = [Binding("escape", "back", "Back"), Binding("f10", "redeem", "Confirm")]
 
     def __init__(self, shown: Shown) -> None:
         super().__init__()
         self.shown = shown
+        self.chosen: str | None = None  # the reward Enter chose once: again confirms
 
     def body(self) -> Iterable[Widget]:
         view = self.shown.view
@@ -41,17 +42,30 @@ class RedeemScreen(TillScreen):
     def on_mount(self) -> None:
         self.query_one(OptionList).focus()
 
+    @on(OptionList.OptionHighlighted)
+    def _moved(self) -> None:
+        self.chosen = None
+        self.hush()
+
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:
-        if event.option.id:
-            self.redeem(event.option.id)
+        self.choose(event.option.id)
 
     def action_redeem(self) -> None:
         options = self.query_one(OptionList)
         if options.highlighted is not None:
-            option = options.get_option_at_index(options.highlighted)
-            if option.id:
-                self.redeem(option.id)
+            self.choose(options.get_option_at_index(options.highlighted).id)
+
+    def choose(self, reward_id: str | None) -> None:
+        """Points are spent on the second Enter (or F10): the first says what it costs."""
+        reward = self.till.program.reward(reward_id or "")
+        if reward is None:
+            return
+        if self.chosen == reward.id:
+            self.redeem(reward.id)
+            return
+        self.chosen = reward.id
+        self.say(f"Redeem {reward.name} for {reward.cost} points? Enter again or F10 confirms.")
 
     @work(exclusive=True)
     async def redeem(self, reward_id: str) -> None:

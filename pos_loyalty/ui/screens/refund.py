@@ -1,8 +1,10 @@
 """Refund a sale (whole, or part of its amount) or cancel a redemption or donation, by the
-receipt's reference (#12 here, T2-12 for another till's, through HQ)."""
+receipt's reference (#12 here, T2-12 for another till's, through HQ). The event is shown
+first; only what is shown is reversed, and only the kind this screen is for."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from textual import on, work
@@ -11,12 +13,14 @@ from textual.widget import Widget
 from textual.widgets import Input, Static
 
 from ...errors import LoyaltyError
+from ...journal import Event
 from ...money import format_amount, parse_amount
-from ...service import MemberRef
+from ...service import MemberRef, Till
 from ...staff import StaffSession
 from ..widgets.field_row import FieldRow
 from .base import TillScreen
-from .earn import AMOUNT_CHARS
+
+SPENDS = {"redeem": "a redemption", "donate": "a donation"}
 
 
 class RefundScreen(TillScreen):
@@ -26,6 +30,7 @@ class RefundScreen(TillScreen):
         super().__init__()
         self.manager = manager
         self.cancel = cancel
+        self.found: tuple[str, Event] | None = None  # the reference typed, and its event
 
     def title_line(self) -> str:
         what = "Cancel a redemption" if self.cancel else "Refund a sale"
@@ -33,38 +38,83 @@ class RefundScreen(TillScreen):
 
     def body(self) -> Iterable[Widget]:
         if self.cancel:
-            lead = "The redemption's or donation's number from its slip (#12, or T2-12)."
+            lead = "The redemption's or donation's Ref from its slip (T1-12, or 12 here)."
         else:
-            lead = "The sale's number from its slip (#12, or T2-12); an amount for part of it."
+            lead = "The sale's Ref from its slip (T1-12, or 12 here); an amount for part of it."
         yield Static(lead, classes="lead")
-        yield FieldRow("Slip", Input(id="ref", max_length=40, compact=True), hint="#12 or T2-12")
+        yield FieldRow("Ref", Input(id="ref", max_length=40, compact=True), hint="e.g. T1-12")
         if not self.cancel:
             currency = self.till.config.store.currency
             yield FieldRow(
                 f"Amount {currency}",
-                Input(id="amount", restrict=AMOUNT_CHARS, max_length=14, compact=True),
+                Input(id="amount", max_length=16, compact=True),
                 hint="empty: the whole sale",
             )
+        yield Static("", id="found")
 
     def on_mount(self) -> None:
         self.query_one("#ref", Input).focus()
 
+    @on(Input.Changed, "#ref")
+    def _ref_changed(self) -> None:
+        self.found = None
+        self.query_one("#found", Static).update("")
+
     @on(Input.Submitted)
     def _next(self, event: Input.Submitted) -> None:
-        if event.input.id == "ref" and not self.cancel:
-            self.query_one("#amount", Input).focus()
+        if event.input.id == "ref":
+            self.look_up()
         else:
             self.action_reverse()
+
+    @work(exclusive=True, group="look-up")
+    async def look_up(self) -> bool:
+        """Show the event the reference names; False (and why) if it is not one to reverse
+        here."""
+        ref = self.query_one("#ref", Input).value.strip()
+        if not ref:
+            self.say("Type the Ref from the slip, e.g. T1-12.", problem=True)
+            return False
+        event = await self.service(lambda t: t.event(ref))
+        if event is None:
+            return False
+        text = await self.till.call(lambda t: _described(t, event))
+        self.query_one("#found", Static).update(text)
+        wrong = self._wrong_kind(event)
+        if wrong:
+            self.say(wrong, problem=True)
+            return False
+        self.found = (ref, event)
+        self.hush()
+        if not self.cancel:
+            self.query_one("#amount", Input).focus()
+        else:
+            self.say("F10 cancels it.")
+        return True
+
+    def _wrong_kind(self, event: Event) -> str | None:
+        if self.cancel and event.kind == "earn":
+            return "That is a sale: refund it with “Refund a sale” in the manager's menu."
+        if not self.cancel and event.kind in SPENDS:
+            return f"That is {SPENDS[event.kind]}: cancel it with “Cancel a redemption”."
+        if event.kind != "earn" and event.kind not in SPENDS:
+            return f"A {event.kind} event cannot be reversed; only sales and redemptions."
+        return None
 
     def action_reverse(self) -> None:
         self.reverse()
 
     @work(exclusive=True)
     async def reverse(self) -> None:
-        ref = self.query_one("#ref", Input).value.strip()
-        if not ref:
-            self.say("Type the slip's number, e.g. #12.", problem=True)
-            return
+        if self.found is None or self.found[0] != self.query_one("#ref", Input).value.strip():
+            worker = self.look_up()
+            await worker.wait()
+            if not worker.result:
+                return
+            if not self.cancel:
+                return  # the amount next, then F10 again
+        assert self.found is not None
+        ref = self.found[0]
         currency = self.till.config.store.currency
         amount = None
         if not self.cancel:
@@ -93,3 +143,22 @@ class RefundScreen(TillScreen):
             self.say(sentence)
             return
         self.till.done(sentence, ref=who)
+
+
+def _described(till: Till, event: Event) -> str:
+    """The event as the manager checks it: what, when, whose, how much."""
+    name = event.member_id or event.phone or "?"
+    if event.member_id:
+        with contextlib.suppress(LoyaltyError):
+            name = till.lookup(MemberRef(member_id=event.member_id)).label
+    when = till.header.local_time(event.created_at)
+    money = (
+        f" {format_amount(event.amount, event.currency)},"
+        if event.amount and event.currency
+        else ""
+    )
+    first = event.lines[0] if event.lines else ""
+    return (
+        f"{event.kind} {event.terminal_id}-{event.seq} of {when}, {name}:{money} "
+        f"{event.points:+d} points\n{first}"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widget import Widget
-from textual.widgets import Label
+from textual.widgets import Input, Label
 
 
 class FieldRow(Horizontal):
@@ -13,6 +13,8 @@ class FieldRow(Horizontal):
         super().__init__(classes="row")
         self.label = label
         self.field = field
+        if isinstance(field, Input):
+            field.select_on_focus = False  # Tab into a field must not make typing replace it
         self.hint = hint
 
     def compose(self) -> ComposeResult:
