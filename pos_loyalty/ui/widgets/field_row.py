@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widget import Widget
@@ -22,3 +23,10 @@ class FieldRow(Horizontal):
         yield self.field
         if self.hint:
             yield Label(self.hint, classes="hint")
+
+    # A class, not :focus-within: Textual restyles the label at once when a class changes.
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self.add_class("focused")
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self.remove_class("focused")
