@@ -68,19 +68,27 @@ class Slip:
         blocks = tuple(_TYPES[b["type"]](**b) for b in data["blocks"])
         return cls(data["kind"], blocks)
 
-    def text(self) -> str:
-        """A plain rendering, for logs, tests and the screen's print preview."""
+    def text(self, width: int | None = None) -> str:
+        """A plain rendering, for logs, tests and the screen's print preview; laid out in
+        ``width`` columns, as on paper, when given."""
         out = []
         for b in self.blocks:
             if isinstance(b, Text):
-                out.append(b.text)
+                out.append(_aligned(b.text, b.align, width) if width else b.text)
             elif isinstance(b, Row):
-                out.append(f"{b.left}  {b.right}")
+                gap = max(2, (width or 0) - len(b.left) - len(b.right))
+                out.append(f"{b.left}{' ' * gap}{b.right}")
             elif isinstance(b, QR):
                 out.append(f"[QR {b.data}]")
             else:
-                out.append(b.char * 8)
+                out.append(b.char * (width or 8))
         return "\n".join(out)
+
+
+def _aligned(text: str, align: str, width: int) -> str:
+    if align == "center":
+        return text.center(width).rstrip()
+    return text.rjust(width) if align == "right" else text
 
 
 @dataclass(frozen=True)

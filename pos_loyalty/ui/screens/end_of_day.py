@@ -16,6 +16,7 @@ from ...service import Till
 from ...staff import StaffSession
 from .base import TillScreen
 
+REPORT_WIDTH = 48  # columns of the report on screen, as on 80 mm paper
 DEADLINE = 60.0  # seconds the push keeps trying before the report is made without HQ
 
 
@@ -66,7 +67,7 @@ class EndOfDayScreen(TillScreen):
         def run(till: Till) -> tuple[EndOfDay, str, str]:
             eod = end_of_day(till, manager, deadline=deadline, on_progress=report)
             text_path, _ = save_report(till, eod)
-            return eod, end_of_day_slip(till.header, eod).text(), str(text_path)
+            return eod, end_of_day_slip(till.header, eod).text(width=REPORT_WIDTH), str(text_path)
 
         done = await self.service(run)
         if done is None:
