@@ -78,7 +78,7 @@ def member_lines(view: MemberView, program: Program, local_time: LocalTime) -> l
 
 def history_row(event: Event, local_time: LocalTime) -> tuple[str, str, str, str, str]:
     """(#, when, what, points, detail) for the member's history table."""
-    first = event.lines[0] if event.lines else ""
+    first = " · ".join(event.lines)
     return (
         f"#{event.seq}" if event.seq else "",
         local_time(event.created_at)[5:],

@@ -367,3 +367,28 @@ async def test_a_locked_database_is_one_sentence_and_the_screen_keeps_answering(
             shop.till.journal.conn.execute("ROLLBACK")
         assert screen_name(app) == "EarnScreen"
     assert shop.till.queue().last_seq == 3  # nothing was half-written
+
+
+async def test_an_unknown_referrer_is_named_as_the_referral_field(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await pilot.press("f2")
+        await until(pilot, lambda: screen_name(app) == "EnrolScreen")
+        await pilot.press(*"0611112222", "enter", *"Ben", "enter", "tab", *"0611113333", "enter")
+        await until(pilot, lambda: "Referred by: No member has the phone" in shown(app))
+    assert shop.till.journal.members.by_phone("+31611112222") is None  # nothing enrolled
+
+
+async def test_confirming_an_empty_sale_asks_for_the_amount(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await find(pilot, PHONE)
+        await pilot.press("f2")
+        await until(pilot, lambda: screen_name(app) == "EarnScreen")
+        await pilot.press("f10")
+        await until(pilot, lambda: "Type the sale's amount first" in shown(app))
+        await pilot.press(*"-5", "f10")
+        await until(pilot, lambda: "negative" in shown(app))  # refused, not read as 5
+    assert shop.till.queue().last_seq == 3

@@ -114,6 +114,9 @@ class EarnScreen(TillScreen):
         except LoyaltyError as exc:
             self.say(exc.message, problem=True)
             return
+        if basket == (None, ()):
+            self.say("Type the sale's amount first.", problem=True)
+            return
         if basket != self.previewed:
             self.say("Check the points shown, then press Enter again to confirm.")
             self.preview()

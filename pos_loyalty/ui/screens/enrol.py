@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from textual.widget import Widget
 from textual.widgets import Input, Static
 
+from ...errors import LoyaltyError
 from ...service import MemberRef
 from ..widgets.field_row import FieldRow
 from ..widgets.tick_box import TickBox
@@ -48,6 +49,16 @@ class EnrolScreen(FormScreen):
             return
         referrer = ref_of(referrer_text) if referrer_text else None
         cashier = self.till.session
+
+        if referrer is not None:
+
+            async def not_a_referrer(exc: LoyaltyError) -> None:
+                self.say(f"Referred by: {exc.message}", problem=True)
+                self.query_one("#referrer", Input).focus()
+
+            sponsor = referrer
+            if await self.service_or(lambda t: t.lookup(sponsor), not_a_referrer) is None:
+                return
         result = await self.service(
             lambda t: t.enroll(
                 phone, name=name, consent=consent, referrer=referrer, cashier=cashier
