@@ -392,3 +392,20 @@ async def test_confirming_an_empty_sale_asks_for_the_amount(shop: Shop) -> None:
         await pilot.press(*"-5", "f10")
         await until(pilot, lambda: "negative" in shown(app))  # refused, not read as 5
     assert shop.till.queue().last_seq == 3
+
+
+async def test_without_colour_the_focused_field_and_each_state_are_still_shown(
+    shop: Shop, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = shop.app(background=False)
+    assert app.no_color
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await pilot.press("f2")
+        await until(pilot, lambda: screen_name(app) == "EnrolScreen")
+        await pilot.press(*"0611112222", "enter")
+        labels = list(app.screen.query(".label"))
+        marked = [label for label in labels if "reverse" in str(label.styles.text_style)]
+        assert [str(label.render()) for label in marked] == ["Name"]  # where typing goes
+        assert "[ ] agrees to offers" in shown(app)  # the box says its state in characters
