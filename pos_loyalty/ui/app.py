@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 POLL_SECONDS = 0.5  # how often the screen looks for others' commits and the queue
 QUIT_WINDOW = 3.0  # seconds in which a second Ctrl+Q quits
+MEMBER_SCREEN = "member"
 
 
 class TillApp(App[int]):
@@ -119,6 +120,7 @@ class TillApp(App[int]):
         if self.background is not None:
             self.background.start()
         self._refresh_status()
+
         self.set_interval(POLL_SECONDS, self._poll)
         if self.background is not None:
             for problem in self.background.problems:
@@ -201,7 +203,14 @@ class TillApp(App[int]):
         if not isinstance(self.screen, MemberScreen):
             while not isinstance(self.screen, LookupScreen) and len(self.screen_stack) > 2:
                 await self.pop_screen()
-            await self.push_screen(MemberScreen(shown, since=since))
+            # One member screen, kept between customers: building it anew for every
+            # scan costs a frame or more; only its content changes.
+            if not self.is_screen_installed(MEMBER_SCREEN):
+                self.install_screen(MemberScreen(shown, since=since), MEMBER_SCREEN)
+                await self.push_screen(MEMBER_SCREEN)
+            else:
+                await self.push_screen(MEMBER_SCREEN)
+                self.get_screen(MEMBER_SCREEN, MemberScreen).show(shown, since=since)
         else:
             self.screen.show(shown, since=since)
         if say:
@@ -317,6 +326,8 @@ class TillApp(App[int]):
                 await self.call(lambda t: t.sign_out(session))
         while not isinstance(self.screen, SignInScreen) and len(self.screen_stack) > 1:
             await self.pop_screen()
+        if self.is_screen_installed(MEMBER_SCREEN):  # the next cashier sees no one's member
+            self.uninstall_screen(MEMBER_SCREEN)
         self._refresh_status()
 
     def action_lock(self) -> None:

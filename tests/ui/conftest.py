@@ -15,7 +15,7 @@ from conftest import Clock, config_text
 from hq.conftest import hq, hq_url, make_synced_till  # noqa: F401  (fixtures for the sync flows)
 from textual.app import App
 from textual.pilot import Pilot
-from textual.widgets import DataTable, Input, OptionList
+from textual.widgets import Input, OptionList
 
 from drivers.sim_printer import SimPrinter
 from drivers.sim_scanner import SimScanner
@@ -132,7 +132,4 @@ def shown(app: App[object]) -> str:
             parts.append(str(widget.render()))
     for options in app.screen.query(OptionList):
         parts += [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
-    for table in app.screen.query(DataTable):
-        for row in range(table.row_count):
-            parts.append("  ".join(str(cell) for cell in table.get_row_at(row)))
     return "\n".join(parts)

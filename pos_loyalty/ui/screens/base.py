@@ -12,10 +12,11 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from ...errors import LoyaltyError
 from ...service import Till
+from ..widgets.key_line import KeyLine
 from ..widgets.notice import Notice
 from ..widgets.status_bar import StatusBar
 
@@ -44,7 +45,7 @@ class TillScreen(Screen[object]):
             yield from self.body()
         yield Notice(id="notice")
         yield StatusBar(self.till.status_text, id="status")
-        yield Footer(compact=True)
+        yield KeyLine(id="keys")
 
     def title_line(self) -> str:
         store = self.till.config.store
@@ -52,6 +53,11 @@ class TillScreen(Screen[object]):
 
     def body(self) -> Iterable[Widget]:
         return ()
+
+    def keys_changed(self) -> None:
+        """Draw the key line again (a key shown or hidden by ``check_action``)."""
+        for line in self.query(KeyLine):
+            line.redraw()
 
     def say(self, sentence: str, *, problem: bool = False) -> None:
         notices = self.query(Notice)

@@ -83,6 +83,7 @@ class LookupScreen(TillScreen):
 
     def _offer(self, on: bool) -> None:
         self.refresh_bindings()
+        self.keys_changed()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """F3 is shown only while an unknown phone is on offer."""

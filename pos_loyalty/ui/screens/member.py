@@ -4,6 +4,7 @@ It reads the member again when another connection commits (a sync brought HQ's w
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ from ..widgets.member_panel import MemberPanel
 from .base import TillScreen
 
 HISTORY_ROWS = 8
+RESHOW_AFTER = 1.0  # seconds: a screen shown more recently than this is not read again
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class MemberScreen(TillScreen):
         super().__init__()
         self.shown = shown
         self._since = since
+        self._shown_at = 0.0
 
     def body(self) -> Iterable[Widget]:
         yield MemberPanel(id="member")
@@ -72,11 +75,11 @@ class MemberScreen(TillScreen):
 
     def on_mount(self) -> None:
         self.show(self.shown, since=self._since)
-        self.query_one(History).focus()
 
     def show(self, shown: Shown, *, since: float | None = None) -> None:
         """Draw the member; ``since`` (a scan's time) is when the cashier started waiting."""
         self.shown = shown
+        self._shown_at = time.monotonic()
         self.query_one(MemberPanel).show(shown.lines)
         self.query_one(History).show(shown.rows)
         if since is not None:
@@ -89,7 +92,9 @@ class MemberScreen(TillScreen):
             self.show(again)
 
     def on_screen_resume(self) -> None:
-        self.run_worker(self.on_journal_changed(JournalChanged()), exclusive=True)
+        """Back from a flow: read the member again (a flow that wrote shows it anyway)."""
+        if time.monotonic() - self._shown_at > RESHOW_AFTER:
+            self.run_worker(self.on_journal_changed(JournalChanged()), exclusive=True)
 
     def action_earn(self) -> None:
         from .earn import EarnScreen
