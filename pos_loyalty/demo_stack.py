@@ -225,7 +225,7 @@ def _wait_for_health(hq: Child, base: str, deadline: float) -> None:
             if httpx.get(f"{base}/v1/health", timeout=1.0).status_code == 200:
                 return
         except httpx.HTTPError:
-            pass
+            pass  # not listening yet: asked again below until the deadline
         hq.check_alive()
         if time.monotonic() > deadline:
             raise hq.failed(f"it did not answer at {base} in {START_SECONDS:.0f} seconds")

@@ -210,7 +210,7 @@ class FaultProxy:
                 reply = reply[: len(reply) // 2]
             client.sendall(reply)
         except OSError:
-            pass
+            pass  # either side went away: that connection is over, the proxy goes on
         finally:
             client.close()
 

@@ -88,6 +88,7 @@ class TillApp(App[int]):
         self._burst_from: tuple[Input, str] | None = None  # the field a wedge burst typed into
         self._last_input = time.monotonic()
         self._data_version: int | None = None
+        self._program_due = True  # HQ may have sent a program since it was last read
         self._polling = False
         self._quit_asked = -QUIT_WINDOW
         self.program = loaded.config.program  # the program in use, as the till last read it
@@ -278,25 +279,33 @@ class TillApp(App[int]):
 
     @work(group="poll")
     async def _poll(self) -> None:
-        """Others' commits (a sync, a slip printed), the queue, a new program, the idle lock."""
+        """Others' commits (a sync, a slip printed), the queue, a new program, the idle lock.
+        The queue and the program are read again only after a commit: between commits only
+        the ages in the status line move on."""
         self._check_idle()
         if self._polling:
             return
         self._polling = True
         try:
-            version, queue = await self.watcher.call(
-                lambda t: (t.journal.data_version(), t.queue())
-            )
-            if not self.runner.busy:
+            version = await self.watcher.call(lambda t: t.journal.data_version())
+            changed = version != self._data_version
+            if changed:
+                queue = await self.watcher.call(lambda t: t.queue())
+                self._program_due = True
+            if self._program_due and not self.runner.busy:
                 program = await self.call(lambda t: t.take_new_program() and t.program)
+                self._program_due = False
                 if program:
                     self.program = program
         except LoyaltyError:
             return  # the database is busy: the next look will do
         finally:
             self._polling = False
+        if not changed:
+            self._refresh_status()
+            return
         self.post_message(QueueChanged(queue))
-        if self._data_version is not None and version != self._data_version:
+        if self._data_version is not None:
             self.screen.post_message(JournalChanged())
         self._data_version = version
 

@@ -117,4 +117,5 @@ class FormScreen(TillScreen):
         self.run_worker(self.submit(), exclusive=True, group="submit")
 
     async def submit(self) -> None:
+        """What the form does with its fields: each form says (enrol, staff, adjust, ...)."""
         raise NotImplementedError
