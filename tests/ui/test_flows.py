@@ -3,6 +3,9 @@ simulated printer over TCP and the simulated scanner over a pseudo-terminal."""
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import zxingcpp
 from PIL import Image
 from textual import events
@@ -33,7 +36,7 @@ async def test_sign_in_refuses_a_wrong_pin_in_one_sentence_then_signs_in(shop: S
         assert app.screen.query_one("#pin", Input).value == ""  # a PIN never stays on screen
         await pilot.press(*"1357", "enter")
         await until(pilot, lambda: screen_name(app) == "LookupScreen")
-        assert "Chris  AMS-01 T1" in app.status_text
+        assert "Chris  AMS-01 T1" in shown(app)
 
 
 async def test_lookup_by_phone_shows_balance_tier_and_rewards(shop: Shop) -> None:
@@ -270,14 +273,14 @@ async def test_f12_locks_and_another_cashier_can_sign_in(shop: Shop) -> None:
         await until(pilot, lambda: screen_name(app) == "SignInScreen")
         assert app.session is None
         await sign_in(pilot, "M1", MANAGER_PIN)
-        assert "Maria (mgr)" in app.status_text
+        assert "Maria (mgr)" in shown(app)
 
 
 async def test_the_printer_out_of_paper_mid_flow_shows_and_the_slip_waits(shop: Shop) -> None:
     app = shop.app()
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
-        await until(pilot, lambda: "Printer ok" in app.status_text, timeout=10)
+        await until(pilot, lambda: "Printer ok" in shown(app), timeout=10)
         shop.printer.wait_for_jobs(2, timeout=10)
         await find(pilot, PHONE)
         shop.printer.set_fault("paper_out")
@@ -285,12 +288,12 @@ async def test_the_printer_out_of_paper_mid_flow_shows_and_the_slip_waits(shop: 
         await until(pilot, lambda: "= 5 points" in shown(app))
         await pilot.press("enter")
         await until(pilot, lambda: "balance 355" in shown(app))  # the sale is recorded anyway
-        await until(pilot, lambda: "Printer NO PAPER" in app.status_text, timeout=10)
+        await until(pilot, lambda: "Printer NO PAPER" in shown(app), timeout=10)
         shop.printer.set_fault(None)
         await pilot.press("f5")  # the cashier asks for the balance: both slips come out
         jobs = shop.printer.wait_for_jobs(4, timeout=15)
         assert any("5.00" in j.text for j in jobs[2:])
-        await until(pilot, lambda: "Printer ok" in app.status_text, timeout=10)
+        await until(pilot, lambda: "Printer ok" in shown(app), timeout=10)
 
 
 async def test_help_lists_the_keys(shop: Shop) -> None:
@@ -302,6 +305,22 @@ async def test_help_lists_the_keys(shop: Shop) -> None:
         assert "F12 lock" in shown(app) and "F2 sale" in shown(app)
         await pilot.press("escape")
         await until(pilot, lambda: screen_name(app) == "LookupScreen")
+
+
+async def test_a_closed_screens_status_line_is_not_kept_alive(shop: Shop) -> None:
+    app = shop.app(background=False)  # nothing changes the status text: no HQ, no printer
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        closed: list[weakref.ref[object]] = []
+        for _ in range(5):
+            await pilot.press("f1")
+            await until(pilot, lambda: screen_name(app) == "HelpScreen")
+            closed.append(weakref.ref(app.screen.query_one("#status")))
+            await pilot.press("escape")
+            await until(pilot, lambda: screen_name(app) == "LookupScreen")
+        await pilot.pause()
+        gc.collect()
+        assert [ref() for ref in closed] == [None] * 5
 
 
 async def test_cancel_a_redemption_from_the_managers_menu(shop: Shop) -> None:

@@ -44,7 +44,7 @@ class TillScreen(Screen[object]):
         with Vertical(id="body"):
             yield from self.body()
         yield Notice(id="notice")
-        yield StatusBar(self.till.status_text, id="status")
+        yield StatusBar(self.till.status_text, self.till.status_changed, id="status")
         yield KeyLine(id="keys")
 
     def title_line(self) -> str:
