@@ -210,15 +210,17 @@ class TillApp(App[int]):
             while not isinstance(self.screen, LookupScreen) and len(self.screen_stack) > 2:
                 await self.pop_screen()
             # One member screen, kept between customers: building it anew for every
-            # scan costs a frame or more; only its content changes.
+            # scan costs a frame or more; only its content changes, before it is brought
+            # up, so that it is drawn once, with this member.
             if not self.is_screen_installed(MEMBER_SCREEN):
-                self.install_screen(MemberScreen(shown, since=since), MEMBER_SCREEN)
-                await self.push_screen(MEMBER_SCREEN)
+                self.install_screen(MemberScreen(shown), MEMBER_SCREEN)
             else:
-                await self.push_screen(MEMBER_SCREEN)
-                self.get_screen(MEMBER_SCREEN, MemberScreen).show(shown, since=since)
+                self.get_screen(MEMBER_SCREEN, MemberScreen).show(shown)
+            await self.push_screen(MEMBER_SCREEN)
         else:
-            self.screen.show(shown, since=since)
+            self.screen.show(shown)
+        if since is not None:  # the screen on top now draws the member next
+            self.screen.call_after_refresh(self.shown_after_scan, since)
         if say:
             self.screen.call_after_refresh(self._say, say, problem=False)
 

@@ -52,6 +52,21 @@ async def test_lookup_by_phone_shows_balance_tier_and_rewards(shop: Shop) -> Non
         assert "earn" in text and "+300" in text  # the history
 
 
+async def test_the_find_fields_cursor_rests_under_the_member_and_blinks_again_after(
+    shop: Shop,
+) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        field = app.screen.query_one(Input)
+        assert field.cursor_blink
+        await find(pilot, PHONE)
+        assert not field.cursor_blink  # under the member screen it would redraw it
+        await pilot.press("escape")
+        await until(pilot, lambda: screen_name(app) == "LookupScreen")
+        assert field.cursor_blink
+
+
 async def test_an_unknown_phone_is_offered_enrolment_or_a_sale_against_it(shop: Shop) -> None:
     app = shop.app(background=False)
     async with app.run_test(size=SIZE) as pilot:

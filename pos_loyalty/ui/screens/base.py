@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, ClassVar, TypeVar, cast
 
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -53,6 +54,18 @@ class TillScreen(Screen[object]):
 
     def body(self) -> Iterable[Widget]:
         return ()
+
+    # A field's cursor blinking under another screen redraws that screen twice a second,
+    # and a member scanned just after one of those frames waits up to two more for its own.
+    @on(events.ScreenSuspend)
+    def _fields_still(self) -> None:
+        for field in self.query(Input):
+            field.cursor_blink = False
+
+    @on(events.ScreenResume)
+    def _fields_blink(self) -> None:
+        for field in self.query(Input):
+            field.cursor_blink = True
 
     def keys_changed(self) -> None:
         """Draw the key line again (a key shown or hidden by ``check_action``)."""

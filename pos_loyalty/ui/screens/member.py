@@ -63,10 +63,9 @@ class MemberScreen(TillScreen):
         Binding("f9", "manager", "Manager"),
     ]
 
-    def __init__(self, shown: Shown, *, since: float | None = None) -> None:
+    def __init__(self, shown: Shown) -> None:
         super().__init__()
         self.shown = shown
-        self._since = since
         self._shown_at = 0.0
 
     def body(self) -> Iterable[Widget]:
@@ -74,16 +73,16 @@ class MemberScreen(TillScreen):
         yield History(id="history")
 
     def on_mount(self) -> None:
-        self.show(self.shown, since=self._since)
+        self.show(self.shown)
 
-    def show(self, shown: Shown, *, since: float | None = None) -> None:
-        """Draw the member; ``since`` (a scan's time) is when the cashier started waiting."""
+    def show(self, shown: Shown) -> None:
+        """Draw the member (on the next refresh, or when the screen is brought up)."""
         self.shown = shown
         self._shown_at = time.monotonic()
-        self.query_one(MemberPanel).show(shown.lines)
-        self.query_one(History).show(shown.rows)
-        if since is not None:
-            self.call_after_refresh(self.till.shown_after_scan, since)
+        for panel in self.query(MemberPanel):  # none yet before the screen is first shown
+            panel.show(shown.lines)
+        for history in self.query(History):
+            history.show(shown.rows)
 
     async def on_journal_changed(self, message: JournalChanged) -> None:
         ref = self.shown.ref

@@ -23,7 +23,7 @@ class History(Static):
             text.append("\n" + _line(row))
             count += 1
         self.row_count = count
-        self.update(text)
+        self.update(text, layout=False)  # its height is the screen's rest, whatever it holds
 
 
 def _line(cells: tuple[str, ...]) -> str:
