@@ -21,6 +21,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -31,7 +32,7 @@ import msgspec
 from pos_loyalty.clock import iso, utc_now
 from pos_loyalty.config import LoadedConfig, check_program
 from pos_loyalty.errors import ConfigError, LoyaltyError
-from pos_loyalty.journal import Event, Journal, StoredProgram
+from pos_loyalty.journal import EVENT_COLUMNS, Journal, StoredProgram
 from pos_loyalty.remote import SaleRef
 from pos_loyalty.words import plural
 
@@ -171,43 +172,68 @@ class Syncer:
         pushed = duplicates = 0
         failures = 0
         events = self.journal.events
-        while True:
-            acked = events.outbox().acked_seq
-            if on_progress:
-                on_progress(acked, events.last_seq(), None)
-            batch = events.after(acked, self.batch_size)
-            if not batch:
-                return PushSummary(pushed, duplicates, acked, 0)
-            try:
-                reply = self._send(batch)
-            except _Retry as retry:
-                failures += 1
-                events.sync_failed(retry.message, iso(self.clock()))
-                left = None if deadline is None else deadline - time.monotonic()
-                if (attempts is not None and failures >= attempts) or (
-                    left is not None and left <= 0
-                ):
-                    waiting = events.last_seq() - events.outbox().acked_seq
-                    verb = "waits" if waiting == 1 else "wait"
-                    raise HQUnreachable(
-                        f"{retry.message} {plural(waiting, 'event')} {verb} to be sent."
-                    ) from None
-                delay = backoff(failures, self.rng, retry.after)
+        with ThreadPoolExecutor(1, thread_name_prefix="push") as sender:
+            while True:
+                acked = events.outbox().acked_seq
                 if on_progress:
-                    on_progress(acked, events.last_seq(), f"{retry.message} Trying again.")
-                self.sleep(delay if left is None else min(delay, left))
-                continue
-            except _Gap as gap:
-                # HQ holds less than the till thought (restored from a backup): resend.
-                events.acknowledged(gap.expected - 1, iso(self.clock()))
-                continue
-            except SyncStopped as stopped:
-                events.sync_failed(stopped.message, iso(self.clock()))
-                raise
-            failures = 0
-            pushed += sum(1 for r in reply.results if r.status == "applied")
-            duplicates += sum(1 for r in reply.results if r.status == "duplicate")
-            events.acknowledged(reply.acked_seq, iso(self.clock()))
+                    on_progress(acked, events.last_seq(), None)
+                batch = self._batch(acked)
+                if not batch:
+                    return PushSummary(pushed, duplicates, acked, 0)
+                try:
+                    for reply, more in self._pushes(sender, batch):
+                        failures = 0
+                        pushed += sum(1 for r in reply.results if r.status == "applied")
+                        duplicates += sum(1 for r in reply.results if r.status == "duplicate")
+                        events.acknowledged(reply.acked_seq, iso(self.clock()))
+                        if more and on_progress:
+                            on_progress(reply.acked_seq, events.last_seq(), None)
+                except _Retry as retry:
+                    failures += 1
+                    events.sync_failed(retry.message, iso(self.clock()))
+                    left = None if deadline is None else deadline - time.monotonic()
+                    if (attempts is not None and failures >= attempts) or (
+                        left is not None and left <= 0
+                    ):
+                        waiting = events.last_seq() - events.outbox().acked_seq
+                        verb = "waits" if waiting == 1 else "wait"
+                        raise HQUnreachable(
+                            f"{retry.message} {plural(waiting, 'event')} {verb} to be sent."
+                        ) from None
+                    delay = backoff(failures, self.rng, retry.after)
+                    if on_progress:
+                        acked = events.outbox().acked_seq
+                        on_progress(acked, events.last_seq(), f"{retry.message} Trying again.")
+                    self.sleep(delay if left is None else min(delay, left))
+                except _Gap as gap:
+                    # HQ holds less than the till thought (restored from a backup): resend.
+                    events.acknowledged(gap.expected - 1, iso(self.clock()))
+                except SyncStopped as stopped:
+                    events.sync_failed(stopped.message, iso(self.clock()))
+                    raise
+
+    def _batch(self, after: int) -> list[WireEvent]:
+        """The next batch for HQ: up to ``batch_size`` events after ``after``, as stored."""
+        return wire_batch(self.journal, after, self.batch_size)
+
+    def _pushes(
+        self, sender: ThreadPoolExecutor, batch: list[WireEvent]
+    ) -> Iterator[tuple[PushReply, bool]]:
+        """HQ's replies to ``batch`` and to the batches after it, each with whether another
+        batch is on its way. One push is in flight at a time, in seq order, but while HQ
+        applies one, the till reads the next from its journal and writes the last reply's
+        acknowledgement, so neither side waits for the other. Ends at the end of the queue,
+        or at a reply that does not take its batch whole."""
+        sent = sender.submit(self._post, batch)
+        while True:
+            following = self._batch(batch[-1].seq)
+            reply = self._read(sent.result(), batch)
+            if not following or reply.acked_seq != batch[-1].seq:
+                yield reply, False
+                return
+            sent = sender.submit(self._post, following)
+            yield reply, True
+            batch = following
 
     def pull(self, *, attempts: int = 5, page: int = 500) -> int:
         """HQ's word on the members that changed since the last pull. A worker fetches the
@@ -409,25 +435,24 @@ class Syncer:
                 f"HQ's answer on {what} makes no sense; none of it was used."
             ) from None
 
-    def _send(self, batch: list[Event]) -> PushReply:
+    def _post(self, batch: list[WireEvent]) -> httpx.Response:
         journal = self.journal
         request = PushRequest(
             store_id=journal.store_id,
             terminal_id=journal.terminal_id,
             journal_id=journal.journal_id,
-            events=[_wire(e) for e in batch],
+            events=batch,
         )
         try:
-            response = self.client.post(
+            return self.client.post(
                 f"{API}/push",
                 content=msgspec.json.encode(request),
                 headers={"content-type": "application/json"},
             )
         except httpx.HTTPError as exc:
             raise _unreached(exc) from None
-        return self._read(response, batch)
 
-    def _read(self, response: httpx.Response, batch: list[Event]) -> PushReply:
+    def _read(self, response: httpx.Response, batch: list[WireEvent]) -> PushReply:
         status = response.status_code
         if status in (401, 403):
             raise SyncStopped(
@@ -530,27 +555,10 @@ def _retry_after(response: httpx.Response) -> float | None:
     return min(float(value), BACKOFF_CAP * 5) if value.isdigit() else None
 
 
-def _wire(event: Event) -> WireEvent:
-    return WireEvent(
-        seq=event.seq,
-        event_id=event.event_id,
-        store_id=event.store_id,
-        terminal_id=event.terminal_id,
-        kind=event.kind,
-        member_id=event.member_id,
-        phone=event.phone,
-        points=event.points,
-        amount=event.amount,
-        currency=event.currency,
-        ref_event_id=event.ref_event_id,
-        ruleset=event.ruleset,
-        detail=event.detail_text,
-        staff_id=event.staff_id,
-        created_at=event.created_at,
-        prev_hash=event.prev_hash,
-        hash=event.hash,
-        chain_version=event.chain_version,
-    )
+def wire_batch(journal: Journal, after: int, limit: int) -> list[WireEvent]:
+    """Up to ``limit`` of the journal's events after ``after``, as stored: what a push sends."""
+    rows = journal.events.stored_after(after, limit)
+    return [WireEvent(**dict(zip(EVENT_COLUMNS, row, strict=True))) for row in rows]
 
 
 __all__ = ["HQUnreachable", "PushSummary", "SyncStopped", "Syncer", "read_token"]

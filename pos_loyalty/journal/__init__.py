@@ -6,6 +6,7 @@ program).
 ``.staff``, ``.requests``, ``.program``) owns its tables and returns typed values.
 """
 
+from .events import COLUMNS as EVENT_COLUMNS
 from .events import Event, KindCount, NewEvent, Outbox
 from .members import Checkpoint, HQWord, MemberRecord, phone_key
 from .print_queue import DeviceState, PrintJob, QueueSummary
@@ -16,6 +17,7 @@ from .unit import Journal
 from .verify import ChainReport, verify_chain
 
 __all__ = [
+    "EVENT_COLUMNS",
     "SCHEMA_VERSION",
     "ChainReport",
     "Checkpoint",

@@ -219,8 +219,19 @@ class EventStore:
         return Outbox(*row) if row else Outbox(0, None, None)
 
     def after(self, seq: int, limit: int) -> list[Event]:
-        """Up to ``limit`` events after ``seq``, in order: the next batch for HQ."""
+        """Up to ``limit`` events after ``seq``, in order."""
         return self._all(f"{SELECT} WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))
+
+    def stored_after(self, seq: int, limit: int) -> list[tuple[Any, ...]]:
+        """Up to ``limit`` events after ``seq``, in order, as stored (``COLUMNS``) and checked
+        as ``from_row`` checks them: the next batch for HQ, which takes them as they are, so
+        no ``Event`` is built for it."""
+        rows = self.unit.conn.execute(
+            f"{SELECT} WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+        ).fetchall()
+        for row in rows:
+            _checked_detail(row)
+        return rows
 
     def acknowledged(self, acked_seq: int, at: str) -> None:
         """HQ's reply: it holds this terminal's events up to ``acked_seq`` (only ever from a
@@ -259,15 +270,25 @@ class EventStore:
 _DETAIL = COLUMNS.index("detail")
 
 
+_SEQ, _POINTS = COLUMNS.index("seq"), COLUMNS.index("points")
+
+
 def from_row(row: tuple[Any, ...]) -> Event:
     values = dict(zip(COLUMNS, row, strict=True))
     values["detail_text"] = row[_DETAIL]
-    try:
-        values["detail"] = json.loads(row[_DETAIL])
-    except (TypeError, ValueError):
-        values["detail"] = None
-    if not isinstance(values["detail"], dict) or type(values["points"]) is not int:
-        raise StorageError(
-            f"Event {values['seq']} in the till database is damaged; run `pos-loyalty verify`."
-        )
+    values["detail"] = _checked_detail(row)
     return Event(**values)
+
+
+def _checked_detail(row: tuple[Any, ...]) -> dict[str, Any]:
+    """A row's detail, read; a row no till writes (its detail not a JSON object, its points
+    not a whole number) is refused as damaged."""
+    try:
+        detail = json.loads(row[_DETAIL])
+    except (TypeError, ValueError):
+        detail = None
+    if not isinstance(detail, dict) or type(row[_POINTS]) is not int:
+        raise StorageError(
+            f"Event {row[_SEQ]} in the till database is damaged; run `pos-loyalty verify`."
+        )
+    return detail

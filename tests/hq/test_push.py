@@ -202,11 +202,10 @@ def test_a_batch_after_a_gap_is_refused_with_the_seq_hq_expects(make_synced_till
     sync(till, token)  # HQ holds #1-#3
     till.earn(ANNA, amount=2000)
     till.earn(ANNA, amount=3000)
-    from sync.daemon import _wire  # the wire form of a journal event, as the daemon sends it
+    from sync.daemon import wire_batch  # what the daemon sends
     from sync.protocol import PushRequest
 
-    events = till.journal.events
-    late = PushRequest("AMS-01", "T1", till.journal.journal_id, [_wire(events.by_seq(5))])
+    late = PushRequest("AMS-01", "T1", till.journal.journal_id, wire_batch(till.journal, 4, 1))
     reply = httpx.post(
         f"{hq.base}{API}/push",
         content=msgspec.json.encode(late),
