@@ -34,6 +34,8 @@ def test_each_event_vector_hashes_as_published(n):
     vector = VECTORS["events"][n]
     assert chain.hash_input(vector["fields"]) == vector["canonical"]
     assert chain.event_hash(vector["fields"]) == vector["hash"] == sha256(vector["canonical"])
+    stored = chain.canonical(vector["fields"]["detail"])  # as a journal holds it
+    assert chain.event_hash(vector["fields"], stored) == vector["hash"]
     # The same bytes from an implementation that is not ours:
     independent = rfc8785.dumps({**vector["fields"], "v": 1}).decode("utf-8")
     assert independent == vector["canonical"]
@@ -95,15 +97,23 @@ def test_property_hqs_quick_check_takes_canonical_text_and_its_value(value):
     assert chain.parse_canonical(text) == json.loads(text)
 
 
-@given(json_values, st.sampled_from(["spaces", "unsorted", "escaped", "float", "huge"]))
+CHANGES = ["spaces", "unsorted", "escaped", "ascii", "float", "exponent", "huge", "twice", "-0"]
+
+
+@given(json_values, st.sampled_from(CHANGES))
 def test_property_hqs_quick_check_refuses_what_is_not_canonical(value, change):
     """Text the full canonical check refuses, the quick one refuses too."""
+    tight = {"separators": (",", ":")}
     other = {
         "spaces": json.dumps(value),
-        "unsorted": json.dumps({"z": 1, "a": value}, separators=(",", ":")),
-        "escaped": json.dumps({"k": value, "é": "é"}, separators=(",", ":")),
-        "float": json.dumps({"a": value, "b": 1.5}, separators=(",", ":")),
-        "huge": json.dumps({"a": value, "b": 2**60}, separators=(",", ":")),
+        "unsorted": json.dumps({"z": 1, "a": value}, **tight),
+        "escaped": json.dumps({"k": value, "é": "é"}, **tight),
+        "ascii": json.dumps({"k": value}, ensure_ascii=True, sort_keys=True, **tight),
+        "float": json.dumps({"a": value, "b": 1.5}, **tight),
+        "exponent": '{"a":' + json.dumps(value, sort_keys=True, **tight) + ',"b":1E5}',
+        "huge": json.dumps({"a": value, "b": 2**60}, **tight),
+        "twice": '{"a":' + json.dumps(value, sort_keys=True, **tight) + ',"a":1}',
+        "-0": '{"a":' + json.dumps(value, sort_keys=True, **tight) + ',"b":-0}',
     }[change]
     try:
         fully = chain.canonical(json.loads(other)) == other
@@ -124,3 +134,25 @@ def test_hqs_quick_check_orders_keys_beyond_the_bmp_as_rfc_8785_does():
     by_code_point = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     with pytest.raises(chain.NotCanonical):
         chain.parse_canonical(by_code_point)
+
+
+scalars = (
+    st.none()
+    | st.integers(-chain.SAFE_INTEGER, chain.SAFE_INTEGER)
+    | st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
+)
+
+
+@given(st.fixed_dictionaries({name: scalars for name in chain.FIELDS}), json_values)
+def test_property_the_quick_hash_is_the_hash_of_the_canonical_envelope(fields, detail):
+    """What the till and HQ hash (msgspec's encoding) is the published envelope's SHA-256."""
+    text = chain.canonical(detail)
+    fields = {**fields, "detail": detail}
+    assert chain.event_hash(fields, text) == sha256(chain.hash_input(fields, text))
+    assert chain.hash_input(fields, text) == rfc8785.dumps({**fields, "v": 1}).decode("utf-8")
+
+
+def test_a_lone_surrogate_is_refused_on_the_quick_path_too():
+    fields = {**VECTORS["events"][0]["fields"], "staff_id": "\ud800"}
+    with pytest.raises(chain.NotCanonical):
+        chain.event_hash(fields, chain.canonical(fields["detail"]))

@@ -22,6 +22,10 @@ CACHE_KIB = 64 * 1024  # each SQLite connection's page cache
 CHECKPOINT_PAGES = 10_000  # WAL pages before SQLite copies them back into the database
 
 
+class DuplicateKey(Exception):
+    """A row with a unique key the table already holds: the transaction is void."""
+
+
 class Tx(Protocol):
     """One open transaction."""
 
@@ -47,7 +51,8 @@ class Tx(Protocol):
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], then: str = ""
     ) -> None:
         """Insert ``rows`` into ``table`` (``then``: an ``ON CONFLICT`` clause), the fastest
-        way the database has: SQLite's prepared statement in a loop, PostgreSQL's COPY."""
+        way the database has: SQLite's prepared statement in a loop, PostgreSQL's COPY.
+        Raises ``DuplicateKey`` where a row's unique key is taken."""
 
 
 def _insert(table: str, columns: Sequence[str], then: str) -> str:
@@ -113,7 +118,12 @@ class _SQLiteTx:
     def bulk(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], then: str = ""
     ) -> None:
-        self.conn.executemany(_insert(table, columns, then), rows)
+        try:
+            self.conn.executemany(_insert(table, columns, then), rows)
+        except sqlite3.IntegrityError as exc:
+            if "UNIQUE" in str(exc):
+                raise DuplicateKey(table) from None
+            raise
 
 
 class SQLiteDatabase:
@@ -202,6 +212,16 @@ class _PostgresTx:
 
     def bulk(
         self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], then: str = ""
+    ) -> None:
+        from psycopg.errors import UniqueViolation
+
+        try:
+            self._bulk(table, columns, rows, then)
+        except UniqueViolation:
+            raise DuplicateKey(table) from None
+
+    def _bulk(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], then: str
     ) -> None:
         names = ", ".join(columns)
         target = table

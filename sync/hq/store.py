@@ -26,7 +26,7 @@ import msgspec
 
 from pos_loyalty import chain
 from pos_loyalty.clock import iso, utc_now
-from pos_loyalty.errors import LoyaltyError, NotAllowed
+from pos_loyalty.errors import LoyaltyError, NotAllowed, StorageError
 from pos_loyalty.rules.account import Ledger, advance, decode, encode, expiry_due
 from pos_loyalty.rules.program import Program, ruleset_version
 
@@ -43,7 +43,7 @@ from ..protocol import (
     Totals,
     WireEvent,
 )
-from .db import Database, Tx, insert_rows
+from .db import Database, DuplicateKey, Tx, insert_rows
 
 SCHEMA_VERSION = 2
 _DDL = (
@@ -217,9 +217,14 @@ class HQStore:
             raise NotAllowed("This token is another terminal's; a terminal pushes its own events.")
         now = iso(self.clock())
         try:
-            with self.db.transaction() as tx:
-                head = _locked_terminal(tx, terminal)
-                outcomes, seq, prev = self._apply(tx, head, request, now)
+            try:
+                with self.db.transaction() as tx:
+                    head = _locked_terminal(tx, terminal)
+                    outcomes, seq, prev = self._apply(tx, head, request, now)
+            except DuplicateKey:
+                # An id the store's events already hold: the unique key caught it in the
+                # insert, so no query looks for it on every push; which one is found now.
+                raise self._same_id_elsewhere(request) from None
         except PushRefused as refused:
             if refused.code == "conflict" and refused.event is not None:
                 self._keep_conflict(refused.event, refused.message, now)
@@ -300,7 +305,7 @@ class HQStore:
             details.append(detail)
             seq, prev = event.seq, event.hash
         if fresh:
-            self._same_id_elsewhere(tx, fresh)
+            _once_each(fresh)
             flags = self._store(tx, request.journal_id, fresh, now, details)
             outcomes += [
                 EventOutcome(e.event_id, e.seq, "applied", flags.get(e.event_id, [])) for e in fresh
@@ -325,20 +330,34 @@ class HQStore:
         )
         return {int(r[0]): (r[1], r[2]) for r in rows}
 
-    def _same_id_elsewhere(self, tx: Tx, events: list[WireEvent]) -> None:
-        condition, ids = tx.among("event_id", [e.event_id for e in events])
-        row = tx.one(
-            f"SELECT event_id, seq FROM events WHERE store_id = ? AND {condition} LIMIT 1",
-            (events[0].store_id, *ids),
-        )
-        if row is not None:
-            event = next(e for e in events if e.event_id == row[0])
-            raise PushRefused(
+    def _same_id_elsewhere(self, request: PushRequest) -> PushRefused:
+        """The conflict of a batch one of whose events has the id of an event HQ holds at
+        another place (another terminal, journal or seq) of the same store."""
+        events = request.events
+        with self.db.transaction() as tx:
+            condition, ids = tx.among("event_id", [e.event_id for e in events])
+            rows = tx.all(
+                f"SELECT event_id, terminal_id, journal_id, seq FROM events "
+                f"WHERE store_id = ? AND {condition}",
+                (events[0].store_id, *ids),
+            )
+        places = {row[0]: (row[1], row[2], int(row[3])) for row in rows}
+        for event in events:
+            place = places.get(event.event_id)
+            if place is None or place == (event.terminal_id, request.journal_id, event.seq):
+                continue
+            held = (
+                f"event #{place[2]}"
+                if place[0] == event.terminal_id
+                else (f"an event of terminal {place[0]}")
+            )
+            return PushRefused(
                 "conflict",
-                f"Event #{event.seq} has the id of event #{row[1]} HQ already holds; "
+                f"Event #{event.seq} has the id of {held} HQ already holds; "
                 "both are kept for review.",
                 event=event,
             )
+        raise StorageError("HQ could not store the batch (a key was taken); send it again.")
 
     def _store(
         self,
@@ -980,6 +999,20 @@ def _locked_terminal(tx: Tx, terminal: Terminal) -> Terminal:
     if row is None:
         raise NotAllowed("This terminal's token was revoked.")
     return Terminal(*row)
+
+
+def _once_each(events: list[WireEvent]) -> None:
+    """An event id twice in one batch is a conflict, as it is with one HQ already holds."""
+    seen: dict[str, int] = {}
+    for event in events:
+        first = seen.setdefault(event.event_id, event.seq)
+        if first != event.seq:
+            raise PushRefused(
+                "conflict",
+                f"Event #{event.seq} has the id of event #{first} of the same batch; "
+                "it is kept for review.",
+                event=event,
+            )
 
 
 def _chain_problem(event: WireEvent, link: str | None) -> str | None:

@@ -245,3 +245,65 @@ def test_a_fork_of_the_tills_chain_is_a_conflict_never_an_overwrite(make_synced_
     [(_, _, seq, _, reason, _)] = hq.store.review()
     assert seq == 3 and reason.startswith("conflict")
     restored.close()
+
+
+def _by_hand(hq, till, token: str, events: list) -> httpx.Response:
+    from sync.protocol import PushRequest
+
+    request = PushRequest("AMS-01", "T1", till.journal.journal_id, events)
+    return httpx.post(
+        f"{hq.base}{API}/push",
+        content=msgspec.json.encode(request),
+        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+    )
+
+
+def _with_id(event, event_id: str):
+    """``event`` under another id, hashed again: a chain-valid event reusing an id."""
+    from pos_loyalty import chain
+
+    fields = {name: getattr(event, name) for name in chain.FIELDS}
+    fields.update(event_id=event_id, detail=json.loads(event.detail))
+    digest = chain.event_hash(fields, event.detail)
+    return msgspec.structs.replace(event, event_id=event_id, hash=digest)
+
+
+def test_an_event_reusing_the_id_of_one_hq_holds_is_a_conflict_not_a_second_sale(
+    make_synced_till, hq
+):
+    from sync.daemon import wire_batch
+
+    till, token = make_synced_till()
+    member = till.enroll("0612345678").member
+    till.earn(ANNA, amount=10000)
+    sync(till, token)  # HQ holds #1-#3
+    till.earn(ANNA, amount=2000)
+    [second] = wire_batch(till.journal, 1, 1)
+    [fourth] = wire_batch(till.journal, 3, 1)
+    reply = _by_hand(hq, till, token, [_with_id(fourth, second.event_id)])
+    assert reply.status_code == 409
+    assert reply.json()["error"] == {
+        "code": "conflict",
+        "message": "Event #4 has the id of event #2 HQ already holds; both are kept for review.",
+    }
+    assert hq.store.event_count() == 3 and hq_balance(hq, member.member_id) == 150
+    [(_, _, seq, event_id, reason, _)] = hq.store.review()
+    assert (seq, event_id) == (4, second.event_id) and reason.startswith("conflict")
+    assert sync(till, token).acked_seq == 4  # the till's own #4 is taken as it is
+    assert hq_balance(hq, member.member_id) == 170
+
+
+def test_one_id_twice_in_a_batch_is_a_conflict_and_none_of_the_batch_applies(make_synced_till, hq):
+    from sync.daemon import wire_batch
+
+    till, token = make_synced_till()
+    till.enroll("0612345678")
+    till.earn(ANNA, amount=10000)
+    till.earn(ANNA, amount=2000)
+    first, *middle, last = wire_batch(till.journal, 0, 4)
+    reply = _by_hand(hq, till, token, [first, *middle, _with_id(last, middle[-1].event_id)])
+    assert reply.status_code == 409
+    assert reply.json()["error"]["message"] == (
+        "Event #4 has the id of event #3 of the same batch; it is kept for review."
+    )
+    assert hq.store.event_count() == 0
