@@ -22,6 +22,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 from textual.signal import Signal
+from textual.timer import Timer
 from textual.widgets import Input
 
 from ..clock import utc_now
@@ -41,6 +42,7 @@ T = TypeVar("T")
 POLL_SECONDS = 0.5  # how often the screen looks for others' commits and the queue
 QUIT_WINDOW = 3.0  # seconds in which a second Ctrl+Q quits
 MEMBER_SCREEN = "member"
+HOLD_SECONDS = 0.25  # the longest keys typed after an Enter wait for the screen to move on
 
 
 class TillApp(App[int]):
@@ -86,6 +88,8 @@ class TillApp(App[int]):
             )
         self._wedge = WedgeDetector(self.config.ui.wedge_gap_ms / 1000)
         self._burst_from: tuple[Input, str] | None = None  # the field a wedge burst typed into
+        self._held_keys: list[events.Key] | None = None  # typed after an Enter, not yet given
+        self._hold_timer: Timer | None = None
         self._last_input = time.monotonic()
         self._data_version: int | None = None
         self._program_due = True  # HQ may have sent a program since it was last read
@@ -148,9 +152,39 @@ class TillApp(App[int]):
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key | events.MouseDown) and not event.is_forwarded:
             self._last_input = time.monotonic()
-        if isinstance(event, events.Key) and not event.is_forwarded and self._wedge_scan(event):
-            return
-        await super().on_event(event)
+        if not isinstance(event, events.Key) or event.is_forwarded:
+            await super().on_event(event)
+        elif self._held_keys is not None:
+            self._held_keys.append(event)
+        elif not self._wedge_scan(event):
+            field = self.focused if event.key == "enter" else None
+            await super().on_event(event)
+            if isinstance(field, Input):
+                self._hold_keys()
+
+    def _hold_keys(self) -> None:
+        """Keys that arrive in one read (a paste, a slow link) are queued before the field
+        they follow has taken its Enter, and the screen moves the focus only once it has:
+        so the keys after an Enter in a field wait until the screen has heard of it, then
+        go to wherever the focus is then."""
+        self._held_keys = []
+        self._hold_timer = self.set_timer(HOLD_SECONDS, self._give_held_keys)
+
+    def on_input_submitted(self) -> None:
+        # Bubbled up from the screen: it has done what the Enter asked (moved the focus).
+        if self._held_keys is not None:
+            self.call_later(self._give_held_keys)
+
+    async def _give_held_keys(self) -> None:
+        held, self._held_keys = self._held_keys or [], None
+        if self._hold_timer is not None:
+            self._hold_timer.stop()
+            self._hold_timer = None
+        for n, key in enumerate(held):
+            if self._held_keys is not None:  # an Enter among them holds the rest again
+                self._held_keys += held[n:]
+                return
+            await self.on_event(key)
 
     def _wedge_scan(self, event: events.Key) -> bool:
         """A member code typed by a wedge scanner, wherever the focus is: taken back out of

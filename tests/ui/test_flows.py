@@ -39,6 +39,22 @@ async def test_sign_in_refuses_a_wrong_pin_in_one_sentence_then_signs_in(shop: S
         assert "Chris  AMS-01 T1" in shown(app)
 
 
+async def test_keys_typed_ahead_past_an_enter_go_to_the_next_field(shop: Shop) -> None:
+    """A paste, or keys over a slow link, arrive in one read: what follows an Enter belongs
+    to the field the Enter moves to, not to the one it left."""
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.focused, Input))
+        for ch in "C7":
+            app.post_message(events.Key(ch, ch))
+        app.post_message(events.Key("enter", "\r"))
+        for ch in "1357":
+            app.post_message(events.Key(ch, ch))
+        app.post_message(events.Key("enter", "\r"))
+        await until(pilot, lambda: screen_name(app) == "LookupScreen")
+        assert "Chris  AMS-01 T1" in shown(app)
+
+
 async def test_lookup_by_phone_shows_balance_tier_and_rewards(shop: Shop) -> None:
     app = shop.app(background=False)
     async with app.run_test(size=SIZE) as pilot:
