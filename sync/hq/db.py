@@ -267,7 +267,7 @@ class PostgresDatabase:
 
 
 def _pg(sql: str) -> str:
-    return sql.replace("?", "%s")
+    return sql.replace("%", "%%").replace("?", "%s")  # a literal % (LIKE) is not a placeholder
 
 
 def _without_password(url: str) -> str:

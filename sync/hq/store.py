@@ -19,6 +19,7 @@ import hashlib
 import json
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from pos_loyalty import chain
 from pos_loyalty.clock import iso, utc_now
 from pos_loyalty.errors import LoyaltyError, NotAllowed, StorageError
 from pos_loyalty.rules.account import Ledger, advance, decode, encode, expiry_due
+from pos_loyalty.rules.lots import Lot
 from pos_loyalty.rules.program import Program, ruleset_version
 
 from ..protocol import (
@@ -44,8 +46,11 @@ from ..protocol import (
     WireEvent,
 )
 from .db import Database, DuplicateKey, Tx, insert_rows
+from .lots import DDL as LOTS_DDL
+from .lots import TrackedShelf, lots_of, move_lots_out, with_lots, write_lots
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+_OF_PHONE = "member_key LIKE 'tel:%'"  # an account of a phone no member holds yet
 _DDL = (
     "CREATE TABLE IF NOT EXISTS hq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     # A terminal: its token (only a hash of it), the journal it speaks for, its chain head.
@@ -63,12 +68,21 @@ _DDL = (
     "prev_hash TEXT NOT NULL, hash TEXT NOT NULL, chain_version BIGINT NOT NULL, "
     "member_key TEXT NOT NULL, received_at TEXT NOT NULL, "
     "PRIMARY KEY (store_id, terminal_id, journal_id, seq))",
-    "CREATE UNIQUE INDEX IF NOT EXISTS events_id ON events (store_id, event_id)",
+    # Dedup for good, by id within the store (for Citus: docs/SCALING.md), and an event by
+    # id from any till (a refund at another till): one index, as each is a random key that
+    # every event writes a page of.
+    "CREATE UNIQUE INDEX IF NOT EXISTS events_once ON events (event_id, store_id)",
     "CREATE INDEX IF NOT EXISTS events_created ON events (created_at)",  # a day's figures
-    "CREATE INDEX IF NOT EXISTS events_member ON events (member_key)",  # a member's events
-    # An event by id from any till, and its reversals: a refund at another till.
-    "CREATE INDEX IF NOT EXISTS events_by_id ON events (event_id)",
-    "CREATE INDEX IF NOT EXISTS events_ref ON events (ref_event_id)",
+    # The events of a phone's own account, to hand over when a member enrols with the phone:
+    # only those events are indexed, so the others write no page of it.
+    f"CREATE INDEX IF NOT EXISTS events_of_phones ON events (member_key) WHERE {_OF_PHONE}",
+    "CREATE INDEX IF NOT EXISTS events_reversals ON events (ref_event_id) "
+    "WHERE ref_event_id IS NOT NULL",
+    # Schema 2's indexes, which these replace.
+    "DROP INDEX IF EXISTS events_id",
+    "DROP INDEX IF EXISTS events_member",
+    "DROP INDEX IF EXISTS events_by_id",
+    "DROP INDEX IF EXISTS events_ref",
     # Each member's account: the fold of every event of theirs HQ holds, and its version.
     "CREATE TABLE IF NOT EXISTS accounts (member_key TEXT PRIMARY KEY, member_id TEXT, "
     "phone TEXT, name TEXT, version BIGINT NOT NULL, ledger TEXT NOT NULL, "
@@ -82,6 +96,7 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS account_terminals (member_key TEXT NOT NULL, "
     "store_id TEXT NOT NULL, terminal_id TEXT NOT NULL, through_seq BIGINT NOT NULL, "
     "PRIMARY KEY (member_key, store_id, terminal_id))",
+    LOTS_DDL,  # each account's lots, a row each (sync/hq/lots.py)
     # What a person at HQ must look at: conflicts (both versions kept) and flagged events.
     # Every program HQ has served, by ruleset name: what the events name, kept for audit.
     "CREATE TABLE IF NOT EXISTS programs (ruleset TEXT PRIMARY KEY, program TEXT NOT NULL, "
@@ -150,6 +165,8 @@ class HQStore:
             row = tx.one("SELECT value FROM hq_meta WHERE key = 'schema_version'")
             if row is not None and int(row[0]) < 2:  # a member enrolled twice, merged
                 tx.run("ALTER TABLE accounts ADD COLUMN merged_into TEXT")
+            if row is not None and int(row[0]) < 3:  # lots a row each
+                move_lots_out(tx)
             tx.run(
                 "INSERT INTO hq_meta (key, value) VALUES ('schema_version', ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -510,19 +527,30 @@ class HQStore:
             )
             member_ids[key] = member_ids.get(key) or (event.member_id if own else None)
             through[key] = (event.store_id, event.terminal_id, event.seq)
+        # Only an account that spends or gives back points needs the lots it holds; an
+        # earn adds a lot of its own.
+        lots = lots_of(
+            tx,
+            [k for k, folded in batch.items() if any(_reads_lots(r) for _, r in folded)],
+        )
+        shelves = {k: TrackedShelf(lots.get(k, ())) for k in members}
         for key, folded in batch.items():
+            shelf = shelves[key]
             if all(received.points >= 0 for _, received in folded):
                 # Nothing here can overdraw: the member's events in one call of the fold.
-                ledgers[key] = advance(ledgers[key], [r for _, r in folded], at, self.program)
+                ledgers[key] = advance(
+                    ledgers[key], [r for _, r in folded], at, self.program, shelf=shelf
+                )
                 continue
             for event, received in folded:  # one at a time, to flag the one that overdraws
                 before = ledgers[key].deficit
-                ledgers[key] = advance(ledgers[key], [received], at, self.program)
+                ledgers[key] = advance(ledgers[key], [received], at, self.program, shelf=shelf)
                 if ledgers[key].deficit > before:
                     flags.setdefault(event.event_id, []).append("overdraft")
                     review.append(
                         (event.store_id, event.terminal_id, event.seq, event.event_id, "overdraft")
                     )
+        write_lots(tx, shelves)
         first = _next_changes(tx, len(members))
         insert_rows(
             tx,
@@ -591,8 +619,10 @@ class HQStore:
                 details: list[dict[str, Any]] = []
                 seq = head.head_seq
                 prev = head.head_hash or chain.genesis(journal_id, HQ_STORE, HQ_TERMINAL)
-                for _, member_id, phone, ledger in rows:
-                    due, draws = expiry_due(decode(ledger), at, self.program)
+                lots = lots_of(tx, [r[0] for r in rows])
+                for key, member_id, phone, ledger in rows:
+                    whole = with_lots(decode(ledger), lots.get(key, ()))
+                    due, draws = expiry_due(whole, at, self.program)
                     if due <= 0:
                         continue
                     detail = {
@@ -678,7 +708,8 @@ class HQStore:
                 "ORDER BY a.change_seq LIMIT ?",
                 (*args, *((terminal.store_id,) if only_store else ()), limit),
             )
-        return [_snapshot(r) for r in rows], int(rows[-1][6]) if rows else since
+            snapshots = _snapshots(tx, rows)
+        return snapshots, int(rows[-1][6]) if rows else since
 
     def find_member(
         self, asker: Terminal, *, member_id: str | None = None, phone: str | None = None
@@ -700,7 +731,7 @@ class HQStore:
                 )
             if rows and rows[0][8]:
                 rows += tx.all(f"{_SNAPSHOTS} WHERE a.member_key = ?", (*view, rows[0][8]))
-        return [_snapshot(r) for r in rows]
+            return _snapshots(tx, rows)
 
     def find_event(
         self,
@@ -736,9 +767,12 @@ class HQStore:
                 "WHERE ref_event_id = ? AND kind = 'reverse' ORDER BY created_at",
                 (event.event_id,),
             )
-            member = tx.one(
-                f"{_SNAPSHOTS} WHERE a.member_key = ? AND a.member_id IS NOT NULL",
-                (asker.store_id, asker.terminal_id, row[-1]),
+            member = _snapshots(
+                tx,
+                tx.all(
+                    f"{_SNAPSHOTS} WHERE a.member_key = ? AND a.member_id IS NOT NULL",
+                    (asker.store_id, asker.terminal_id, row[-1]),
+                ),
             )
         return EventReply(
             event,
@@ -746,7 +780,7 @@ class HQStore:
                 ReversalInfo(r[0], int(r[1]), json.loads(r[2]).get("refund_amount"))
                 for r in reversals
             ],
-            _snapshot(member) if member else None,
+            member[0] if member else None,
         )
 
     def totals(self, terminal: Terminal, since: str, until: str) -> Totals:
@@ -835,7 +869,8 @@ class HQStore:
     def account(self, member_key: str) -> tuple[int, Ledger] | None:
         with self.db.transaction() as tx:
             row = tx.one("SELECT version, ledger FROM accounts WHERE member_key = ?", (member_key,))
-        return (int(row[0]), decode(row[1])) if row else None
+            lots = lots_of(tx, [member_key]).get(member_key, [])
+        return (int(row[0]), with_lots(decode(row[1]), lots)) if row else None
 
     def review(self) -> list[tuple[Any, ...]]:
         with self.db.transaction() as tx:
@@ -880,7 +915,7 @@ _EVENT_COLUMNS = (
 # A merged member carries what the one they are part of includes of the terminal's chain.
 _SNAPSHOTS = (
     "SELECT a.member_id, a.phone, a.name, a.version, a.ledger, a.updated_at, a.change_seq, "
-    "coalesce(t.through_seq, 0), a.merged_into FROM accounts a "
+    "coalesce(t.through_seq, 0), a.merged_into, a.member_key FROM accounts a "
     "LEFT JOIN account_terminals t ON t.member_key = coalesce(a.merged_into, a.member_key) "
     "AND t.store_id = ? AND t.terminal_id = ?"
 )
@@ -898,13 +933,20 @@ _ACCOUNT_COLUMNS = (
 )
 
 
-def _snapshot(row: tuple[Any, ...]) -> Snapshot:
+def _snapshots(tx: Tx, rows: list[tuple[Any, ...]]) -> list[Snapshot]:
+    """``_SNAPSHOTS`` rows as snapshots, each ledger with its lots, read in the same
+    transaction."""
+    lots = lots_of(tx, [r[9] for r in rows])
+    return [_snapshot(r, lots.get(r[9], ())) for r in rows]
+
+
+def _snapshot(row: tuple[Any, ...], lots: Sequence[Lot]) -> Snapshot:
     return Snapshot(
         member_id=row[0],
         phone=row[1],
         name=row[2],
         version=int(row[3]),
-        ledger=decode(row[4]),
+        ledger=with_lots(decode(row[4]), lots),
         updated_at=row[5],
         through_seq=int(row[7]),
         merged_into=row[8],
@@ -912,6 +954,11 @@ def _snapshot(row: tuple[Any, ...]) -> Snapshot:
 
 
 _BONUS_KINDS = ("welcome_bonus", "referral_bonus")
+
+
+def _reads_lots(event: _Received) -> bool:
+    """Whether folding ``event`` draws from or restores into lots the account holds."""
+    return event.points < 0 or (event.points > 0 and "restores" in event.detail)
 
 
 def _merged(tx: Tx, member_ids: list[str]) -> dict[str, str]:
@@ -963,7 +1010,11 @@ def _hand_over(tx: Tx, phone_key: str, member_key: str) -> None:
     """A phone's account becomes the member's who enrolled with that phone: its events and
     what it includes of each terminal's chain (the batch's own rows follow, later in each
     chain); the member's account row is written by the fold, from the phone's ledger."""
-    tx.run("UPDATE events SET member_key = ? WHERE member_key = ?", (member_key, phone_key))
+    tx.run(
+        f"UPDATE events SET member_key = ? WHERE member_key = ? AND {_OF_PHONE}",
+        (member_key, phone_key),
+    )
+    tx.run("UPDATE lots SET member_key = ? WHERE member_key = ?", (member_key, phone_key))
     tx.run(
         "UPDATE account_terminals SET member_key = ? WHERE member_key = ?",
         (member_key, phone_key),

@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+import msgspec  # noqa: E402
 from bench_sync import start_hq  # noqa: E402
 from conftest import config_text  # noqa: E402
 
@@ -111,8 +112,11 @@ def ledger(rng: random.Random, now: dt.datetime) -> Ledger:
     )
 
 
-def accounts(n: int, first_seq: int, seed: int = 7) -> Iterator[tuple[Any, ...]]:
-    """HQ's ``accounts`` rows of ``n`` members, with cursors ``first_seq`` onwards."""
+def accounts(
+    n: int, first_seq: int, seed: int = 7
+) -> Iterator[tuple[tuple[Any, ...], tuple[Lot, ...]]]:
+    """HQ's ``accounts`` rows of ``n`` members, with cursors ``first_seq`` onwards, each with
+    its lots (HQ keeps them a row each, beside the account)."""
     rng = random.Random(seed)
     now = utc_now()
     phones = rng.sample(range(10**7), n)
@@ -120,17 +124,18 @@ def accounts(n: int, first_seq: int, seed: int = 7) -> Iterator[tuple[Any, ...]]
         key = member_id(rng)  # 80 random bits: no two alike among a few million
         held = ledger(rng, now)
         name = f"{rng.choice(FIRST)} {rng.choice(LAST)}" if rng.random() < 0.8 else None
-        yield (
+        row = (
             key,
             key,
             f"+3161{phone:07d}",
             name,
             rng.randrange(1, 40),
-            encode(held).decode(),
+            encode(msgspec.structs.replace(held, lots=())).decode(),
             held.balance,
             held.last_activity,
             first_seq + k,
         )
+        yield row, held.lots
 
 
 def build_directory(store: HQStore, n: int) -> None:
@@ -140,8 +145,15 @@ def build_directory(store: HQStore, n: int) -> None:
     with store.db.transaction() as tx:
         first = _next_changes(tx, n)
         rows = accounts(n, first)
-        while chunk := list(itertools.islice(rows, CHUNK)):
+        while pairs := list(itertools.islice(rows, CHUNK)):
+            chunk = [row for row, _ in pairs]
             insert_rows(tx, "accounts", ACCOUNT_COLUMNS, chunk)
+            insert_rows(
+                tx,
+                "lots",
+                ("member_key", *Lot.__struct_fields__),
+                [(row[0], *msgspec.structs.astuple(lot)) for row, lots in pairs for lot in lots],
+            )
             insert_rows(
                 tx,
                 "account_terminals",
