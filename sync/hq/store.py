@@ -90,6 +90,9 @@ _DDL = (
     "merged_into TEXT)",
     # The directory's cursor: accounts by the order their changes committed.
     "CREATE INDEX IF NOT EXISTS accounts_changes ON accounts (change_seq)",
+    # The few members merged into another: each push asks whether its members are.
+    "CREATE INDEX IF NOT EXISTS accounts_merged ON accounts (member_key) "
+    "WHERE merged_into IS NOT NULL",
     # Who holds a phone: where an event recorded against the phone alone belongs.
     "CREATE INDEX IF NOT EXISTS accounts_phone ON accounts (phone)",
     # For each member and terminal, the last of that terminal's events the account includes.
