@@ -24,6 +24,7 @@ from textual.message import Message
 from textual.signal import Signal
 from textual.timer import Timer
 from textual.widgets import Input
+from textual.worker import Worker
 
 from ..clock import utc_now
 from ..config import LoadedConfig
@@ -42,7 +43,8 @@ T = TypeVar("T")
 POLL_SECONDS = 0.5  # how often the screen looks for others' commits and the queue
 QUIT_WINDOW = 3.0  # seconds in which a second Ctrl+Q quits
 MEMBER_SCREEN = "member"
-HOLD_SECONDS = 0.25  # the longest keys typed after an Enter wait for the screen to move on
+HOLD_SECONDS = 0.25  # how long keys typed after an Enter wait for the screen to move on
+HOLD_MOST = 3.0  # ... and, while a member is being looked up, the longest they wait at all
 
 
 class TillApp(App[int]):
@@ -90,6 +92,8 @@ class TillApp(App[int]):
         self._burst_from: tuple[Input, str] | None = None  # the field a wedge burst typed into
         self._held_keys: list[events.Key] | None = None  # typed after an Enter, not yet given
         self._hold_timer: Timer | None = None
+        self._held_since = 0.0
+        self._opening: Worker[None] | None = None  # the lookup the cashier waits for
         self._last_input = time.monotonic()
         self._data_version: int | None = None
         self._program_due = True  # HQ may have sent a program since it was last read
@@ -165,15 +169,23 @@ class TillApp(App[int]):
     def _hold_keys(self) -> None:
         """Keys that arrive in one read (a paste, a slow link) are queued before the field
         they follow has taken its Enter, and the screen moves the focus only once it has:
-        so the keys after an Enter in a field wait until the screen has heard of it, then
-        go to wherever the focus is then."""
+        so the keys after an Enter in a field wait until the screen has heard of it (and
+        has shown the member it asked for), then go to wherever the focus is then."""
         self._held_keys = []
-        self._hold_timer = self.set_timer(HOLD_SECONDS, self._give_held_keys)
+        self._held_since = time.monotonic()
+        self._hold_timer = self.set_timer(HOLD_SECONDS, self._hold_expired)
 
     def on_input_submitted(self) -> None:
-        # Bubbled up from the screen: it has done what the Enter asked (moved the focus).
-        if self._held_keys is not None:
+        # Bubbled up from the screen: it has done what the Enter asked (moved the focus, or
+        # started a lookup, whose end gives the keys).
+        if self._held_keys is not None and self._opening is None:
             self.call_later(self._give_held_keys)
+
+    async def _hold_expired(self) -> None:
+        if self._opening is not None and time.monotonic() - self._held_since < HOLD_MOST:
+            self._hold_timer = self.set_timer(HOLD_SECONDS, self._hold_expired)
+        else:
+            await self._give_held_keys()
 
     async def _give_held_keys(self) -> None:
         held, self._held_keys = self._held_keys or [], None
@@ -216,9 +228,20 @@ class TillApp(App[int]):
         else:
             self.open_member(MemberRef(code=message.code), since=message.time)
 
+    def open_member(self, ref: MemberRef, since: float | None = None) -> None:
+        """Look the member up and show them; keys typed after the Enter that asked wait
+        until they are shown (or the answer is), and then act on that screen."""
+        self._opening = self._open_member(ref, since)
+
     @work(exclusive=True, group="open-member")
-    async def open_member(self, ref: MemberRef, since: float | None = None) -> None:
+    async def _open_member(self, ref: MemberRef, since: float | None) -> None:
         await self.show_member(ref, since=since)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is self._opening and event.worker.is_finished:
+            self._opening = None
+            if self._held_keys is not None:
+                self.call_later(self._give_held_keys)
 
     async def show_member(
         self, ref: MemberRef, *, since: float | None = None, say: str | None = None

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 from hq.conftest import sync
+from textual import events
 from textual.widgets import Static
 
 from pos_loyalty.service import MemberRef, Till
@@ -97,3 +98,38 @@ async def test_a_sync_changes_the_member_on_screen(
         sync(two, token_two)
         sync(one, token_one)  # another connection to T1's journal: HQ's word arrives
         await until(pilot, lambda: "Balance 150 points: confirmed 150" in shown(app))
+
+
+async def test_a_key_typed_ahead_past_a_slow_lookup_acts_on_the_member_it_opens(
+    make_synced_till: MakeTill, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """F2 pasted right after a phone's Enter is the member screen's F2 (a sale), not the
+    find screen's (enrol), while the till asks HQ for a phone only another till knows."""
+    from sync.fault_proxy import FaultProxy
+
+    other, other_token = make_synced_till("T2")
+    other.enroll(PHONE, name="Anna")
+    sync(other, other_token)  # HQ knows Anna; this till does not
+    till, token = make_synced_till()
+    monkeypatch.setenv(TOKEN_ENV, token)
+    staff(till)
+    sync(till, token)  # online: the till asks HQ for a member it has not seen
+    assert till.source is not None
+    hq_url = till.source.config.hq.url
+    host, port = hq_url.removeprefix("http://").split(":")
+    with FaultProxy((host, int(port))) as slow:
+        slow.inject("delay", times=5, seconds=0.3)  # HQ answers, but not at once
+        text = till.source.path.read_text().replace(hq_url, slow.url)
+        till.source.path.write_text(text)
+        from pos_loyalty import config as config_mod
+
+        app = TillApp(config_mod.load(str(till.source.path)), clock=till.clock, background=False)
+        async with app.run_test(size=SIZE) as pilot:
+            await sign_in(pilot)
+            for ch in PHONE.replace(" ", ""):
+                app.post_message(events.Key(ch, ch))
+            app.post_message(events.Key("enter", "\r"))
+            app.post_message(events.Key("f2", None))
+            await until(pilot, lambda: screen_name(app) == "EarnScreen")
+            assert type(app.screen_stack[-2]).__name__ == "MemberScreen"
+            assert "Anna" in shown(app)
