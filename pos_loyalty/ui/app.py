@@ -282,6 +282,8 @@ class TillApp(App[int]):
             self.screen.call_after_refresh(self._say, say, problem=False)
 
     def _say(self, sentence: str, *, problem: bool = True) -> None:
+        if not self.screen_stack:  # the app is closing: a late answer has nobody to tell
+            return
         say = getattr(self.screen, "say", None)
         if say is not None:
             say(sentence, problem=problem)

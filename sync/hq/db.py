@@ -70,7 +70,9 @@ def insert_rows(
 class Database(Protocol):
     kind: str  # "sqlite" or "postgresql"
 
-    def transaction(self) -> contextlib.AbstractContextManager[Tx]: ...
+    def transaction(self, *, snapshot: bool = False) -> contextlib.AbstractContextManager[Tx]:
+        """One transaction; ``snapshot``: every statement in it reads the same committed
+        state (a read of several statements that must agree, without locking rows)."""
 
     def close(self) -> None: ...
 
@@ -159,9 +161,9 @@ class SQLiteDatabase:
         return conn
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, snapshot: bool = False) -> Iterator[Tx]:
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")  # one writer at a time: a snapshot in any case
         try:
             yield _SQLiteTx(conn)
         except BaseException:
@@ -258,8 +260,10 @@ class PostgresDatabase:
             raise StorageError(f"HQ cannot reach the database {shown} ({exc}).") from None
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[Tx]:
+    def transaction(self, *, snapshot: bool = False) -> Iterator[Tx]:
         with self.pool.connection() as conn, conn.transaction():
+            if snapshot:  # else each statement sees what committed before it began
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             yield _PostgresTx(conn)
 
     def close(self) -> None:

@@ -705,7 +705,7 @@ class HQStore:
             else ""
         )
         args: tuple[Any, ...] = (terminal.store_id, terminal.terminal_id, since)
-        with self.db.transaction() as tx:
+        with self.db.transaction(snapshot=True) as tx:
             rows = tx.all(
                 f"{_SNAPSHOTS} WHERE a.change_seq > ? AND a.member_id IS NOT NULL{only_store} "
                 "ORDER BY a.change_seq LIMIT ?",
@@ -719,7 +719,7 @@ class HQStore:
     ) -> list[Snapshot]:
         """A member by id or by phone, as the asker's directory would give them; for an
         enrolment merged into another, that member follows. Empty when HQ knows none."""
-        with self.db.transaction() as tx:
+        with self.db.transaction(snapshot=True) as tx:
             view = (asker.store_id, asker.terminal_id)
             if member_id is not None:
                 rows = tx.all(
@@ -748,7 +748,7 @@ class HQStore:
         tills, in each one's current chain), every reversal of it, and its member's account
         as the asker's directory would give it: all read in one transaction."""
         columns = ", ".join(f"e.{c}" for c in _WIRE_COLUMNS)
-        with self.db.transaction() as tx:
+        with self.db.transaction(snapshot=True) as tx:
             if event_id is not None:
                 row = tx.one(
                     f"SELECT {columns}, e.member_key FROM events e WHERE e.event_id = ? LIMIT 1",
@@ -790,7 +790,7 @@ class HQStore:
         """The chain's figures from ``since`` until ``until`` (events by kind, chain-wide and
         in the terminal's store) and every account's outstanding points, read as one
         snapshot."""
-        with self.db.transaction() as tx:
+        with self.db.transaction(snapshot=True) as tx:
             kinds = tx.all(
                 # A merged member's bonus is kept as sent but counted nothing (bonus_once).
                 "SELECT store_id, kind, count(*), coalesce(sum(CASE WHEN EXISTS (SELECT 1 "
@@ -870,7 +870,7 @@ class HQStore:
     # -- reading -------------------------------------------------------------------------------
 
     def account(self, member_key: str) -> tuple[int, Ledger] | None:
-        with self.db.transaction() as tx:
+        with self.db.transaction(snapshot=True) as tx:
             row = tx.one("SELECT version, ledger FROM accounts WHERE member_key = ?", (member_key,))
             lots = lots_of(tx, [member_key]).get(member_key, [])
         return (int(row[0]), with_lots(decode(row[1]), lots)) if row else None
@@ -938,7 +938,7 @@ _ACCOUNT_COLUMNS = (
 
 def _snapshots(tx: Tx, rows: list[tuple[Any, ...]]) -> list[Snapshot]:
     """``_SNAPSHOTS`` rows as snapshots, each ledger with its lots, read in the same
-    transaction."""
+    snapshot (``transaction(snapshot=True)``, or with the accounts locked)."""
     lots = lots_of(tx, [r[9] for r in rows])
     return [_snapshot(r, lots.get(r[9], ())) for r in rows]
 
