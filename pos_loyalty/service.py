@@ -52,7 +52,13 @@ from .remote import NeedsHQ, Remote, RemoteEvent, Reversal, SaleRef
 from .reports import QueueStatus, queue_status
 from .rules.account import SPENDS, Account, Purchase, membership_at, settle
 from .rules.earn import BasketLine, Earned, build_basket, compute_earn
-from .rules.guards import check_offline_cap, check_reversal, check_spend, check_velocity
+from .rules.guards import (
+    check_earn,
+    check_offline_cap,
+    check_reversal,
+    check_spend,
+    check_velocity,
+)
 from .rules.lots import plan_draws
 from .rules.points import MAX_POINTS
 from .rules.program import Program, ruleset_version
@@ -471,6 +477,7 @@ class Till:
             basket = build_basket(self.program, self.currency, amount, _lines(lines))
             over = check_velocity(self.program, account.transactions_today, manager is not None)
             earned = self._earned(basket, account, now)
+            check_earn(self.program, earned.points, manager is not None)
             detail: dict[str, Any] = {"lines": list(earned.lines), "breakdown": earned.breakdown}
             if earned.points:
                 detail["lot"] = self._lot(now, held=True)

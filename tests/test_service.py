@@ -177,6 +177,20 @@ def test_too_many_transactions_a_day_flags_the_member_and_needs_a_manager(make_t
     till.earn(ANNA, amount=100)  # a new day in the store's time zone
 
 
+def test_a_sale_far_above_the_usual_needs_a_manager_and_writes_nothing_until(make_till):
+    till = make_till(earn_manager_limit=1000, **NO_BONUS)
+    till.enroll("0612345678")
+    assert till.earn(ANNA, amount=100000).event.points == 1000  # at the limit: a sale
+    before = till.journal.events.last_seq()
+    with pytest.raises(NeedsManager, match="would earn 12500 points, above the 1000-point limit"):
+        till.earn(ANNA, amount=1000000)  # 10,000.00 typed for 100.00 (Silver now: ×1.25)
+    assert nothing_written(till, before)
+    approved = till.earn(ANNA, amount=1000000, approval=manager(till), reason="a TV")
+    assert approved.event.points == 12500
+    assert approved.event.detail["approved_by"] == "M1"
+    assert approved.event.detail["approval_reason"] == "a TV"
+
+
 def test_large_reversal_needs_a_manager(make_till):
     till = make_till(reversal_manager_limit=100, **NO_BONUS)
     till.enroll("0612345678")

@@ -1,4 +1,5 @@
-"""The till's checks before points leave an account: balance, minimum, offline cap, velocity."""
+"""The till's checks before points move: balance, minimum, offline cap, velocity, and the
+limits above which a manager must approve a sale or a reversal."""
 
 from __future__ import annotations
 
@@ -47,6 +48,16 @@ def check_velocity(program: Program, count_today: int, approved: bool) -> bool:
             "a manager must approve more."
         )
     return over
+
+
+def check_earn(program: Program, points: int, approved: bool) -> None:
+    """A sale far above the usual is most often a mistyped amount: a manager looks first."""
+    limit = program.earn_manager_limit
+    if 0 < limit < points and not approved:
+        raise NeedsManager(
+            f"This sale would earn {plural(points, 'point')}, above the {limit}-point limit "
+            "for one sale; check the amount, or a manager must approve it."
+        )
 
 
 def check_reversal(program: Program, points: int, approved: bool, what: str = "sale") -> None:

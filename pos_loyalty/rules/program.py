@@ -83,6 +83,7 @@ class Program(_Data, frozen=True):
     offline_redeem_cap: int = 500
     velocity_max_per_day: int = 10
     reversal_manager_limit: int = 200
+    earn_manager_limit: int = 0  # points one sale may earn before a manager approves; 0: any
     lot_expiry_months: int = 0
     inactivity_expiry_months: int = 0
     tier_window_days: int = 365

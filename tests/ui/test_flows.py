@@ -220,6 +220,29 @@ async def test_over_the_offline_cap_a_manager_approves_with_pin_and_reason(
     assert last.detail["approval_reason"] == "birthday"
 
 
+async def test_a_mistyped_huge_sale_asks_a_manager_and_records_nothing_when_refused(
+    make_shop,  # type: ignore[no-untyped-def]
+) -> None:
+    from conftest import config_text
+
+    shop = make_shop(config_text(earn_manager_limit=1000))
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await find(pilot, PHONE)
+        await pilot.press("f2")
+        await until(pilot, lambda: screen_name(app) == "EarnScreen")
+        await pilot.press(*"2000.00")
+        await until(pilot, lambda: "Points:" in shown(app))  # the preview: nothing written
+        await pilot.press("enter")
+        await until(pilot, lambda: screen_name(app) == "ApprovalScreen")
+        assert "above the 1000-point limit for one sale; check the amount" in shown(app)
+        await pilot.press("escape")
+        await until(pilot, lambda: "Not done: This sale would earn 2000 points" in shown(app))
+        assert screen_name(app) == "EarnScreen"
+    assert shop.till.queue().last_seq == 3  # nothing recorded
+
+
 async def test_donate_points_to_a_charity(shop: Shop) -> None:
     app = shop.app(background=False)
     async with app.run_test(size=SIZE) as pilot:
