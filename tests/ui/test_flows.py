@@ -7,6 +7,7 @@ import gc
 import weakref
 
 import zxingcpp
+from conftest import config_text
 from PIL import Image
 from textual import events
 from textual.widgets import Input
@@ -25,6 +26,12 @@ def screen_name(app: object) -> str:
 async def find(pilot, text: str) -> None:  # type: ignore[no-untyped-def]
     await pilot.press(*text, "enter")
     await until(pilot, lambda: screen_name(pilot.app) == "MemberScreen")
+
+
+async def at_anna(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Signed in as the cashier, with Anna on the member screen."""
+    await sign_in(pilot)
+    await find(pilot, PHONE)
 
 
 async def test_sign_in_refuses_a_wrong_pin_in_one_sentence_then_signs_in(shop: Shop) -> None:
@@ -202,13 +209,10 @@ async def test_redeem_then_a_refused_redeem_in_plain_words(shop: Shop) -> None:
 async def test_over_the_offline_cap_a_manager_approves_with_pin_and_reason(
     make_shop,  # type: ignore[no-untyped-def]
 ) -> None:
-    from conftest import config_text
-
     shop = make_shop(config_text(offline_redeem_cap=100))
     app = shop.app(background=False)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(pilot)
-        await find(pilot, PHONE)
+        await at_anna(pilot)
         await pilot.press("f3")
         await until(pilot, lambda: "with a manager" in shown(app))
         await pilot.press("enter", "f10")
@@ -223,13 +227,10 @@ async def test_over_the_offline_cap_a_manager_approves_with_pin_and_reason(
 async def test_a_mistyped_huge_sale_asks_a_manager_and_records_nothing_when_refused(
     make_shop,  # type: ignore[no-untyped-def]
 ) -> None:
-    from conftest import config_text
-
     shop = make_shop(config_text(earn_manager_limit=1000))
     app = shop.app(background=False)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(pilot)
-        await find(pilot, PHONE)
+        await at_anna(pilot)
         await pilot.press("f2")
         await until(pilot, lambda: screen_name(app) == "EarnScreen")
         await pilot.press(*"2000.00")
