@@ -80,18 +80,24 @@ def write_lots(tx: Tx, shelves: Mapping[str, TrackedShelf]) -> None:
     )
 
 
-def move_lots_out(tx: Tx) -> None:
-    """An HQ database from before lot rows: each account's lots taken out of its ledger."""
-    rows = tx.all("SELECT member_key, ledger FROM accounts")
-    for key, text in rows:
-        ledger = decode(text)
-        if not ledger.lots:
-            continue
-        shelf = TrackedShelf()
-        for lot in ledger.lots:
-            shelf.put(lot)
-        write_lots(tx, {key: shelf})
-        tx.run(
-            "UPDATE accounts SET ledger = ? WHERE member_key = ?",
-            (encode(msgspec.structs.replace(ledger, lots=())).decode(), key),
-        )
+def move_lots_out(tx: Tx, page: int = 1000) -> None:
+    """An HQ database from before lot rows: each account's lots taken out of its ledger, a
+    page of accounts at a time (a chain's HQ holds millions)."""
+    after = ""
+    while rows := tx.all(
+        "SELECT member_key, ledger FROM accounts WHERE member_key > ? "
+        "ORDER BY member_key LIMIT ?",
+        (after, page),
+    ):
+        after = rows[-1][0]
+        shelves: dict[str, TrackedShelf] = {}
+        ledgers = []
+        for key, text in rows:
+            ledger = decode(text)
+            if ledger.lots:
+                shelves[key] = TrackedShelf()
+                for lot in ledger.lots:
+                    shelves[key].put(lot)
+                ledgers.append((encode(msgspec.structs.replace(ledger, lots=())).decode(), key))
+        write_lots(tx, shelves)
+        tx.many("UPDATE accounts SET ledger = ? WHERE member_key = ?", ledgers)

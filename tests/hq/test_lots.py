@@ -3,6 +3,10 @@ own fold gives for the same events, and an HQ database from before lot rows is m
 
 from __future__ import annotations
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pos_loyalty.errors import LoyaltyError
 from pos_loyalty.service import MemberRef
 from sync.daemon import Syncer
 from sync.hq.store import HQStore
@@ -68,3 +72,48 @@ def test_an_hq_database_with_lots_in_its_ledgers_is_moved_to_lot_rows(make_synce
     till.earn(ANNA, amount=1000)
     push(till, token)
     assert hq.store.account(member)[1].balance == till.account(ANNA).ledger.balance
+
+
+_made = iter(range(10**6))
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["earn", "earn", "redeem", "cancel", "refund"]),
+            st.integers(1, 400),
+        ),
+        min_size=1,
+        max_size=14,
+    ),
+    st.integers(1, 5),
+)
+def test_property_hqs_lots_are_the_tills_whatever_the_events_and_batches(
+    make_synced_till, hq, steps, batch
+):
+    n = next(_made)
+    till, token = make_synced_till(f"P{n}")
+    phone = f"061{n:07d}"  # a mobile number of its own
+    member = till.enroll(phone).member.member_id
+    ref = MemberRef(phone=phone)
+    for kind, size in steps:
+        seq = till.journal.events.last_seq()
+        try:
+            if kind == "earn":
+                till.earn(ref, amount=size * 100)
+            elif kind == "redeem":
+                till.redeem(ref, points=min(size, max(till.lookup(ref).spendable, 1)))
+            else:  # a cancel or a refund of the newest event, if it is of that sort
+                till.reverse(f"#{seq}", amount=size * 10 if kind == "refund" else None)
+        except LoyaltyError:
+            pass  # refused as a cashier would be: nothing written
+        with Syncer(till.source, token=token, batch_size=batch, sleep=lambda s: None) as sync:
+            sync.push()
+        held = hq.store.account(member)
+        assert held is not None
+        own = till.account(ref).ledger
+        assert by_id(held[1].lots) == by_id(own.lots)
+        assert (held[1].balance, held[1].deficit) == (own.balance, own.deficit)
