@@ -22,7 +22,6 @@ from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
 from textual.signal import Signal
-from textual.timer import Timer
 from textual.widgets import Input
 from textual.worker import Worker
 
@@ -36,6 +35,7 @@ from .background import Background
 from .messages import JournalChanged, PrinterChanged, QueueChanged, Scanned, SyncChanged
 from .present import slip_waits, status_line
 from .runner import TillRunner
+from .typeahead import MOVING_KEYS, KeyHold
 from .wedge import WedgeDetector, card_in
 
 log = logging.getLogger(__name__)
@@ -43,8 +43,6 @@ T = TypeVar("T")
 POLL_SECONDS = 0.5  # how often the screen looks for others' commits and the queue
 QUIT_WINDOW = 3.0  # seconds in which a second Ctrl+Q quits
 MEMBER_SCREEN = "member"
-HOLD_SECONDS = 0.25  # how long keys typed after an Enter wait for the screen to move on
-HOLD_MOST = 3.0  # ... and, while a member is being looked up, the longest they wait at all
 
 
 class TillApp(App[int]):
@@ -90,10 +88,7 @@ class TillApp(App[int]):
             )
         self._wedge = WedgeDetector(self.config.ui.wedge_gap_ms / 1000)
         self._burst_from: tuple[Input, str] | None = None  # the field a wedge burst typed into
-        self._held_keys: list[events.Key] | None = None  # typed after an Enter, not yet given
-        self._hold_timer: Timer | None = None
-        self._held_since = 0.0
-        self._opening: Worker[None] | None = None  # the lookup the cashier waits for
+        self.typed_ahead = KeyHold(self, self.on_event)
         self._last_input = time.monotonic()
         self._data_version: int | None = None
         self._program_due = True  # HQ may have sent a program since it was last read
@@ -158,45 +153,23 @@ class TillApp(App[int]):
             self._last_input = time.monotonic()
         if not isinstance(event, events.Key) or event.is_forwarded:
             await super().on_event(event)
-        elif self._held_keys is not None:
-            self._held_keys.append(event)
-        elif not self._wedge_scan(event):
-            field = self.focused if event.key == "enter" else None
-            await super().on_event(event)
-            if isinstance(field, Input):
-                self._hold_keys()
-
-    def _hold_keys(self) -> None:
-        """Keys that arrive in one read (a paste, a slow link) are queued before the field
-        they follow has taken its Enter, and the screen moves the focus only once it has:
-        so the keys after an Enter in a field wait until the screen has heard of it (and
-        has shown the member it asked for), then go to wherever the focus is then."""
-        self._held_keys = []
-        self._held_since = time.monotonic()
-        self._hold_timer = self.set_timer(HOLD_SECONDS, self._hold_expired)
-
-    def on_input_submitted(self) -> None:
-        # Bubbled up from the screen: it has done what the Enter asked (moved the focus, or
-        # started a lookup, whose end gives the keys).
-        if self._held_keys is not None and self._opening is None:
-            self.call_later(self._give_held_keys)
-
-    async def _hold_expired(self) -> None:
-        if self._opening is not None and time.monotonic() - self._held_since < HOLD_MOST:
-            self._hold_timer = self.set_timer(HOLD_SECONDS, self._hold_expired)
+        elif self.typed_ahead.holding:
+            self.typed_ahead.add(event)
+        elif self._wedge_scan(event):
+            self.typed_ahead.start(self.focused)  # the keys after: the scanned member's
         else:
-            await self._give_held_keys()
+            origin = self.focused
+            await super().on_event(event)
+            if event.key in MOVING_KEYS or (event.key == "enter" and isinstance(origin, Input)):
+                self.typed_ahead.start(origin)
 
-    async def _give_held_keys(self) -> None:
-        held, self._held_keys = self._held_keys or [], None
-        if self._hold_timer is not None:
-            self._hold_timer.stop()
-            self._hold_timer = None
-        for n, key in enumerate(held):
-            if self._held_keys is not None:  # an Enter among them holds the rest again
-                self._held_keys += held[n:]
-                return
-            await self.on_event(key)
+    def on_descendant_focus(self) -> None:
+        self.typed_ahead.focus_moved()
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        # Bubbled up from the screen: it has done what the Enter asked (moved the focus, or
+        # started the work the keys wait for).
+        self.typed_ahead.submitted(message.input)
 
     def _wedge_scan(self, event: events.Key) -> bool:
         """A member code typed by a wedge scanner, wherever the focus is: taken back out of
@@ -228,20 +201,21 @@ class TillApp(App[int]):
         else:
             self.open_member(MemberRef(code=message.code), since=message.time)
 
+    def keys_wait_for(self, worker: Worker[None]) -> None:
+        """Keys typed after the Enter that started ``worker`` (a sign-in, a lookup, a form
+        sent) wait until it is done, then act on whatever screen it leaves."""
+        self.typed_ahead.wait_for(worker)
+
+    def screen_up(self) -> None:
+        self.typed_ahead.screen_up()
+
     def open_member(self, ref: MemberRef, since: float | None = None) -> None:
-        """Look the member up and show them; keys typed after the Enter that asked wait
-        until they are shown (or the answer is), and then act on that screen."""
-        self._opening = self._open_member(ref, since)
+        """Look the member up and show them (keys typed after wait for it)."""
+        self.keys_wait_for(self._open_member(ref, since))
 
     @work(exclusive=True, group="open-member")
     async def _open_member(self, ref: MemberRef, since: float | None) -> None:
         await self.show_member(ref, since=since)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker is self._opening and event.worker.is_finished:
-            self._opening = None
-            if self._held_keys is not None:
-                self.call_later(self._give_held_keys)
 
     async def show_member(
         self, ref: MemberRef, *, since: float | None = None, say: str | None = None

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import Clock, config_text
 from hq.conftest import hq, hq_url, make_synced_till  # noqa: F401  (fixtures for the sync flows)
+from textual import events
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
@@ -122,6 +123,19 @@ async def sign_in(pilot: Pilot[object], staff_id: str = "C7", pin: str = CASHIER
     await until(pilot, lambda: isinstance(app.focused, Input))
     await pilot.press(*staff_id, "enter", *pin, "enter")
     await until(pilot, lambda: app.screen.__class__.__name__ == "LookupScreen")
+
+
+_CHARACTERS = {"enter": "\r", "tab": "\t", "space": " "}
+
+
+def paste(app: App[object], *keys: str) -> None:
+    """``keys`` (Textual's key names, or text to type) all at once, as a paste or a scanner
+    sends them: each queued before the one in front of it is handled."""
+    for key in keys:
+        for name in [key] if key in _CHARACTERS or (key[:1] == "f" and key[1:].isdigit()) else key:
+            name = "space" if name == " " else name
+            character = _CHARACTERS.get(name, name if len(name) == 1 else None)
+            app.post_message(events.Key(name, character))
 
 
 def shown(app: App[object]) -> str:

@@ -6,17 +6,17 @@ from __future__ import annotations
 import gc
 import weakref
 
+import pytest
 import zxingcpp
 from conftest import config_text
 from PIL import Image
-from textual import events
 from textual.widgets import Input
 
 from pos_loyalty.members import display_code
 from pos_loyalty.service import MemberRef
 from pos_loyalty.ui.widgets.tick_box import TickBox
 
-from .conftest import MANAGER_PIN, PHONE, SIZE, Shop, shown, sign_in, until
+from .conftest import MANAGER_PIN, PHONE, SIZE, Shop, paste, shown, sign_in, until
 
 
 def screen_name(app: object) -> str:
@@ -52,14 +52,21 @@ async def test_keys_typed_ahead_past_an_enter_go_to_the_next_field(shop: Shop) -
     app = shop.app(background=False)
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: isinstance(app.focused, Input))
-        for ch in "C7":
-            app.post_message(events.Key(ch, ch))
-        app.post_message(events.Key("enter", "\r"))
-        for ch in "1357":
-            app.post_message(events.Key(ch, ch))
-        app.post_message(events.Key("enter", "\r"))
+        paste(app, "C7", "enter", "1357", "enter")
         await until(pilot, lambda: screen_name(app) == "LookupScreen")
         assert "Chris  AMS-01 T1" in shown(app)
+
+
+async def test_a_whole_session_typed_ahead_signs_in_finds_and_opens_the_sale(shop: Shop) -> None:
+    """Sign-in, a phone and F2 pasted at once: each key waits for what the key before it
+    asked (the sign-in, the lookup), and the F2 is the member screen's sale."""
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.focused, Input))
+        paste(app, "C7", "enter", "1357", "enter", "0612345678", "enter", "f2")
+        # Well inside the hold's 3 s: each key went on when what it waited for was done.
+        await until(pilot, lambda: screen_name(app) == "EarnScreen", timeout=2.0)
+        assert "Anna" in shown(app)
 
 
 async def test_lookup_by_phone_shows_balance_tier_and_rewards(shop: Shop) -> None:
@@ -111,9 +118,7 @@ async def test_a_wedge_scan_opens_the_member_from_any_field(shop: Shop) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
         await pilot.press(*"06")  # the cashier had begun typing
-        for ch in display_code(shop.anna):  # a scanner types far faster than a hand
-            app.post_message(events.Key(ch, ch))
-        app.post_message(events.Key("enter", "\r"))
+        paste(app, display_code(shop.anna), "enter")  # a scanner types far faster than a hand
         await until(pilot, lambda: screen_name(app) == "MemberScreen")
         assert "Anna" in shown(app)
         await until(pilot, lambda: app.scan_to_panel)  # the time from scan to panel drawn
@@ -121,13 +126,25 @@ async def test_a_wedge_scan_opens_the_member_from_any_field(shop: Shop) -> None:
         assert under.query_one("#find", Input).value == "06"  # the code left the field
 
 
+async def test_keys_after_a_wedge_scan_and_after_an_f_key_go_to_the_screens_they_open(
+    shop: Shop,
+) -> None:
+    """A card scanned and F2 and an amount straight after: the F2 is the member screen's,
+    the amount the sale screen's."""
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        paste(app, display_code(shop.anna), "enter", "f2", "12")
+        await until(pilot, lambda: screen_name(app) == "EarnScreen", timeout=2.0)
+        await until(pilot, lambda: app.screen.query_one("#total", Input).value == "12")
+        assert screen_name(app.screen_stack[-2]) == "MemberScreen"
+
+
 async def test_a_fast_typed_phone_is_not_taken_for_a_scan(shop: Shop) -> None:
     app = shop.app(background=False)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
-        for ch in "0612345678":
-            app.post_message(events.Key(ch, ch))
-        app.post_message(events.Key("enter", "\r"))
+        paste(app, "0612345678", "enter")
         await until(pilot, lambda: screen_name(app) == "MemberScreen")
         assert not app.scan_to_panel  # found as a typed phone, not as a scan
 
@@ -403,19 +420,27 @@ async def test_cancel_a_redemption_from_the_managers_menu(shop: Shop) -> None:
     assert shop.till.lookup(MemberRef(phone=PHONE)).balance == 350
 
 
+@pytest.mark.parametrize("pasted", [False, True], ids=["typed", "pasted"])
 async def test_a_cashiers_adjustment_asks_a_manager_and_keeps_the_reason_code(
-    shop: Shop,
+    shop: Shop, pasted: bool
 ) -> None:
+    """Typed key by key, or pasted at once past the form's last Enter: the keys after it go
+    to the manager's approval it asks for."""
     app = shop.app(background=False)
+    form = ("-20", "enter", "tab", "scanned twice", "enter")
+    approval = ("M1", "enter", MANAGER_PIN, "enter")
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(pilot)
-        await find(pilot, PHONE)
+        await at_anna(pilot)
         await pilot.press("f6")
         await until(pilot, lambda: screen_name(app) == "AdjustScreen")
-        await pilot.press(*"-20", "enter", "tab", *"scanned twice", "enter")
-        await until(pilot, lambda: screen_name(app) == "ApprovalScreen")
-        await pilot.press(*"M1", "enter", *MANAGER_PIN, "enter")
-        await until(pilot, lambda: "Adjusted Anna by -20 (goodwill); balance 330" in shown(app))
+        if pasted:
+            paste(app, *form, *approval)
+        else:
+            await pilot.press(*"-20", "enter", "tab", *"scanned twice", "enter")
+            await until(pilot, lambda: screen_name(app) == "ApprovalScreen")
+            await pilot.press(*"M1", "enter", *MANAGER_PIN, "enter")
+        done = "Adjusted Anna by -20 (goodwill); balance 330"
+        await until(pilot, lambda: done in shown(app), timeout=2.0 if pasted else 5.0)
     last = shop.till.history(MemberRef(phone=PHONE), 1)[1][0]
     assert last.kind == "adjust" and last.detail["note"] == "scanned twice"
     assert last.detail["approved_by"] == "M1"

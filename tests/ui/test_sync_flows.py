@@ -9,14 +9,13 @@ from collections.abc import Callable
 
 import pytest
 from hq.conftest import sync
-from textual import events
 from textual.widgets import Static
 
 from pos_loyalty.service import MemberRef, Till
 from pos_loyalty.ui.app import TillApp
 from sync.daemon import TOKEN_ENV
 
-from .conftest import MANAGER_PIN, PHONE, SIZE, shown, sign_in, staff, until
+from .conftest import MANAGER_PIN, PHONE, SIZE, paste, shown, sign_in, staff, until
 
 MakeTill = Callable[..., tuple[Till, str]]
 
@@ -126,10 +125,7 @@ async def test_a_key_typed_ahead_past_a_slow_lookup_acts_on_the_member_it_opens(
         app = TillApp(config_mod.load(str(till.source.path)), clock=till.clock, background=False)
         async with app.run_test(size=SIZE) as pilot:
             await sign_in(pilot)
-            for ch in PHONE.replace(" ", ""):
-                app.post_message(events.Key(ch, ch))
-            app.post_message(events.Key("enter", "\r"))
-            app.post_message(events.Key("f2", None))
+            paste(app, PHONE.replace(" ", ""), "enter", "f2")
             await until(pilot, lambda: screen_name(app) == "EarnScreen")
             assert type(app.screen_stack[-2]).__name__ == "MemberScreen"
             assert "Anna" in shown(app)

@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Input, Static
+from textual.worker import Worker
 
 from ...errors import LoyaltyError
 from ...service import Till
@@ -66,6 +67,7 @@ class TillScreen(Screen[object]):
     def _fields_blink(self) -> None:
         for field in self.query(Input):
             field.cursor_blink = True
+        self.till.screen_up()
 
     def keys_changed(self) -> None:
         """Draw the key line again (a key shown or hidden by ``check_action``)."""
@@ -122,12 +124,12 @@ class FormScreen(TillScreen):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == self.LAST_FIELD:
-            self.action_submit()
+            self.till.keys_wait_for(self.action_submit())
         else:
             self.focus_next()
 
-    def action_submit(self) -> None:
-        self.run_worker(self.submit(), exclusive=True, group="submit")
+    def action_submit(self) -> Worker[None]:
+        return self.run_worker(self.submit(), exclusive=True, group="submit")
 
     async def submit(self) -> None:
         """What the form does with its fields: each form says (enrol, staff, adjust, ...)."""
