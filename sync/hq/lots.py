@@ -85,8 +85,7 @@ def move_lots_out(tx: Tx, page: int = 1000) -> None:
     page of accounts at a time (a chain's HQ holds millions)."""
     after = ""
     while rows := tx.all(
-        "SELECT member_key, ledger FROM accounts WHERE member_key > ? "
-        "ORDER BY member_key LIMIT ?",
+        "SELECT member_key, ledger FROM accounts WHERE member_key > ? ORDER BY member_key LIMIT ?",
         (after, page),
     ):
         after = rows[-1][0]

@@ -163,9 +163,15 @@ class HQStore:
 
     def _migrate(self) -> None:
         with self.db.transaction() as tx:
+            tx.run(_DDL[0])  # hq_meta
+            row = tx.one("SELECT value FROM hq_meta WHERE key = 'schema_version'")
+            if row is not None and int(row[0]) > SCHEMA_VERSION:
+                raise StorageError(
+                    f"HQ's database is at schema {row[0]}, newer than this HQ's "
+                    f"({SCHEMA_VERSION}); run the newer HQ."
+                )
             for statement in _DDL:
                 tx.run(statement)
-            row = tx.one("SELECT value FROM hq_meta WHERE key = 'schema_version'")
             if row is not None and int(row[0]) < 2:  # a member enrolled twice, merged
                 tx.run("ALTER TABLE accounts ADD COLUMN merged_into TEXT")
             if row is not None and int(row[0]) < 3:  # lots a row each
@@ -364,13 +370,20 @@ class HQStore:
         places = {row[0]: (row[1], row[2], int(row[3])) for row in rows}
         for event in events:
             place = places.get(event.event_id)
-            if place is None or place == (event.terminal_id, request.journal_id, event.seq):
+            if place is None:
                 continue
-            held = (
-                f"event #{place[2]}"
-                if place[0] == event.terminal_id
-                else (f"an event of terminal {place[0]}")
-            )
+            if place == (event.terminal_id, request.journal_id, event.seq):
+                # HQ holds it already, from this journal's chain before the terminal was
+                # provisioned again, which starts a new chain: this journal cannot go on.
+                return PushRefused(
+                    "conflict",
+                    f"Event #{event.seq} is at HQ already, from before terminal "
+                    f"{event.terminal_id} was provisioned again; a terminal provisioned "
+                    "again starts a new journal. Both are kept for review.",
+                    event=event,
+                )
+            mine = place[0] == event.terminal_id
+            held = f"event #{place[2]}" if mine else f"an event of terminal {place[0]}"
             return PushRefused(
                 "conflict",
                 f"Event #{event.seq} has the id of {held} HQ already holds; "
@@ -1093,7 +1106,7 @@ def _checked(event: WireEvent, link: str | None) -> tuple[str | None, dict[str, 
             computed = chain.event_hash({**fields, "detail": detail}, event.detail)
     except chain.NotCanonical as exc:
         return f"Event #{event.seq}'s detail: {exc.message[:1].lower()}{exc.message[1:]}", {}
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than any till writes
         return unreadable, {}
     if not isinstance(detail, dict):
         return unreadable, {}

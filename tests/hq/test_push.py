@@ -307,3 +307,40 @@ def test_one_id_twice_in_a_batch_is_a_conflict_and_none_of_the_batch_applies(mak
         "Event #4 has the id of event #3 of the same batch; it is kept for review."
     )
     assert hq.store.event_count() == 0
+
+
+def test_a_terminal_provisioned_again_refuses_the_old_journal_in_a_sentence(make_synced_till, hq):
+    till, token = make_synced_till()
+    till.enroll("0612345678")
+    sync(till, token)
+    again = hq.store.add_terminal("AMS-01", "T1")  # a new token and a new chain
+    till.earn(ANNA, amount=1000)  # #3: HQ asks for #1 on, which it holds from before
+    with pytest.raises(SyncStopped, match="is at HQ already, from before terminal T1 was"):
+        sync(till, again)
+    [(_, _, seq, _, reason, _)] = hq.store.review()
+    assert seq == 1 and reason.startswith("conflict")
+    assert hq.store.event_count() == 2  # nothing twice
+
+
+def test_a_detail_nested_past_reason_is_refused_not_a_crash(make_synced_till, hq):
+    from sync.daemon import wire_batch
+
+    till, token = make_synced_till()
+    till.enroll("0612345678")
+    [first] = wire_batch(till.journal, 0, 1)
+    deep = msgspec.structs.replace(first, detail="[" * 5000 + "]" * 5000)
+    reply = _by_hand(hq, till, token, [deep])
+    assert reply.status_code == 409
+    assert reply.json()["error"]["message"] == (
+        "Event #1's detail cannot be read as the journal writes it."
+    )
+
+
+def test_an_hq_older_than_its_database_refuses_to_start(hq):
+    from pos_loyalty.errors import StorageError
+    from sync.hq.store import HQStore
+
+    with hq.store.db.transaction() as tx:
+        tx.run("UPDATE hq_meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(StorageError, match="at schema 99, newer than this HQ's"):
+        HQStore(hq.store.db, hq.store.program)
