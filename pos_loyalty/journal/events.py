@@ -218,10 +218,6 @@ class EventStore:
         ).fetchone()
         return Outbox(*row) if row else Outbox(0, None, None)
 
-    def after(self, seq: int, limit: int) -> list[Event]:
-        """Up to ``limit`` events after ``seq``, in order."""
-        return self._all(f"{SELECT} WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit))
-
     def stored_after(self, seq: int, limit: int) -> list[tuple[Any, ...]]:
         """Up to ``limit`` events after ``seq``, in order, as stored (``COLUMNS``) and checked
         as ``from_row`` checks them: the next batch for HQ, which takes them as they are, so

@@ -23,7 +23,6 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.signal import Signal
 from textual.widgets import Input
-from textual.worker import Worker
 
 from ..clock import utc_now
 from ..config import LoadedConfig
@@ -201,17 +200,9 @@ class TillApp(App[int]):
         else:
             self.open_member(MemberRef(code=message.code), since=message.time)
 
-    def keys_wait_for(self, worker: Worker[None]) -> None:
-        """Keys typed after the Enter that started ``worker`` (a sign-in, a lookup, a form
-        sent) wait until it is done, then act on whatever screen it leaves."""
-        self.typed_ahead.wait_for(worker)
-
-    def screen_up(self) -> None:
-        self.typed_ahead.screen_up()
-
     def open_member(self, ref: MemberRef, since: float | None = None) -> None:
         """Look the member up and show them (keys typed after wait for it)."""
-        self.keys_wait_for(self._open_member(ref, since))
+        self.typed_ahead.wait_for(self._open_member(ref, since))
 
     @work(exclusive=True, group="open-member")
     async def _open_member(self, ref: MemberRef, since: float | None) -> None:

@@ -67,7 +67,7 @@ class TillScreen(Screen[object]):
     def _fields_blink(self) -> None:
         for field in self.query(Input):
             field.cursor_blink = True
-        self.till.screen_up()
+        self.till.typed_ahead.screen_up()
 
     def keys_changed(self) -> None:
         """Draw the key line again (a key shown or hidden by ``check_action``)."""
@@ -124,7 +124,7 @@ class FormScreen(TillScreen):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == self.LAST_FIELD:
-            self.till.keys_wait_for(self.action_submit())
+            self.till.typed_ahead.wait_for(self.action_submit())
         else:
             self.focus_next()
 

@@ -40,7 +40,7 @@ class SignInScreen(TillScreen):
 
     @on(Input.Submitted, "#pin")
     def _submit(self) -> None:
-        self.till.keys_wait_for(self.sign_in())
+        self.till.typed_ahead.wait_for(self.sign_in())
 
     @work(exclusive=True)
     async def sign_in(self) -> None:
