@@ -66,7 +66,7 @@ class KeyHold:
     def focus_moved(self) -> None:
         """The focus moved: away from where the key was typed, the keys go on (unless work
         is awaited). A late move from an earlier hold leaves the focus where this one began."""
-        if self.app.focused is not self.origin:
+        if self.keys is not None and self._focused() is not self.origin:
             self._go_on()
 
     def submitted(self, field: Widget) -> None:
@@ -125,7 +125,11 @@ class KeyHold:
         frames on (a screen without fields)."""
         if number != self.number:
             return
-        if self.app.focused is None and self.keys and tries:
+        if self._focused() is None and self.keys and tries:
             self.app.call_after_refresh(self._once_focused, number, tries - 1)
         else:
             await self.release(number)
+
+    def _focused(self) -> Widget | None:
+        """What has the focus; nothing while the app closes (its screens are gone)."""
+        return self.app.focused if self.app.screen_stack else None
