@@ -11,6 +11,7 @@ import contextlib
 import sqlite3
 import threading
 import urllib.parse
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,6 +35,9 @@ class Tx(Protocol):
     def among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         """``column`` is one of ``values``: the condition and its parameters, as each
         database plans it best (PostgreSQL: one array, so the index is used)."""
+
+    def contains(self, expression: str) -> str:
+        """The condition that the text ``expression`` holds the next parameter's text."""
 
     def one(self, sql: str, args: Sequence[Any] = ()) -> Row | None: ...
 
@@ -100,6 +104,9 @@ class _SQLiteTx:
 
     def among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
+
+    def contains(self, expression: str) -> str:
+        return f"instr({expression}, ?) > 0"
 
     def one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
         row: Row | None = self.conn.execute(sql, args).fetchone()
@@ -181,11 +188,15 @@ class SQLiteDatabase:
 class _PostgresTx:
     lock = " FOR UPDATE"
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, staged: set[str]) -> None:
         self.conn = conn
+        self.staged = staged  # the stage tables this connection's session has
 
     def among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(?)", [list(values)]
+
+    def contains(self, expression: str) -> str:
+        return f"strpos({expression}, ?) > 0"
 
     def one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
         row: Row | None = self.conn.execute(_pg(sql), args).fetchone()
@@ -229,16 +240,20 @@ class _PostgresTx:
         target = table
         if then:  # COPY cannot upsert: copy into a stage, then insert from it
             target = f"stage_{table}"
-            self.conn.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS {target} "
-                f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-            )
+            if target not in self.staged:
+                self.conn.execute(
+                    f"CREATE TEMP TABLE IF NOT EXISTS {target} "
+                    f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                )
+                self.staged.add(target)
         with self.conn.cursor() as cur, cur.copy(f"COPY {target} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        if then:
-            self.conn.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM {target} {then}")
-            self.conn.execute(f"DELETE FROM {target}")
+        if then:  # one round trip: without parameters, both go as one simple query
+            self.conn.execute(
+                f"INSERT INTO {table} ({names}) SELECT {names} FROM {target} {then}; "
+                f"DELETE FROM {target}"
+            )
 
 
 class PostgresDatabase:
@@ -250,6 +265,9 @@ class PostgresDatabase:
         import psycopg_pool
 
         self.url = url
+        # The temporary stage tables each pooled connection's session has made: made once,
+        # not asked for again on every upsert.
+        self._staged: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
         self.pool = psycopg_pool.ConnectionPool(
             url, min_size=1, max_size=10, open=False, kwargs={"autocommit": False}
         )
@@ -261,10 +279,16 @@ class PostgresDatabase:
 
     @contextlib.contextmanager
     def transaction(self, *, snapshot: bool = False) -> Iterator[Tx]:
-        with self.pool.connection() as conn, conn.transaction():
-            if snapshot:  # else each statement sees what committed before it began
-                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            yield _PostgresTx(conn)
+        with self.pool.connection() as conn:
+            staged = self._staged.setdefault(conn, set())
+            try:
+                with conn.transaction():
+                    if snapshot:  # else each statement sees what committed before it began
+                        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    yield _PostgresTx(conn, staged)
+            except BaseException:
+                staged.clear()  # a stage table created in it is gone with the rollback
+                raise
 
     def close(self) -> None:
         self.pool.close()

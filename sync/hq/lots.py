@@ -28,7 +28,9 @@ class TrackedShelf(MemoryShelf):
     """A member's lots in memory while the fold works on them, noting which it touched."""
 
     def __init__(self, lots: Iterable[Lot] = ()) -> None:
+        lots = list(lots)
         super().__init__(lots)
+        self.loaded = {lot.lot_id for lot in lots}  # what the table holds already
         self.touched: set[str] = set()
 
     def put(self, lot: Lot) -> None:
@@ -57,23 +59,29 @@ def with_lots(ledger: Ledger, lots: Sequence[Lot]) -> Ledger:
 
 
 def write_lots(tx: Tx, shelves: Mapping[str, TrackedShelf]) -> None:
-    """What the fold changed of each account's lots: kept lots written, spent ones gone."""
-    kept: list[tuple[Any, ...]] = []
+    """What the fold changed of each account's lots: new lots inserted, changed ones
+    updated, spent ones gone. Most lots a batch writes are new (an earn's), and a plain
+    insert of them costs about half what an upsert does."""
+    new: list[tuple[Any, ...]] = []
+    changed: list[tuple[Any, ...]] = []
     gone: list[tuple[str, str]] = []
     for key, shelf in shelves.items():
         for lot_id in sorted(shelf.touched):
             lot = shelf.get(lot_id)
             if lot is None:
-                gone.append((key, lot_id))
-            else:
-                kept.append((key, *(getattr(lot, c) for c in _COLUMNS)))
+                if lot_id in shelf.loaded:
+                    gone.append((key, lot_id))
+                continue
+            row = (key, *(getattr(lot, c) for c in _COLUMNS))
+            (changed if lot_id in shelf.loaded else new).append(row)
     if gone:
         tx.many("DELETE FROM lots WHERE member_key = ? AND lot_id = ?", gone)
+    insert_rows(tx, "lots", ("member_key", *_COLUMNS), new)
     insert_rows(
         tx,
         "lots",
         ("member_key", *_COLUMNS),
-        kept,
+        changed,
         "ON CONFLICT (member_key, lot_id) DO UPDATE SET remaining = excluded.remaining, "
         "points = excluded.points, earned_at = excluded.earned_at, "
         "expires_at = excluded.expires_at, spendable_at = excluded.spendable_at",
