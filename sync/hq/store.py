@@ -49,7 +49,7 @@ from .db import Database, DuplicateKey, Tx, insert_rows
 from .lots import DDL as LOTS_DDL
 from .lots import TrackedShelf, lots_of, move_lots_out, with_lots, write_lots
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 _OF_PHONE = "member_key LIKE 'tel:%'"  # an account of a phone no member holds yet
 _DDL = (
     "CREATE TABLE IF NOT EXISTS hq_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -87,7 +87,7 @@ _DDL = (
     "CREATE TABLE IF NOT EXISTS accounts (member_key TEXT PRIMARY KEY, member_id TEXT, "
     "phone TEXT, name TEXT, version BIGINT NOT NULL, ledger TEXT NOT NULL, "
     "balance BIGINT NOT NULL, updated_at TEXT NOT NULL, change_seq BIGINT NOT NULL, "
-    "merged_into TEXT)",
+    "merged_into TEXT, through TEXT NOT NULL DEFAULT '{}')",
     # The directory's cursor: accounts by the order their changes committed.
     "CREATE INDEX IF NOT EXISTS accounts_changes ON accounts (change_seq)",
     # The few members merged into another: each push asks whether its members are.
@@ -95,10 +95,6 @@ _DDL = (
     "WHERE merged_into IS NOT NULL",
     # Who holds a phone: where an event recorded against the phone alone belongs.
     "CREATE INDEX IF NOT EXISTS accounts_phone ON accounts (phone)",
-    # For each member and terminal, the last of that terminal's events the account includes.
-    "CREATE TABLE IF NOT EXISTS account_terminals (member_key TEXT NOT NULL, "
-    "store_id TEXT NOT NULL, terminal_id TEXT NOT NULL, through_seq BIGINT NOT NULL, "
-    "PRIMARY KEY (member_key, store_id, terminal_id))",
     LOTS_DDL,  # each account's lots, a row each (sync/hq/lots.py)
     # What a person at HQ must look at: conflicts (both versions kept) and flagged events.
     # Every program HQ has served, by ruleset name: what the events name, kept for audit.
@@ -176,6 +172,9 @@ class HQStore:
                 tx.run("ALTER TABLE accounts ADD COLUMN merged_into TEXT")
             if row is not None and int(row[0]) < 3:  # lots a row each
                 move_lots_out(tx)
+            if row is not None and int(row[0]) < 4:  # what each chain holds, in the account
+                tx.run("ALTER TABLE accounts ADD COLUMN through TEXT NOT NULL DEFAULT '{}'")
+                _move_through_in(tx)
             tx.run(
                 "INSERT INTO hq_meta (key, value) VALUES ('schema_version', ?) "
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -208,11 +207,8 @@ class HQStore:
                 "head_hash = NULL, created_at = excluded.created_at, revoked_at = NULL",
                 (store_id, terminal_id, token_hash(token), now),
             )
-            # A new chain: what accounts include of the old one no longer counts for it.
-            tx.run(
-                "DELETE FROM account_terminals WHERE store_id = ? AND terminal_id = ?",
-                (store_id, terminal_id),
-            )
+        # What accounts include of the old chain no longer counts for the terminal: each
+        # names the journal it counted, and the new chain's journal is another.
         return token
 
     def revoke(self, store_id: str, terminal_id: str) -> bool:
@@ -434,7 +430,7 @@ class HQStore:
                 for e, key in zip(events, keys, strict=True)
             ],
         )
-        flags = self._fold(tx, events, details, keys, claimed, merged, now, flags)
+        flags = self._fold(tx, journal_id, events, details, keys, claimed, merged, now, flags)
         _mark_merged(tx, merged, {e.member_id: e for e in events if e.kind == "enroll"}, now)
         return flags
 
@@ -486,6 +482,7 @@ class HQStore:
     def _fold(
         self,
         tx: Tx,
+        journal_id: str,
         events: list[WireEvent],
         details: list[dict[str, Any]],
         keys: list[str],
@@ -503,11 +500,11 @@ class HQStore:
         members = sorted(set(keys))
         condition, args = tx.among("member_key", sorted({*members, *claimed}))
         rows = tx.all(
-            f"SELECT member_key, version, ledger, phone, name FROM accounts "
+            f"SELECT member_key, version, ledger, phone, name, through FROM accounts "
             f"WHERE {condition} ORDER BY member_key{tx.lock}",
             args,
         )
-        held = {r[0]: (int(r[1]), decode(r[2]), r[3], r[4]) for r in rows}
+        held = {r[0]: (int(r[1]), decode(r[2]), r[3], r[4], r[5]) for r in rows}
         for phone_key, member_key in claimed.items():
             if phone_key in held and member_key not in held:
                 held[member_key] = held.pop(phone_key)
@@ -516,7 +513,7 @@ class HQStore:
         ledgers = {k: held[k][1] if k in held else Ledger() for k in members}
         identity = {k: (held[k][2], held[k][3]) if k in held else (None, None) for k in members}
         member_ids: dict[str, str | None] = {}
-        through: dict[str, tuple[str, str, int]] = {}
+        through: dict[str, int] = {}  # the last event of the batch's chain in each account
         review = [
             (e.store_id, e.terminal_id, e.seq, e.event_id, reason)
             for e in events
@@ -542,7 +539,7 @@ class HQStore:
                 new_name if isinstance(new_name, str) else name,
             )
             member_ids[key] = member_ids.get(key) or (event.member_id if own else None)
-            through[key] = (event.store_id, event.terminal_id, event.seq)
+            through[key] = event.seq
         # Only an account that spends or gives back points needs the lots it holds; an
         # earn adds a lot of its own.
         lots = lots_of(
@@ -583,21 +580,19 @@ class HQStore:
                     ledgers[key].balance,
                     now,
                     first + n,
+                    _through_with(
+                        held[key][4] if key in held else "{}",
+                        events[0],
+                        journal_id,
+                        through[key],
+                    ),
                 )
                 for n, key in enumerate(members)
             ],
             "ON CONFLICT (member_key) DO UPDATE SET version = excluded.version, "
             "ledger = excluded.ledger, balance = excluded.balance, "
             "updated_at = excluded.updated_at, change_seq = excluded.change_seq, "
-            "phone = excluded.phone, name = excluded.name",
-        )
-        insert_rows(
-            tx,
-            "account_terminals",
-            ("member_key", "store_id", "terminal_id", "through_seq"),
-            [(key, *through[key]) for key in members],
-            "ON CONFLICT (member_key, store_id, terminal_id) "
-            "DO UPDATE SET through_seq = excluded.through_seq",
+            "phone = excluded.phone, name = excluded.name, through = excluded.through",
         )
         insert_rows(
             tx,
@@ -711,20 +706,16 @@ class HQStore:
         the last of *this* terminal's events it includes, read in one transaction with it;
         and the cursor to ask from next. Scope ``store``: only members with an event at a
         till of the terminal's store (for a chain too big for every till to hold)."""
-        only_store = (
-            " AND EXISTS (SELECT 1 FROM account_terminals s "
-            "WHERE s.member_key = coalesce(a.merged_into, a.member_key) AND s.store_id = ?)"
-            if scope == "store"
-            else ""
-        )
-        args: tuple[Any, ...] = (terminal.store_id, terminal.terminal_id, since)
         with self.db.transaction(snapshot=True) as tx:
+            # An account includes a till of the store's chain: its key in ``through``.
+            store = (f'"{terminal.store_id}/',) if scope == "store" else ()
             rows = tx.all(
-                f"{_SNAPSHOTS} WHERE a.change_seq > ? AND a.member_id IS NOT NULL{only_store} "
+                f"{_SNAPSHOTS} WHERE a.change_seq > ? AND a.member_id IS NOT NULL"
+                f"{f' AND {tx.contains(_THROUGH)}' if store else ''} "
                 "ORDER BY a.change_seq LIMIT ?",
-                (*args, *((terminal.store_id,) if only_store else ()), limit),
+                (since, *store, limit),
             )
-            snapshots = _snapshots(tx, rows)
+            snapshots = _snapshots(tx, rows, terminal)
         return snapshots, int(rows[-1][6]) if rows else since
 
     def find_member(
@@ -733,21 +724,20 @@ class HQStore:
         """A member by id or by phone, as the asker's directory would give them; for an
         enrolment merged into another, that member follows. Empty when HQ knows none."""
         with self.db.transaction(snapshot=True) as tx:
-            view = (asker.store_id, asker.terminal_id)
             if member_id is not None:
                 rows = tx.all(
                     f"{_SNAPSHOTS} WHERE a.member_key = ? AND a.member_id IS NOT NULL",
-                    (*view, member_id),
+                    (member_id,),
                 )
             else:
                 rows = tx.all(
                     f"{_SNAPSHOTS} WHERE a.phone = ? AND a.member_id IS NOT NULL "
                     "AND a.merged_into IS NULL ORDER BY a.member_key LIMIT 1",
-                    (*view, phone),
+                    (phone,),
                 )
             if rows and rows[0][8]:
-                rows += tx.all(f"{_SNAPSHOTS} WHERE a.member_key = ?", (*view, rows[0][8]))
-            return _snapshots(tx, rows)
+                rows += tx.all(f"{_SNAPSHOTS} WHERE a.member_key = ?", (rows[0][8],))
+            return _snapshots(tx, rows, asker)
 
     def find_event(
         self,
@@ -787,8 +777,9 @@ class HQStore:
                 tx,
                 tx.all(
                     f"{_SNAPSHOTS} WHERE a.member_key = ? AND a.member_id IS NOT NULL",
-                    (asker.store_id, asker.terminal_id, row[-1]),
+                    (row[-1],),
                 ),
+                asker,
             )
         return EventReply(
             event,
@@ -931,10 +922,14 @@ _EVENT_COLUMNS = (
 # A merged member carries what the one they are part of includes of the terminal's chain.
 _SNAPSHOTS = (
     "SELECT a.member_id, a.phone, a.name, a.version, a.ledger, a.updated_at, a.change_seq, "
-    "coalesce(t.through_seq, 0), a.merged_into, a.member_key FROM accounts a "
-    "LEFT JOIN account_terminals t ON t.member_key = coalesce(a.merged_into, a.member_key) "
-    "AND t.store_id = ? AND t.terminal_id = ?"
+    "coalesce(m.through, a.through), a.merged_into, a.member_key FROM accounts a "
+    "LEFT JOIN accounts m ON m.member_key = a.merged_into"
 )
+_THROUGH = "coalesce(m.through, a.through)"
+# Each account's ``through``: for each terminal ("store/terminal") whose events it
+# includes, the journal of that terminal's chain and the chain's last event it includes.
+_Through = dict[str, tuple[str, int]]
+_through = msgspec.json.Decoder(_Through)
 _WIRE_COLUMNS = WireEvent.__struct_fields__
 _ACCOUNT_COLUMNS = (
     "member_key",
@@ -946,17 +941,60 @@ _ACCOUNT_COLUMNS = (
     "balance",
     "updated_at",
     "change_seq",
+    "through",
 )
 
 
-def _snapshots(tx: Tx, rows: list[tuple[Any, ...]]) -> list[Snapshot]:
-    """``_SNAPSHOTS`` rows as snapshots, each ledger with its lots, read in the same
-    snapshot (``transaction(snapshot=True)``, or with the accounts locked)."""
+def _snapshots(tx: Tx, rows: list[tuple[Any, ...]], asker: Terminal) -> list[Snapshot]:
+    """``_SNAPSHOTS`` rows as snapshots in the asker's view, each ledger with its lots,
+    read in the same snapshot (``transaction(snapshot=True)``, or with the accounts locked)."""
     lots = lots_of(tx, [r[9] for r in rows])
-    return [_snapshot(r, lots.get(r[9], ())) for r in rows]
+    return [_snapshot(r, lots.get(r[9], ()), asker) for r in rows]
 
 
-def _snapshot(row: tuple[Any, ...], lots: Sequence[Lot]) -> Snapshot:
+def _through_seq(text: str, asker: Terminal) -> int:
+    """The last event of the asker's current chain that an account includes (0: none of
+    it; a chain from before the terminal was provisioned again does not count)."""
+    held = _through.decode(text).get(f"{asker.store_id}/{asker.terminal_id}")
+    return held[1] if held is not None and held[0] == asker.journal_id else 0
+
+
+def _through_with(text: str, event: WireEvent, journal_id: str, seq: int) -> str:
+    """An account's ``through`` once it includes ``event``'s chain up to ``seq``."""
+    held = _through.decode(text)
+    held[f"{event.store_id}/{event.terminal_id}"] = (journal_id, seq)
+    return msgspec.json.encode(held).decode()
+
+
+def _move_through_in(tx: Tx, page: int = 1000) -> None:
+    """A database from before schema 4: what each account includes of each terminal's
+    chain, from the table that held it a row each into the account, a page at a time."""
+    after = ""
+    while keys := [
+        r[0]
+        for r in tx.all(
+            "SELECT member_key FROM accounts WHERE member_key > ? ORDER BY member_key LIMIT ?",
+            (after, page),
+        )
+    ]:
+        after = keys[-1]
+        condition, args = tx.among("s.member_key", keys)
+        held: dict[str, _Through] = {}
+        for key, store_id, terminal_id, seq, journal_id in tx.all(
+            "SELECT s.member_key, s.store_id, s.terminal_id, s.through_seq, t.journal_id "
+            "FROM account_terminals s JOIN terminals t ON t.store_id = s.store_id "
+            f"AND t.terminal_id = s.terminal_id WHERE {condition} AND t.journal_id IS NOT NULL",
+            args,
+        ):
+            held.setdefault(key, {})[f"{store_id}/{terminal_id}"] = (journal_id, int(seq))
+        tx.many(
+            "UPDATE accounts SET through = ? WHERE member_key = ?",
+            [(msgspec.json.encode(through).decode(), key) for key, through in held.items()],
+        )
+    tx.run("DROP TABLE account_terminals")
+
+
+def _snapshot(row: tuple[Any, ...], lots: Sequence[Lot], asker: Terminal) -> Snapshot:
     return Snapshot(
         member_id=row[0],
         phone=row[1],
@@ -964,7 +1002,7 @@ def _snapshot(row: tuple[Any, ...], lots: Sequence[Lot]) -> Snapshot:
         version=int(row[3]),
         ledger=with_lots(decode(row[4]), lots),
         updated_at=row[5],
-        through_seq=int(row[7]),
+        through_seq=_through_seq(row[7], asker),
         merged_into=row[8],
     )
 
@@ -1014,6 +1052,7 @@ def _mark_merged(
                 0,
                 now,
                 first + n,
+                "{}",
                 into,
             )
             for n, (member, into) in enumerate(fresh)
@@ -1024,30 +1063,26 @@ def _mark_merged(
 
 def _hand_over(tx: Tx, phone_key: str, member_key: str) -> None:
     """A phone's account becomes the member's who enrolled with that phone: its events and
-    what it includes of each terminal's chain (the batch's own rows follow, later in each
-    chain); the member's account row is written by the fold, from the phone's ledger."""
+    lots; the member's account row is written by the fold, from the phone's ledger and what
+    it includes of each terminal's chain."""
     tx.run(
         f"UPDATE events SET member_key = ? WHERE member_key = ? AND {_OF_PHONE}",
         (member_key, phone_key),
     )
     tx.run("UPDATE lots SET member_key = ? WHERE member_key = ?", (member_key, phone_key))
-    tx.run(
-        "UPDATE account_terminals SET member_key = ? WHERE member_key = ?",
-        (member_key, phone_key),
-    )
     tx.run("DELETE FROM accounts WHERE member_key = ?", (phone_key,))
 
 
 def _next_changes(tx: Tx, count: int) -> int:
     """The first of ``count`` directory cursors. Taken with the counter's row locked until
     commit, so changes commit in cursor order and a pull never skips one that commits late."""
-    tx.run(
-        "INSERT INTO hq_meta (key, value) VALUES ('change_seq', '0') ON CONFLICT (key) DO NOTHING"
+    row = tx.one(  # one statement: the counter is read, moved on and locked at once
+        "INSERT INTO hq_meta (key, value) VALUES ('change_seq', ?) ON CONFLICT (key) "
+        "DO UPDATE SET value = CAST(CAST(hq_meta.value AS BIGINT) + ? AS TEXT) RETURNING value",
+        (str(count), count),
     )
-    row = tx.one(f"SELECT value FROM hq_meta WHERE key = 'change_seq'{tx.lock}")
-    last = int(row[0]) if row else 0
-    tx.run("UPDATE hq_meta SET value = ? WHERE key = 'change_seq'", (str(last + count),))
-    return last + 1
+    assert row is not None  # an upsert that returns always returns its row
+    return int(row[0]) - count + 1
 
 
 def token_hash(token: str) -> str:

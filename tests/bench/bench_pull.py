@@ -63,6 +63,7 @@ ACCOUNT_COLUMNS = (
     "balance",
     "updated_at",
     "change_seq",
+    "through",
 )
 # What a snapshot's application leaves in the till's members table, row for row.
 TILL_COLUMNS = (
@@ -134,14 +135,15 @@ def accounts(
             held.balance,
             held.last_activity,
             first_seq + k,
+            # The terminal of another store that last served them: a chain to skip.
+            f'{{"AMS-{2 + k % 40:02d}/T1":["j{k % 40}",{rng.randrange(1, 40)}]}}',
         )
         yield row, held.lots
 
 
 def build_directory(store: HQStore, n: int) -> None:
     """N members written into HQ in one transaction, their cursors taken from HQ's counter
-    (as a push's fold takes them), and each with the terminal of another store that last
-    served them, so the directory's join has rows to skip."""
+    (as a push's fold takes them)."""
     with store.db.transaction() as tx:
         first = _next_changes(tx, n)
         rows = accounts(n, first)
@@ -153,12 +155,6 @@ def build_directory(store: HQStore, n: int) -> None:
                 "lots",
                 ("member_key", *Lot.__struct_fields__),
                 [(row[0], *msgspec.structs.astuple(lot)) for row, lots in pairs for lot in lots],
-            )
-            insert_rows(
-                tx,
-                "account_terminals",
-                ("member_key", "store_id", "terminal_id", "through_seq"),
-                [(r[0], f"AMS-{2 + r[8] % 40:02d}", "T1", r[4]) for r in chunk],
             )
 
 

@@ -188,12 +188,16 @@ def bench_latency(folder: Path, samples: int = 200) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), help="drain to one only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         print(f"1. Drain {args.events:,} queued events to HQ on loopback")
-        (folder / "s").mkdir()
-        bench_drain(f"sqlite:///{folder / 's' / 'hq.db'}", "SQLite", args.events, folder / "s")
+        if args.backend != "postgresql":
+            (folder / "s").mkdir()
+            bench_drain(f"sqlite:///{folder / 's' / 'hq.db'}", "SQLite", args.events, folder / "s")
+        if args.backend == "sqlite":
+            return
         import psycopg
 
         name = f"pos_loyalty_bench_{uuid.uuid4().hex[:8]}"
@@ -205,6 +209,8 @@ def main() -> None:
         finally:
             with psycopg.connect(f"{PG}/test", autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if args.backend:
+            return
         print("\n3. An event's commit to HQ's acknowledgement, the daemon running (SQLite HQ)")
         (folder / "l").mkdir()
         bench_latency(folder / "l")

@@ -146,3 +146,24 @@ def proxy(hq: HQ) -> Iterator[FaultProxy]:
     served = FaultProxy((parts.hostname or "127.0.0.1", parts.port or 80))
     yield served
     served.close()
+
+
+def as_schema_3(store: HQStore) -> None:
+    """HQ's database as schema 3 kept it: what each account includes of each terminal's
+    chain a row each in ``account_terminals``, not in the account; the version says 3."""
+    import json
+
+    with store.db.transaction() as tx:
+        tx.run(
+            "CREATE TABLE account_terminals (member_key TEXT NOT NULL, "
+            "store_id TEXT NOT NULL, terminal_id TEXT NOT NULL, through_seq BIGINT NOT NULL, "
+            "PRIMARY KEY (member_key, store_id, terminal_id))"
+        )
+        for key, through in tx.all("SELECT member_key, through FROM accounts"):
+            for chain, (_journal, seq) in json.loads(through).items():
+                tx.run(
+                    "INSERT INTO account_terminals VALUES (?, ?, ?, ?)",
+                    (key, *chain.split("/"), seq),
+                )
+        tx.run("ALTER TABLE accounts DROP COLUMN through")
+        tx.run("UPDATE hq_meta SET value = '3' WHERE key = 'schema_version'")

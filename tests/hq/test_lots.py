@@ -11,6 +11,8 @@ from pos_loyalty.service import MemberRef
 from sync.daemon import Syncer
 from sync.hq.store import HQStore
 
+from .conftest import as_schema_3
+
 ANNA = MemberRef(phone="0612345678")
 
 
@@ -62,6 +64,8 @@ def test_an_hq_database_with_lots_in_its_ledgers_is_moved_to_lot_rows(make_synce
             (encode(before[1]).decode(), member),
         )
         tx.run("DELETE FROM lots")
+    as_schema_3(hq.store)
+    with hq.store.db.transaction() as tx:
         tx.run("UPDATE hq_meta SET value = '2' WHERE key = 'schema_version'")
     again = HQStore(hq.store.db, hq.store.program)
     assert again.account(member) == before

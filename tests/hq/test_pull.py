@@ -137,3 +137,82 @@ def test_a_till_keeping_its_stores_members_pulls_only_those(make_synced_till, hq
     assert ids == {local.member_id}
     auth = {"authorization": f"Bearer {token_here}"}
     assert httpx.get(f"{hq.base}{API}/members?scope=mine", headers=auth).status_code == 400
+
+
+def views(hq, member_id: str, *tokens: str) -> list[int]:
+    """What HQ's account of the member includes of each terminal's chain, in its view."""
+    return [
+        hq.store.find_member(hq.store.terminal_for(token), member_id=member_id)[0].through_seq
+        for token in tokens
+    ]
+
+
+def test_what_an_account_includes_counts_only_for_the_terminals_current_chain(
+    make_synced_till, hq, tmp_path
+):
+    old, token = make_synced_till()
+    anna = old.enroll("0612345678").member.member_id
+    old.earn(ANNA, amount=10000)
+    sync(old, token)
+    assert views(hq, anna, token) == [3]
+    # The till is replaced by a new one, with a journal of its own, provisioned again.
+    fresh, token = _reinstalled(old, hq)
+    assert views(hq, anna, token) == [0]  # #3 of the old chain is not #3 of this one
+    fresh.earn(ANNA, amount=2000)  # #1 of the new chain
+    sync(fresh, token)
+    assert views(hq, anna, token) == [1]
+    view = fresh.lookup(ANNA)
+    assert (view.balance, view.confirmed, view.pending) == (170, 170, 0)
+    fresh.close()
+
+
+def _reinstalled(till, hq):
+    """The same terminal with a new, empty journal, provisioned again."""
+    from pos_loyalty.service import Till
+
+    db = till.journal.path
+    till.close()
+    for suffix in ("", "-wal", "-shm"):
+        db.with_name(db.name + suffix).unlink(missing_ok=True)
+    return Till.open(till.source, create=True), hq.store.add_terminal("AMS-01", "T1")
+
+
+def test_an_hq_database_from_schema_3_keeps_what_each_account_includes(make_synced_till, hq):
+    from sync.hq.store import HQStore
+
+    from .conftest import as_schema_3
+
+    one, token_one = make_synced_till("T1")
+    two, token_two = make_synced_till("T2", "RTM-01")
+    anna = one.enroll("0612345678").member.member_id
+    one.earn(ANNA, amount=10000)
+    sync(one, token_one)
+    sync(two, token_two)
+    two.earn(ANNA, amount=3000)
+    sync(two, token_two)
+    before = views(hq, anna, token_one, token_two)
+    assert before == [3, 1]
+    as_schema_3(hq.store)
+    again = HQStore(hq.store.db, hq.store.program)
+    assert views(hq, anna, token_one, token_two) == before
+    with again.db.transaction() as tx:
+        assert tx.one("SELECT value FROM hq_meta WHERE key = 'schema_version'") == ("4",)
+        tables = (
+            "sqlite_master WHERE type = 'table' AND name"
+            if hq.url.startswith("sqlite")
+            else "information_schema.tables WHERE table_name"
+        )
+        assert tx.one(f"SELECT count(*) FROM {tables} = 'account_terminals'") == (0,)
+    two.earn(ANNA, amount=1000)
+    sync(two, token_two)
+    assert views(hq, anna, token_one, token_two) == [3, 2]
+    bram = two.enroll("0687654321").member.member_id  # a member of RTM-01's only
+    sync(two, token_two)
+    assert store_members(hq, token_one) == {anna}
+    assert store_members(hq, token_two) == {anna, bram}
+
+
+def store_members(hq, token: str) -> set[str]:
+    """Who the directory gives a till that keeps its store's members only."""
+    snapshots, _ = hq.store.changes(hq.store.terminal_for(token), 0, 10, "store")
+    return {s.member_id for s in snapshots}
