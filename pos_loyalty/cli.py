@@ -970,7 +970,10 @@ def build_parser() -> argparse.ArgumentParser:
     hq_sub = hq.add_subparsers(
         dest="hq_command", required=True, metavar="ACTION", parser_class=_Parser
     )
-    db_help = "HQ's database: sqlite:///path/hq.db or postgresql://host/db"
+    db_help = (
+        "HQ's database: sqlite:///hq.db (in this folder), sqlite:////abs/path/hq.db, "
+        "or postgresql://host/db"
+    )
     p = hq_sub.add_parser("serve", help="run HQ", parents=[common])
     p.add_argument("--db", required=True, metavar="URL", help=db_help)
     p.add_argument("--host", default="127.0.0.1")

@@ -82,13 +82,18 @@ class Database(Protocol):
 
 
 def connect(url: str) -> Database:
-    """``sqlite:///path/to/hq.db`` or ``postgresql://user@host:port/db``."""
+    """``sqlite:///hq.db`` (a path from the current folder), ``sqlite:////var/lib/hq.db``
+    (an absolute path: a fourth slash, as SQLAlchemy reads these URLs too) or
+    ``postgresql://user@host:port/db``."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme == "sqlite":
-        path = urllib.parse.unquote(parts.path)
-        if not path or path == "/":
-            raise ConfigError(f"“{url[:60]}” names no file; write sqlite:///path/to/hq.db.")
-        return SQLiteDatabase(Path(path[1:] if path.startswith("//") else path))
+        path = urllib.parse.unquote(parts.path)[1:]
+        if parts.netloc or not path:
+            raise ConfigError(
+                f"“{url[:60]}” names no file; write sqlite:///hq.db for hq.db in this folder "
+                "or sqlite:////var/lib/pos-loyalty/hq.db for an absolute path."
+            )
+        return SQLiteDatabase(Path(path))
     if parts.scheme in ("postgresql", "postgres"):
         return PostgresDatabase(url)
     raise ConfigError(

@@ -18,12 +18,16 @@ from conftest import config_text
 CLI = [sys.executable, "-m", "pos_loyalty"]
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     full = {
         **{k: v for k, v in os.environ.items() if not k.startswith("POS_LOYALTY")},
         **(env or {}),
     }
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60, env=full)
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=60, env=full, cwd=cwd
+    )
 
 
 def free_port() -> int:
@@ -97,6 +101,25 @@ def test_a_store_sets_up_hq_and_a_till_syncs_through_hq_going_down(tmp_path: Pat
     finally:
         hq.kill()
         hq.wait()
+
+
+def test_hqs_sqlite_url_names_a_file_in_this_folder_or_with_a_fourth_slash_an_absolute_path(
+    tmp_path: Path,
+):
+    here = tmp_path / "store"
+    here.mkdir()
+    terminal = ("--store", "AMS-01", "--terminal", "T1")
+    added = run("hq", "add-terminal", "--db", "sqlite:///hq.db", *terminal, cwd=here)
+    assert added.returncode == 0, added.stderr
+    assert (here / "hq.db").is_file()  # as the README's `sqlite:///hq.db` means it
+    absolute = tmp_path / "elsewhere" / "hq.db"
+    added = run("hq", "add-terminal", "--db", f"sqlite:///{absolute}", *terminal, cwd=here)
+    assert added.returncode == 0 and absolute.is_file(), added.stderr
+    for wrong in ("sqlite://hq.db", "sqlite:///"):
+        refused = run("hq", "add-terminal", "--db", wrong, *terminal, cwd=here)
+        assert refused.returncode == 2
+        assert "names no file; write sqlite:///hq.db" in refused.stderr
+        assert "Traceback" not in refused.stderr
 
 
 def test_a_token_file_others_can_read_is_refused(tmp_path: Path):
