@@ -190,6 +190,19 @@ async def test_a_sale_with_categories_previews_then_commits_and_prints(shop: Sho
     assert "62.40" in jobs[-1].text and "419" in jobs[-1].text
 
 
+async def test_a_sale_typed_ahead_with_its_enter_is_recorded_at_once(shop: Shop) -> None:
+    """F2, the amount and Enter in one read: the Enter comes before the points of the last
+    key are shown, and still records the sale (with the points a hand typing would see)."""
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await at_anna(pilot)
+        paste(app, "f2", "33", "enter")
+        await until(pilot, lambda: "Sale #4" in shown(app))
+        assert screen_name(app) == "MemberScreen"
+        assert "Sale #4 of 33.00 EUR: +33 points; balance 383." in shown(app)
+        assert shop.till.queue().last_seq == 4
+
+
 async def test_a_bad_amount_is_one_sentence_and_nothing_is_recorded(shop: Shop) -> None:
     app = shop.app(background=False)
     async with app.run_test(size=SIZE) as pilot:

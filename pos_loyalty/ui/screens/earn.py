@@ -82,27 +82,32 @@ class EarnScreen(TillScreen):
 
     @work(exclusive=True, group="preview")
     async def preview(self) -> None:
+        await self.show_points()
+
+    async def show_points(self) -> bool:
+        """The points of what is typed, shown under it; whether they could be worked out."""
         box = self.query_one("#preview", Static)
         try:
             total, lines = self.basket()
         except LoyaltyError as exc:
             box.update("")
             self.say(exc.message, problem=True)
-            return
+            return False
         if total is None and not lines:
             box.update("")
             self.hush()
-            return
+            return False
         ref = self.ref
         earned: Earned | None = await self.service(
             lambda t: t.preview_earn(ref, amount=total, lines=list(lines))
         )
         if earned is None:
             box.update("")
-            return
+            return False
         self.hush()
         self.previewed = (total, lines)
         box.update("\n".join(["Points:", *preview_lines(earned.points, earned.lines)]))
+        return True
 
     def action_confirm(self) -> None:
         self.confirm()
@@ -117,9 +122,9 @@ class EarnScreen(TillScreen):
         if basket == (None, ()):
             self.say("Type the sale's amount first.", problem=True)
             return
-        if basket != self.previewed:
-            self.say("Check the points shown, then press Enter again to confirm.")
-            self.preview()
+        # Typed ahead, the Enter comes before the points of the last key are shown: they
+        # are worked out now, as a hand typing would have seen them, and the sale goes on.
+        if basket != self.previewed and not await self.show_points():
             return
         total, lines = basket
         ref, cashier = self.ref, self.till.session
