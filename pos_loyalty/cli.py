@@ -163,8 +163,8 @@ def member_text(view: Any) -> list[str]:
         )
     if view.offline_cap_room < view.spendable:
         lines.append(
-            f"Until the till syncs with HQ, {plural(view.offline_cap_room, 'more point')} "
-            "can be redeemed without a manager."
+            f"Without HQ's OK or a manager, {plural(view.offline_cap_room, 'more point')} "
+            "can be redeemed."
         )
     if "velocity" in view.flags:
         lines.append(f"Flagged: {view.transactions_today} loyalty transactions today")

@@ -221,6 +221,33 @@ class Till:
                 for word in words:
                     members.take_word(word, at)
 
+    def _word_from_hq(self, ref: MemberRef, cost: int) -> bool:
+        """A spend over the offline cap, with HQ answering at once: HQ's word on the member
+        taken now, so the balance is HQ's own and not what this till has seen of it; the cap
+        bounds what is spent without HQ, so it does not apply then. False when HQ is not
+        asked or does not answer (the cap applies, or a manager's approval)."""
+        if self.remote is None or not self._online():
+            return False
+        try:
+            with self.journal.reading():
+                holder = self._resolve(ref)
+                account = self.accounts.get(holder, self._now()).account
+        except LoyaltyError:
+            return False  # the spend itself says what is wrong
+        if holder.member_id is None or cost <= account.cap_room:
+            return False
+        try:
+            words = self.remote.member(member_id=holder.member_id)
+        except NeedsHQ:
+            return False
+        if not words:
+            return False
+        with self.journal.writing():
+            at = iso(self._now())
+            for word in words:
+                self.journal.members.take_word(word, at)
+        return True
+
     def _resolve(self, ref: MemberRef, *, unknown_ok: bool = False) -> Holder:
         members = self.journal.members
         if ref.phone:
@@ -605,6 +632,7 @@ class Till:
         request_id: str | None,
     ) -> EventResult:
         self._ask_hq_for(ref)
+        by_hq = approval is None and self._word_from_hq(ref, cost)
         with self.journal.writing():
             if done := self._replayed(request_id, kind):
                 return done
@@ -615,7 +643,7 @@ class Till:
             account = loaded.account
             over = check_velocity(self.program, account.transactions_today, manager is not None)
             check_spend(self.program, account, cost, what)
-            check_offline_cap(self.program, account, cost, manager is not None)
+            check_offline_cap(self.program, account, cost, manager is not None or by_hq)
             draws, short = plan_draws(account.shelf, cost, iso(now))
             if short:  # the spendable points were checked; lots disagreeing is a bug, not a sale
                 raise InsufficientPoints(f"Not enough points: only {cost - short} can be spent.")
@@ -626,6 +654,8 @@ class Till:
             }
             if over:
                 detail["flags"] = ["velocity"]
+            if by_hq and cost > account.cap_room:
+                detail["checked_with_hq"] = True  # over the offline cap: HQ's balance let it
             event = self._new(
                 kind,
                 holder,

@@ -712,7 +712,7 @@ def test_redeem_beyond_the_offline_cap_needs_a_manager(new_shop: Callable[..., S
 
     with shop.writes_nothing():
         message = refused(shop.cli(coffee), "offline_cap_exceeded")
-        assert f"Only {cap - cost} more points" in message and f"(cap {cap})" in message
+        assert f"Only {cap - cost} more points" in message and f"(offline cap {cap})" in message
     # A wrong PIN writes no event, but it is counted towards the lock-out.
     before = shop.last_seq()
     refused(shop.cli(f"{coffee} --manager M1", manager_pin="9999"), "not_allowed")

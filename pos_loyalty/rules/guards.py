@@ -34,8 +34,9 @@ def check_offline_cap(program: Program, account: Account, points: int, approved:
     if approved or points <= account.cap_room:
         return
     raise OfflineCapExceeded(
-        f"Only {account.cap_room} more points can be redeemed for this member until the till "
-        f"syncs with HQ (cap {program.offline_redeem_cap}); a manager can approve more."
+        f"Only {account.cap_room} more points can be redeemed for this member without HQ's "
+        f"word on the balance (offline cap {program.offline_redeem_cap}); a manager can "
+        "approve more."
     )
 
 

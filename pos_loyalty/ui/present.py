@@ -69,7 +69,7 @@ def member_lines(view: MemberView, program: Program, local_time: LocalTime) -> l
         lines.append(f"Held: {view.held} (spendable from {local_time(view.held_until or '')})")
     rewards = ", ".join(f"{r.name} ({r.cost})" for r in view.affordable) or "none yet"
     capped = program.offline_redeem_cap and view.can_redeem_now < view.spendable
-    limit = f" ({program.offline_redeem_cap} a sync without a manager)" if capped else ""
+    limit = " (more with HQ's OK or a manager)" if capped else ""
     lines.append(f"Redeem now up to {view.can_redeem_now}{limit}: {rewards}")
     for flag in view.flags:
         lines.append(f"! {FLAG_WORDS.get(flag, flag.upper())}")
@@ -163,7 +163,7 @@ def reward_line(name: str, cost: int, view: MemberView) -> str:
     if cost <= view.can_redeem_now:
         can = "yes"
     elif cost <= view.spendable:
-        can = "with a manager (over the offline cap)"
+        can = "HQ's OK or a manager (offline cap)"
     else:
         can = f"no: {plural(cost - view.spendable, 'more point')} needed"
     return f"{name:<28} {cost:>6} pts   {can}"

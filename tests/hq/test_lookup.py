@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from pos_loyalty.errors import UnknownMember
+from pos_loyalty.errors import OfflineCapExceeded, UnknownMember
 from pos_loyalty.members import member_code
 from pos_loyalty.service import MemberRef
 from sync.protocol import API
@@ -89,3 +89,28 @@ def test_hq_answers_a_member_lookup_plainly(anna_elsewhere, hq, path, status):
     auth = {"authorization": f"Bearer {token_two}"}
     reply = httpx.get(f"{hq.base}{API}/{path}", headers=auth)
     assert reply.status_code == status and reply.json()["error"]["message"].endswith(".")
+
+
+def test_over_the_offline_cap_hqs_word_asked_then_lets_the_spend_without_a_manager(
+    make_synced_till, hq, proxy
+):
+    till, token = make_synced_till(offline_redeem_cap=200)
+    till.enroll("0612345678")
+    till.earn(ANNA, amount=100000)  # 1050 points
+    sync(till, token)
+    till.remote = HQRemote(till.source, token)
+    assert till.lookup(ANNA).can_redeem_now == 200
+    spent = till.redeem(ANNA, points=800)  # over the cap: HQ answers with the balance
+    assert spent.member.balance == 250
+    assert spent.event.detail["checked_with_hq"] is True
+    assert "approval" not in spent.event.detail
+    # HQ not answering: the cap holds, and a manager may approve more.
+    text = till.source.path.read_text().replace(hq.base, proxy.url)
+    till.source.path.write_text(text)
+    from pos_loyalty import config as config_mod
+
+    till.remote = HQRemote(config_mod.load(str(till.source.path)), token)
+    proxy.inject("delay", times=2, seconds=3.0)
+    with pytest.raises(OfflineCapExceeded, match="without HQ's word on the balance"):
+        till.redeem(ANNA, points=201)
+    assert till.lookup(ANNA).balance == 250  # nothing written

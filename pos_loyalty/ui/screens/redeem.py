@@ -1,5 +1,6 @@
 """Redeem: the rewards catalogue with each reward's cost and whether the member can have it
-now; beyond the offline cap a manager approves (PIN and reason); what the balance cannot
+now; beyond the offline cap HQ's word on the balance, asked then, lets it, or else a manager
+approves (PIN and reason); what the balance cannot
 cover is refused in plain words."""
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ class RedeemScreen(TillScreen):
         view = self.shown.view
         yield Static(
             f"{view.label}: {view.spendable} points to spend, {view.can_redeem_now} without "
-            "a manager. Choose a reward and press Enter.",
+            "asking HQ or a manager. Choose a reward and press Enter.",
             classes="lead",
         )
         options = [
