@@ -163,7 +163,7 @@ def reward_line(name: str, cost: int, view: MemberView) -> str:
     if cost <= view.can_redeem_now:
         can = "yes"
     elif cost <= view.spendable:
-        can = "HQ's OK or a manager (offline cap)"
+        can = "HQ's OK or a manager"
     else:
         can = f"no: {plural(cost - view.spendable, 'more point')} needed"
     return f"{name:<28} {cost:>6} pts   {can}"

@@ -244,7 +244,7 @@ async def test_over_the_offline_cap_a_manager_approves_with_pin_and_reason(
     async with app.run_test(size=SIZE) as pilot:
         await at_anna(pilot)
         await pilot.press("f3")
-        await until(pilot, lambda: "HQ's OK or a manager (offline cap)" in shown(app))
+        await until(pilot, lambda: "150 pts   HQ's OK or a manager" in shown(app))
         await pilot.press("enter", "f10")
         await until(pilot, lambda: screen_name(app) == "ApprovalScreen")
         await pilot.press(*"M1", "enter", *MANAGER_PIN, "enter", *"birthday", "enter")
