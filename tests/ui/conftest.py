@@ -15,6 +15,7 @@ from conftest import Clock, config_text
 from hq.conftest import hq, hq_url, make_synced_till  # noqa: F401  (fixtures for the sync flows)
 from textual import events
 from textual.app import App
+from textual.css.query import NoMatches
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
@@ -109,13 +110,22 @@ def shop(make_shop: Callable[..., Shop]) -> Shop:
 
 
 async def until(pilot: Pilot[object], check: Callable[[], object], timeout: float = 5.0) -> None:
-    """Let the app run until ``check()`` holds (a worker answered, a message arrived)."""
+    """Let the app run until ``check()`` holds (a worker answered, a message arrived). A
+    widget the check asks for that is not there yet is not there *yet*: a pushed screen is
+    the top one a frame or so before its widgets are composed."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
-    while not check():
+    while not _holds(check):
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {check}")
         await pilot.pause(0.05)
+
+
+def _holds(check: Callable[[], object]) -> bool:
+    try:
+        return bool(check())
+    except NoMatches:
+        return False
 
 
 async def sign_in(pilot: Pilot[object], staff_id: str = "C7", pin: str = CASHIER_PIN) -> None:
