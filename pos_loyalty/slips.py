@@ -198,9 +198,9 @@ def _balance_blocks(member: MemberView) -> list[Block]:
         until = member.held_until[:10] if member.held_until else ""
         blocks.append(Row(f"  held until {until}", f"{member.held} pts"))
     blocks.append(Text(f"{member.tier.tier.name}: {member.tier.text}"))
-    if member.affordable:
-        blocks.append(Text("You can redeem now:"))
-        blocks += [Row(f"  {r.name}", f"{r.cost} pts") for r in member.affordable]
+    if member.redeemable:
+        blocks.append(Text("You can redeem:"))
+        blocks += [Row(f"  {r.name}", f"{r.cost} pts") for r in member.redeemable]
     if member.pending:
         blocks.append(Text("*confirmed at the next sync"))
     return blocks

@@ -36,11 +36,15 @@ class MemberView:
     can_redeem_now: int = 0  # spendable within the offline cap: what needs no manager
     offline_cap_room: int = 0
     confirmed_at: str | None = None  # when HQ last spoke of the member
+    # What the spendable points cover, the offline cap aside: the cap is this till's risk
+    # until HQ speaks, not the member's due, so a slip read at the next visit lists these.
+    redeemable: tuple[Reward, ...] = ()
 
     @classmethod
     def of(cls, holder: Holder, account: Account, program: Program) -> MemberView:
         record = holder.record
-        can = account.can_spend_now if account.balance >= program.min_redeem_balance else 0
+        enough = account.balance >= program.min_redeem_balance
+        can = account.can_spend_now if enough else 0
         confirmed = holder.confirmed
         return cls(
             member_id=holder.member_id,
@@ -61,6 +65,7 @@ class MemberView:
             can_redeem_now=can,
             offline_cap_room=account.cap_room,
             confirmed_at=record.hq_at if record and record.heard_from_hq else None,
+            redeemable=tuple(r for r in program.rewards if enough and r.cost <= account.spendable),
         )
 
     @property

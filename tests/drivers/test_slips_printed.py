@@ -261,3 +261,19 @@ def test_a_slip_after_a_refund_of_spent_points_says_the_points_are_owed(till, tm
         line.startswith("BALANCE") and line.endswith(f"{refund.member.balance} pts")
         for line in job.text.splitlines()
     )
+
+
+def test_a_slip_lists_what_the_points_cover_not_what_the_offline_cap_lets_this_till_spend(
+    till, tmp_path
+):
+    """The cap is this till's risk until HQ speaks; the member reads the slip at their next
+    visit, when it no longer holds them back."""
+    till.enroll("0612345678", name="Anna")
+    till.earn(MemberRef(phone="0612345678"), amount=60000)  # 650 points
+    spent = till.redeem(MemberRef(phone="0612345678"), reward_id="5off")  # all 500 of the cap
+    assert spent.member.can_redeem_now == 0  # the cap is used up here until HQ confirms
+    job, _ = print_on(80, event_slip(till.header, spent), tmp_path)
+    lines = job.text.splitlines()
+    start = lines.index("You can redeem:")
+    assert lines[start + 1].split() == ["Free", "coffee", "150", "pts"]
+    assert not lines[start + 2].startswith("  ")  # nothing else: 150 of 150 points
