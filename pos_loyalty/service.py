@@ -14,8 +14,9 @@ import datetime as dt
 import re
 import uuid
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import msgspec
@@ -31,11 +32,12 @@ from .errors import (
     LoyaltyError,
     NeedsManager,
     NotAllowed,
+    OfflineCapExceeded,
     UnknownEvent,
     UnknownMember,
     UnknownReward,
 )
-from .journal import Event, Journal, NewEvent, StaffRecord, phone_key
+from .journal import Event, HQWord, Journal, NewEvent, StaffRecord, phone_key
 from .members import (
     ALPHABET,
     ID_LENGTH,
@@ -215,38 +217,31 @@ class Till:
             words = self.remote.member(member_id=member_id, phone=phone)
         except NeedsHQ:
             return
+        self._take_words(words)
+
+    def _take_words(self, words: Sequence[HQWord]) -> None:
         if words:
             with self.journal.writing():
                 at = iso(self._now())
                 for word in words:
-                    members.take_word(word, at)
+                    self.journal.members.take_word(word, at)
 
-    def _word_from_hq(self, ref: MemberRef, cost: int) -> bool:
-        """A spend over the offline cap, with HQ answering at once: HQ's word on the member
-        taken now, so the balance is HQ's own and not what this till has seen of it; the cap
-        bounds what is spent without HQ, so it does not apply then. False when HQ is not
-        asked or does not answer (the cap applies, or a manager's approval)."""
+    def _word_from_hq(self, ref: MemberRef) -> bool:
+        """HQ's word on a known member taken now, when HQ answers at once: then the balance
+        is HQ's own, not what this till has seen of it. False when HQ is not asked or does
+        not answer."""
         if self.remote is None or not self._online():
             return False
-        try:
-            with self.journal.reading():
-                holder = self._resolve(ref)
-                account = self.accounts.get(holder, self._now()).account
-        except LoyaltyError:
-            return False  # the spend itself says what is wrong
-        if holder.member_id is None or cost <= account.cap_room:
+        with self.journal.reading():
+            member_id = self._resolve(ref).member_id
+        if member_id is None:
             return False
         try:
-            words = self.remote.member(member_id=holder.member_id)
+            words = self.remote.member(member_id=member_id)
         except NeedsHQ:
             return False
-        if not words:
-            return False
-        with self.journal.writing():
-            at = iso(self._now())
-            for word in words:
-                self.journal.members.take_word(word, at)
-        return True
+        self._take_words(words)
+        return bool(words)
 
     def _resolve(self, ref: MemberRef, *, unknown_ok: bool = False) -> Holder:
         members = self.journal.members
@@ -632,7 +627,32 @@ class Till:
         request_id: str | None,
     ) -> EventResult:
         self._ask_hq_for(ref)
-        by_hq = approval is None and self._word_from_hq(ref, cost)
+        once = partial(
+            self._spend_once, kind, ref, cost, what, info, cashier, approval, reason, request_id
+        )
+        try:
+            return once(by_hq=False)
+        except OfflineCapExceeded:
+            # Over the cap on this till's word alone: the cap bounds what is spent without
+            # HQ, so HQ's word on the balance, asked now (never inside a transaction), lets it.
+            if not self._word_from_hq(ref):
+                raise
+        return once(by_hq=True)
+
+    def _spend_once(
+        self,
+        kind: str,
+        ref: MemberRef,
+        cost: int,
+        what: str | None,
+        info: dict[str, Any],
+        cashier: object,
+        approval: object,
+        reason: str,
+        request_id: str | None,
+        *,
+        by_hq: bool,
+    ) -> EventResult:
         with self.journal.writing():
             if done := self._replayed(request_id, kind):
                 return done

@@ -920,12 +920,12 @@ _EVENT_COLUMNS = (
 
 # A member's account in one terminal's view: what the directory and a lookup give.
 # A merged member carries what the one they are part of includes of the terminal's chain.
+_THROUGH = "coalesce(m.through, a.through)"
 _SNAPSHOTS = (
     "SELECT a.member_id, a.phone, a.name, a.version, a.ledger, a.updated_at, a.change_seq, "
-    "coalesce(m.through, a.through), a.merged_into, a.member_key FROM accounts a "
+    f"{_THROUGH}, a.merged_into, a.member_key FROM accounts a "
     "LEFT JOIN accounts m ON m.member_key = a.merged_into"
 )
-_THROUGH = "coalesce(m.through, a.through)"
 # Each account's ``through``: for each terminal ("store/terminal") whose events it
 # includes, the journal of that terminal's chain and the chain's last event it includes.
 _Through = dict[str, tuple[str, int]]
