@@ -16,7 +16,6 @@ import uuid
 import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import msgspec
@@ -626,68 +625,55 @@ class Till:
         reason: str,
         request_id: str | None,
     ) -> EventResult:
+        def write(by_hq: bool) -> EventResult:
+            with self.journal.writing():
+                if done := self._replayed(request_id, kind):
+                    return done
+                manager = self._approved(approval)
+                now = self._now()
+                holder = self._resolve(ref)
+                loaded = self.accounts.get(holder, now)
+                account = loaded.account
+                over = check_velocity(self.program, account.transactions_today, manager is not None)
+                check_spend(self.program, account, cost, what)
+                check_offline_cap(self.program, account, cost, manager is not None or by_hq)
+                draws, short = plan_draws(account.shelf, cost, iso(now))
+                # The spendable points were checked: lots disagreeing is a bug, not a sale.
+                if short:
+                    raise InsufficientPoints(
+                        f"Not enough points: only {cost - short} can be spent."
+                    )
+                detail = {
+                    "lines": [f"{what or 'Points off'} = {-cost:+d}"],
+                    "draws": [d.to_json() for d in draws],
+                    **info,
+                }
+                if over:
+                    detail["flags"] = ["velocity"]
+                if by_hq and cost > account.cap_room:
+                    detail["checked_with_hq"] = True  # over the offline cap: HQ's balance let it
+                event = self._new(
+                    kind,
+                    holder,
+                    -cost,
+                    now,
+                    detail,
+                    cashier=cashier,
+                    approval=manager,
+                    approval_reason=reason,
+                    request_id=request_id,
+                )
+                return self._result(event, holder, loaded, now)
+
         self._ask_hq_for(ref)
-        once = partial(
-            self._spend_once, kind, ref, cost, what, info, cashier, approval, reason, request_id
-        )
         try:
-            return once(by_hq=False)
+            return write(by_hq=False)
         except OfflineCapExceeded:
             # Over the cap on this till's word alone: the cap bounds what is spent without
             # HQ, so HQ's word on the balance, asked now (never inside a transaction), lets it.
             if not self._word_from_hq(ref):
                 raise
-        return once(by_hq=True)
-
-    def _spend_once(
-        self,
-        kind: str,
-        ref: MemberRef,
-        cost: int,
-        what: str | None,
-        info: dict[str, Any],
-        cashier: object,
-        approval: object,
-        reason: str,
-        request_id: str | None,
-        *,
-        by_hq: bool,
-    ) -> EventResult:
-        with self.journal.writing():
-            if done := self._replayed(request_id, kind):
-                return done
-            manager = self._approved(approval)
-            now = self._now()
-            holder = self._resolve(ref)
-            loaded = self.accounts.get(holder, now)
-            account = loaded.account
-            over = check_velocity(self.program, account.transactions_today, manager is not None)
-            check_spend(self.program, account, cost, what)
-            check_offline_cap(self.program, account, cost, manager is not None or by_hq)
-            draws, short = plan_draws(account.shelf, cost, iso(now))
-            if short:  # the spendable points were checked; lots disagreeing is a bug, not a sale
-                raise InsufficientPoints(f"Not enough points: only {cost - short} can be spent.")
-            detail = {
-                "lines": [f"{what or 'Points off'} = {-cost:+d}"],
-                "draws": [d.to_json() for d in draws],
-                **info,
-            }
-            if over:
-                detail["flags"] = ["velocity"]
-            if by_hq and cost > account.cap_room:
-                detail["checked_with_hq"] = True  # over the offline cap: HQ's balance let it
-            event = self._new(
-                kind,
-                holder,
-                -cost,
-                now,
-                detail,
-                cashier=cashier,
-                approval=manager,
-                approval_reason=reason,
-                request_id=request_id,
-            )
-            return self._result(event, holder, loaded, now)
+        return write(by_hq=True)
 
     def reverse(
         self,
