@@ -3,6 +3,7 @@ expire points."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import tomllib
@@ -53,6 +54,7 @@ def serve(
     from .app import create_app
 
     store = open_store(db_url, program_path)
+    _fewer_collections()
     stop = threading.Event()
     if expire_hours > 0:
         threading.Thread(
@@ -63,6 +65,16 @@ def serve(
     finally:
         stop.set()
         store.db.close()
+
+
+def _fewer_collections() -> None:
+    """A push or a page of the directory makes tens of thousands of short-lived objects,
+    nearly all freed by their reference counts; at Python's default the cycle collector
+    still ran about fifteen times a batch and walked every long-lived object now and then
+    (6% of a drain's time). What HQ holds from its start is set aside, and the collector
+    runs when far more has piled up."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def _expire_every(store: HQStore, seconds: float, stop: threading.Event) -> None:
