@@ -40,7 +40,7 @@ from ..protocol import (
     Snapshot,
     openapi,
 )
-from .store import HQStore, PushRefused, Terminal
+from .store import HQStore, PushRefused, Terminal, UnknownToken
 
 log = logging.getLogger("pos_loyalty.hq")
 _INSTANT = re.compile(INSTANT)
@@ -58,16 +58,22 @@ def create_app(store: HQStore) -> Starlette:
         return Response(msgspec.json.encode(openapi()), media_type="application/json")
 
     async def push(request: Request) -> Response:
-        terminal = await _authenticated(request, store)
-        body = await _body(request)
+        # The push's own transaction finds and locks the terminal by its token: no lookup of
+        # its own before it. A request that is refused anyway is told 401 first, if so.
+        token = _bearer(request)
         try:
-            batch = _read_push(body)
-        except msgspec.ValidationError as exc:
-            return _problem(400, "bad_request", f"That is not a valid push: {_plain(exc)}.")
-        except msgspec.DecodeError:
+            batch = _read_push(await _body(request))
+        except (HTTPRefusal, msgspec.MsgspecError) as exc:
+            await _authenticated(request, store)
+            if isinstance(exc, HTTPRefusal):
+                raise
+            if isinstance(exc, msgspec.ValidationError):
+                return _problem(400, "bad_request", f"That is not a valid push: {_plain(exc)}.")
             return _problem(400, "bad_request", "That is not a valid push: the body is not JSON.")
         try:
-            reply = await run_in_threadpool(store.push, terminal, batch)
+            reply = await run_in_threadpool(store.push, token, batch)
+        except UnknownToken:
+            raise _unknown_token() from None
         except PushRefused as refused:
             status = 409 if refused.code in ("gap", "conflict", "journal_replaced") else 400
             return _json(ErrorReply(refused.problem()), status)
@@ -191,14 +197,22 @@ def _found(found: EventReply | None) -> Response:
 
 
 async def _authenticated(request: Request, store: HQStore) -> Terminal:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+    terminal = await run_in_threadpool(store.terminal_for, _bearer(request))
+    if terminal is None:
+        raise _unknown_token()
+    return terminal
+
+
+def _bearer(request: Request) -> str:
+    """The request's token, or 401 for a request without one."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise HTTPRefusal(401, "unauthorized", "This request needs the terminal's token.")
-    terminal = await run_in_threadpool(store.terminal_for, token.strip())
-    if terminal is None:
-        raise HTTPRefusal(401, "unauthorized", "That terminal token is wrong or was revoked.")
-    return terminal
+    return token.strip()
+
+
+def _unknown_token() -> HTTPRefusal:
+    return HTTPRefusal(401, "unauthorized", "That terminal token is wrong or was revoked.")
 
 
 def _query(request: Request, *allowed: str) -> dict[str, str]:

@@ -110,6 +110,10 @@ _DDL = (
 HQ_STORE = HQ_TERMINAL = "HQ"
 
 
+class UnknownToken(LoyaltyError):
+    """A token HQ did not give, or revoked."""
+
+
 class PushRefused(LoyaltyError):
     """A push HQ cannot take as it is: a gap (resend from ``expected_seq``) or a conflict."""
 
@@ -223,25 +227,29 @@ class HQStore:
     def terminal_for(self, token: str) -> Terminal | None:
         """The terminal a token belongs to, if it is valid and not revoked."""
         with self.db.transaction() as tx:
-            row = tx.one(
-                "SELECT store_id, terminal_id, journal_id, head_seq, head_hash FROM terminals "
-                "WHERE token_hash = ? AND revoked_at IS NULL",
-                (token_hash(token),),
-            )
-        return Terminal(*row) if row else None
+            return _terminal(tx, "token_hash = ?", (token_hash(token),))
 
     # -- push ------------------------------------------------------------------------------------
 
-    def push(self, terminal: Terminal, request: PushRequest) -> PushReply:
-        """Apply a batch in one transaction; raises ``PushRefused`` for a gap or a conflict
-        (nothing of the batch is applied then, but a conflict is kept for review)."""
-        if (request.store_id, request.terminal_id) != (terminal.store_id, terminal.terminal_id):
-            raise NotAllowed("This token is another terminal's; a terminal pushes its own events.")
+    def push(self, token: str, request: PushRequest) -> PushReply:
+        """Apply a batch of the token's terminal in one transaction, which finds and locks
+        the terminal's row by the token; raises ``UnknownToken``, ``NotAllowed`` (another
+        terminal's events), or ``PushRefused`` for a gap or a conflict (nothing of the batch
+        is applied then, but a conflict is kept for review)."""
         now = iso(self.clock())
         try:
             try:
                 with self.db.transaction() as tx:
-                    head = _locked_terminal(tx, terminal)
+                    head = _terminal(tx, f"token_hash = ?{tx.lock}", (token_hash(token),))
+                    if head is None:
+                        raise UnknownToken("That terminal token is wrong or was revoked.")
+                    if (request.store_id, request.terminal_id) != (
+                        head.store_id,
+                        head.terminal_id,
+                    ):
+                        raise NotAllowed(
+                            "This token is another terminal's; a terminal pushes its own events."
+                        )
                     outcomes, seq, prev = self._apply(tx, head, request, now)
             except DuplicateKey:
                 # An id the store's events already hold: the unique key caught it in the
@@ -663,7 +671,8 @@ class HQStore:
             "VALUES (?, ?, ?, ?, ?) ON CONFLICT (store_id, terminal_id) DO NOTHING",
             (HQ_STORE, HQ_TERMINAL, token_hash(secrets.token_urlsafe(32)), journal_id, now),
         )
-        head = _locked_terminal(tx, Terminal(HQ_STORE, HQ_TERMINAL, None, 0, None))
+        head = _terminal(tx, f"store_id = ? AND terminal_id = ?{tx.lock}", (HQ_STORE, HQ_TERMINAL))
+        assert head is not None  # made just above, and never revoked
         return head, head.journal_id or journal_id
 
     def _own_event(
@@ -1090,17 +1099,16 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
-def _locked_terminal(tx: Tx, terminal: Terminal) -> Terminal:
-    """The terminal's row, locked for this transaction: two pushes of one terminal (two
-    daemons, two HQ processes) apply one after the other, never interleaved."""
+def _terminal(tx: Tx, condition: str, args: Sequence[Any]) -> Terminal | None:
+    """The terminal whose row meets ``condition``, if it is not revoked. Locked (``tx.lock``
+    in the condition), two pushes of one terminal (two daemons, two HQ processes) apply one
+    after the other, never interleaved."""
     row = tx.one(
         "SELECT store_id, terminal_id, journal_id, head_seq, head_hash FROM terminals "
-        f"WHERE store_id = ? AND terminal_id = ? AND revoked_at IS NULL{tx.lock}",
-        (terminal.store_id, terminal.terminal_id),
+        f"WHERE revoked_at IS NULL AND {condition}",
+        args,
     )
-    if row is None:
-        raise NotAllowed("This terminal's token was revoked.")
-    return Terminal(*row)
+    return Terminal(*row) if row else None
 
 
 def _once_each(events: list[WireEvent]) -> None:

@@ -78,6 +78,15 @@ def test_a_wrong_revoked_or_missing_token_is_refused(make_synced_till, hq):
     assert reply.json() == {
         "error": {"code": "unauthorized", "message": "This request needs the terminal's token."}
     }
+    # A wrong token hears 401 before anything about what it sent.
+    for body in (b"not json", b"{}", b"x" * (3 * 1024 * 1024)):
+        reply = httpx.post(
+            f"{hq.base}{API}/push", content=body, headers={"authorization": "Bearer wrong"}
+        )
+        assert (reply.status_code, reply.json()["error"]["message"]) == (
+            401,
+            "That terminal token is wrong or was revoked.",
+        )
     hq.store.revoke("AMS-01", "T1")
     with pytest.raises(SyncStopped, match="Terminal credential rejected"):
         sync(till, token)
