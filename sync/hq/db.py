@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import sys
 import threading
 import urllib.parse
 import weakref
@@ -57,6 +58,11 @@ class Tx(Protocol):
         """Insert ``rows`` into ``table`` (``then``: an ``ON CONFLICT`` clause), the fastest
         way the database has: SQLite's prepared statement in a loop, PostgreSQL's COPY.
         Raises ``DuplicateKey`` where a row's unique key is taken."""
+
+    def send(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Insert ``rows`` into ``table`` without waiting for the database to store them:
+        PostgreSQL takes them in while the caller goes on (the next statement, or the
+        commit, waits for it and raises its ``DuplicateKey``); SQLite stores them at once."""
 
 
 def _insert(table: str, columns: Sequence[str], then: str) -> str:
@@ -139,6 +145,9 @@ class _SQLiteTx:
                 raise DuplicateKey(table) from None
             raise
 
+    def send(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self.bulk(table, columns, rows)
+
 
 class SQLiteDatabase:
     """One file, WAL, a full sync on every commit; a connection per thread (the server's
@@ -196,6 +205,7 @@ class _PostgresTx:
     def __init__(self, conn: Any, staged: set[str]) -> None:
         self.conn = conn
         self.staged = staged  # the stage tables this connection's session has
+        self._sending: tuple[str, contextlib.ExitStack] | None = None  # a COPY left open
 
     def among(self, column: str, values: Sequence[Any]) -> tuple[str, list[Any]]:
         return f"{column} = ANY(?)", [list(values)]
@@ -204,17 +214,21 @@ class _PostgresTx:
         return f"strpos({expression}, ?) > 0"
 
     def one(self, sql: str, args: Sequence[Any] = ()) -> Row | None:
+        self.sent()
         row: Row | None = self.conn.execute(_pg(sql), args).fetchone()
         return row
 
     def all(self, sql: str, args: Sequence[Any] = ()) -> list[Row]:
+        self.sent()
         rows: list[Row] = self.conn.execute(_pg(sql), args).fetchall()
         return rows
 
     def run(self, sql: str, args: Sequence[Any] = ()) -> int:
+        self.sent()
         return int(self.conn.execute(_pg(sql), args).rowcount)
 
     def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.sent()
         with self.conn.cursor() as cur:
             cur.executemany(_pg(sql), rows)  # pipelined by psycopg: one round trip, not n
 
@@ -222,9 +236,9 @@ class _PostgresTx:
         # Transaction-scoped advisory locks, taken in one order so two batches cannot each
         # hold one the other waits for.
         if names:
-            self.conn.execute(
+            self.run(
                 "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT "
-                "hashtextextended(n, 0) AS h FROM unnest(%s::text[]) AS n ORDER BY h) AS s",
+                "hashtextextended(n, 0) AS h FROM unnest(?::text[]) AS n ORDER BY h) AS s",
                 [list(names)],
             )
 
@@ -233,8 +247,43 @@ class _PostgresTx:
     ) -> None:
         from psycopg.errors import UniqueViolation
 
+        self.sent()
         try:
             self._bulk(table, columns, rows, then)
+        except UniqueViolation:
+            raise DuplicateKey(table) from None
+
+    def send(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        self.sent()
+        if not rows:
+            return
+        # The COPY stays open: libpq hands the server the rows as they are written (all but
+        # the last few kilobytes), and the server stores them while this process goes on.
+        stack = contextlib.ExitStack()
+        try:
+            cursor = stack.enter_context(self.conn.cursor())
+            copy = stack.enter_context(
+                cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN")
+            )
+            for row in rows:
+                copy.write_row(row)
+        except BaseException:
+            stack.__exit__(*sys.exc_info())
+            raise
+        self._sending = (table, stack)
+
+    def sent(self, failure: BaseException | None = None) -> None:
+        """Wait for the rows ``send`` left with the database; ``failure``: abandon them."""
+        from psycopg.errors import UniqueViolation
+
+        if self._sending is None:
+            return
+        (table, stack), self._sending = self._sending, None
+        if failure is not None:
+            stack.__exit__(type(failure), failure, failure.__traceback__)
+            return
+        try:
+            stack.close()
         except UniqueViolation:
             raise DuplicateKey(table) from None
 
@@ -290,7 +339,13 @@ class PostgresDatabase:
                 with conn.transaction():
                     if snapshot:  # else each statement sees what committed before it began
                         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    yield _PostgresTx(conn, staged)
+                    tx = _PostgresTx(conn, staged)
+                    try:
+                        yield tx
+                    except BaseException as exc:
+                        tx.sent(failure=exc)
+                        raise
+                    tx.sent()
             except BaseException:
                 staged.clear()  # a stage table created in it is gone with the rollback
                 raise

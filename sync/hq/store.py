@@ -407,37 +407,6 @@ class HQStore:
         """The events stored and folded into their members' accounts: a statement per kind
         of row for the whole batch, not one per event."""
         keys, claimed, merged, flags = self._route(tx, events)
-        insert_rows(
-            tx,
-            "events",
-            _EVENT_COLUMNS,
-            [
-                (
-                    e.store_id,
-                    e.terminal_id,
-                    journal_id,
-                    e.seq,
-                    e.event_id,
-                    e.kind,
-                    e.member_id,
-                    e.phone,
-                    e.points,
-                    e.amount,
-                    e.currency,
-                    e.ref_event_id,
-                    e.ruleset,
-                    e.detail,
-                    e.staff_id,
-                    e.created_at,
-                    e.prev_hash,
-                    e.hash,
-                    e.chain_version,
-                    key,
-                    now,
-                )
-                for e, key in zip(events, keys, strict=True)
-            ],
-        )
         flags = self._fold(tx, journal_id, events, details, keys, claimed, merged, now, flags)
         _mark_merged(tx, merged, {e.member_id: e for e in events if e.kind == "enroll"}, now)
         return flags
@@ -504,7 +473,8 @@ class HQStore:
         batches touching the same members never wait on each other in a circle. A member
         who claims a phone's account starts from its ledger: its points were theirs. A
         merged member's own welcome and referral bonuses count nothing: one person, one
-        bonus (flagged, so HQ sees it)."""
+        bonus (flagged, so HQ sees it). The events are stored here too, once what the fold
+        reads is read, so that PostgreSQL stores them while the fold runs."""
         members = sorted(set(keys))
         condition, args = tx.among("member_key", sorted({*members, *claimed}))
         rows = tx.all(
@@ -553,6 +523,37 @@ class HQStore:
         lots = lots_of(
             tx,
             [k for k, folded in batch.items() if any(_reads_lots(r) for _, r in folded)],
+        )
+        # The database stores the events while the fold runs: what it reads is read.
+        tx.send(
+            "events",
+            _EVENT_COLUMNS,
+            [
+                (
+                    e.store_id,
+                    e.terminal_id,
+                    journal_id,
+                    e.seq,
+                    e.event_id,
+                    e.kind,
+                    e.member_id,
+                    e.phone,
+                    e.points,
+                    e.amount,
+                    e.currency,
+                    e.ref_event_id,
+                    e.ruleset,
+                    e.detail,
+                    e.staff_id,
+                    e.created_at,
+                    e.prev_hash,
+                    e.hash,
+                    e.chain_version,
+                    key,
+                    now,
+                )
+                for e, key in zip(events, keys, strict=True)
+            ],
         )
         shelves = {k: TrackedShelf(lots.get(k, ())) for k in members}
         for key, folded in batch.items():
