@@ -339,3 +339,49 @@ def test_a_value_no_till_writes_is_reported_as_an_altered_event_not_as_bad_input
     assert verify_chain(till.journal).problem == "Event 3 was altered after it was written."
     with pytest.raises(StorageError, match=r"Event [34] in the till database is damaged"):
         till.history(MemberRef(phone="0612345678"))
+
+
+def test_a_page_of_hqs_directory_keeps_held_phones_newer_words_and_one_owner_a_phone(till):
+    """HQ's directory page on a till that holds some of it: unknown members go in, a held
+    member takes only a newer word (an older one fills a missing name), a phone another
+    member here has stays with them, a member twice in one page ends with the newer word,
+    and the checkpoint of an account the word covers (an earn against a phone) is dropped."""
+    from pos_loyalty.journal.members import HQWord
+    from pos_loyalty.rules.account import Ledger
+    from pos_loyalty.rules.lots import Lot
+
+    anna = till.enroll("0612345678").member  # no name
+    till.earn(MemberRef(phone="0687654321"), amount=1000)  # a phone no member has yet
+    members = till.journal.members
+    assert members.checkpoint("tel:+31687654321") is not None
+
+    def word(member_id, phone, version, points, name=None):
+        lot = Lot(f"lot-{member_id}-{version}", points, points, "2026-11-01T00:00:00.000Z")
+        return HQWord(member_id, phone, name, version, Ledger(lots=(lot,)), 0)
+
+    page = [
+        word(anna.member_id, "+31612345678", 1, 70, name="Anna"),  # not newer: name only
+        word("BBBBBBBBBBBBBBBB", "+31612345678", 3, 10),  # Anna's phone: stays hers
+        word("CCCCCCCCCCCCCCCC", "+31687654321", 2, 20),  # the phone the earn named
+        word("DDDDDDDDDDDDDDDD", "+31611111111", 1, 30),
+        word("DDDDDDDDDDDDDDDD", "+31611111111", 2, 40),  # twice in the page: the newer
+        word("EEEEEEEEEEEEEEEE", "+31611111111", 1, 50),  # that phone is D's now
+    ]
+    with till.journal.writing():
+        members.record_hq_word(
+            anna.member_id, Ledger(), version=1, at="2026-11-30T00:00:00.000Z", through_seq=1
+        )
+        taken = members.take_words(page, "2026-12-01T00:00:00.000Z")
+    assert taken == 5  # all but Anna's older word
+    rows = {
+        r[0]: r[1:]
+        for r in till.journal.conn.execute(
+            "SELECT member_id, phone, name, hq_version, hq_balance FROM members"
+        )
+    }
+    assert rows[anna.member_id] == ("+31612345678", "Anna", 1, 0)
+    assert rows["BBBBBBBBBBBBBBBB"] == (None, None, 3, 10)
+    assert rows["CCCCCCCCCCCCCCCC"] == ("+31687654321", None, 2, 20)
+    assert rows["DDDDDDDDDDDDDDDD"] == ("+31611111111", None, 2, 40)
+    assert rows["EEEEEEEEEEEEEEEE"] == (None, None, 1, 50)
+    assert members.checkpoint("tel:+31687654321") is None

@@ -157,13 +157,28 @@ class MemberStore:
         last = unit.events.last_seq() if last_seq is None else last_seq
         for word in words:
             _check_hq_word(word.ledger, word.version, word.through_seq, last)
+        # Most words of a pull name members the till does not hold yet, with phones no one
+        # here has: they go in first, in one statement whose unique keys do the looking up.
+        # The rest (a member held, a phone taken, a member twice in one page) are sorted out
+        # below, against what is held now.
+        new = _insert_unknown(conn, words, at)
+        dropped: list[str] = []
+        taken: list[HQWordLike] = []
+        rest: list[HQWordLike] = []
+        for word in words:
+            if word.member_id in new:
+                new.discard(word.member_id)  # a second word of theirs in the page is a rest
+                dropped += [word.member_id, *([phone_key(word.phone)] if word.phone else [])]
+                taken.append(word)
+            else:
+                rest.append(word)
         held = {
             r[0]: (r[1], r[2])
-            for r in _among(conn, "member_id, hq_version, phone", "member_id", words, "member_id")
+            for r in _among(conn, "member_id, hq_version, phone", "member_id", rest, "member_id")
         }
-        owners = {r[0] for r in _among(conn, "phone", "phone", words, "phone")}
-        inserts, updates, names, dropped, taken = [], [], [], [], []
-        for word in words:
+        owners = {r[0] for r in _among(conn, "phone", "phone", rest, "phone")}
+        inserts, updates, names = [], [], []
+        for word in rest:
             ledger = confirmed(word.ledger)
             hq = (word.version, at, word.through_seq, ledger.balance, encode(ledger))
             if word.member_id in held:
@@ -369,6 +384,30 @@ class LotRows:
             (self.key,),
         )
         return tuple(Lot(*row) for row in rows)
+
+
+_UNKNOWN_ROW = "(?, ?, ?, 'hq', ?, ?, ?, ?, ?)"
+
+
+def _insert_unknown(conn: sqlite3.Connection, words: Sequence[HQWordLike], at: str) -> set[str]:
+    """The words whose member and phone the till does not hold, inserted (a few hundred rows
+    a statement, within SQLite's limit on parameters); returns their member ids."""
+    new: set[str] = set()
+    for start in range(0, len(words), 500):
+        part = words[start : start + 500]
+        args: list[Any] = []
+        for word in part:
+            ledger = confirmed(word.ledger)
+            args += (word.member_id, word.phone or None, word.name, word.version, at)
+            args += (word.through_seq, ledger.balance, encode(ledger))
+        values = ", ".join([_UNKNOWN_ROW] * len(part))
+        rows = conn.execute(
+            "INSERT OR IGNORE INTO members (member_id, phone, name, source, hq_version, hq_at, "
+            f"hq_through_seq, hq_balance, hq_ledger) VALUES {values} RETURNING member_id",
+            args,
+        ).fetchall()
+        new.update(r[0] for r in rows)
+    return new
 
 
 def _among(
