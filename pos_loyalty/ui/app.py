@@ -379,7 +379,19 @@ class TillApp(App[int]):
         if self.session is None or self.locked:
             return
         self.locked = True
+        # A manager's approval was given to whoever stood at the till then: the lock ends
+        # it, and what it opened closes, so whoever unlocks must ask a manager again.
+        while self._approved_by_another(self.screen):
+            self.pop_screen()
         self.push_screen(LockScreen(self.session))
+
+    def _approved_by_another(self, screen: object) -> bool:
+        manager = getattr(screen, "manager", None)
+        return (
+            isinstance(manager, StaffSession)
+            and self.session is not None
+            and manager.staff_id != self.session.staff_id
+        )
 
     def unlocked(self) -> None:
         self.locked = False

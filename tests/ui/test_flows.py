@@ -348,6 +348,25 @@ async def test_the_till_locks_when_idle_and_hides_the_member(make_shop) -> None:
         await until(pilot, lambda: screen_name(app) == "MemberScreen")
 
 
+async def test_a_lock_ends_a_managers_approval(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await pilot.press("f9")
+        await until(pilot, lambda: screen_name(app) == "ApprovalScreen")
+        await pilot.press(*"M1", "enter", *MANAGER_PIN, "enter")
+        await until(pilot, lambda: screen_name(app) == "ManagerScreen")
+        await pilot.press(*["down"] * 4, "enter")  # Add staff or change a PIN
+        await until(pilot, lambda: screen_name(app) == "StaffScreen")
+        await pilot.press("f12")
+        await until(pilot, lambda: screen_name(app) == "LockScreen")
+        await pilot.press(*"1357", "enter")  # the cashier unlocks
+        await until(pilot, lambda: screen_name(app) == "LookupScreen")
+        assert [type(s).__name__ for s in app.screen_stack][-2:] == ["SignInScreen", "LookupScreen"]
+        await pilot.press("f9")  # the manager's menu asks for a manager again
+        await until(pilot, lambda: screen_name(app) == "ApprovalScreen")
+
+
 async def test_f12_locks_and_another_cashier_can_sign_in(shop: Shop) -> None:
     app = shop.app(background=False)
     async with app.run_test(size=SIZE) as pilot:
