@@ -688,7 +688,7 @@ def cmd_eod(args: argparse.Namespace, till: Any, out: Output) -> int:
     from .endofday import end_of_day_slip
 
     approval = _approval(till, args)
-    with _push_progress() as progress:
+    with _push_progress(quiet=out.as_json) as progress:
         eod = end_of_day(till, approval, deadline=args.deadline, on_progress=progress)
     text_path, json_path = save_report(till, eod)
     slip = end_of_day_slip(till.header, eod)
@@ -700,11 +700,15 @@ def cmd_eod(args: argparse.Namespace, till: Any, out: Output) -> int:
 
 
 @contextlib.contextmanager
-def _push_progress() -> Iterator[Callable[[int, int, str | None], None]]:
+def _push_progress(quiet: bool) -> Iterator[Callable[[int, int, str | None], None]]:
     """How far the push has come, and why it waits when HQ does not answer: a bar on a
     terminal, else a plain line at most each second (and each new reason); on stderr, so
-    the report (or its JSON) alone is on stdout."""
+    the report alone is on stdout. ``quiet`` (``--json``): nothing."""
     import time
+
+    if quiet:
+        yield lambda acked, last, why: None
+        return
 
     if sys.stderr.isatty():
         from rich.console import Console

@@ -103,9 +103,10 @@ class EndOfDay:
 
     @property
     def complete(self) -> bool:
-        """Nothing of this till is left unsynced, and HQ, where it answered, agrees on its
-        chain (events acknowledged by an earlier sync are safe even if HQ is down now)."""
-        return self.till.unsynced == 0 and (self.sync.hq_seq is None or self.sync.agreed)
+        """Nothing of this till is left unsynced, and HQ answered and agrees on its chain:
+        with HQ down, events an earlier sync sent are safe, but the day is not confirmed
+        and the chain's figures are missing."""
+        return self.till.unsynced == 0 and self.sync.agreed
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -178,4 +179,6 @@ def _verdict(eod: EndOfDay) -> str:
         return "ALL SYNCED: HQ HOLDS EVERY EVENT"
     if eod.till.unsynced:
         return f"NOT SYNCED: {plural(eod.till.unsynced, 'event').upper()} WAITING"
+    if eod.sync.hq_seq is None:
+        return "NOT CONFIRMED: HQ COULD NOT BE ASKED"
     return "HQ'S COPY OF THIS TILL'S CHAIN DIFFERS"

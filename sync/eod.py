@@ -88,15 +88,26 @@ def end_of_day(
 
 def save_report(till: Till, eod: EndOfDay) -> tuple[Path, Path]:
     """The report as text and JSON in ``reports/`` beside the journal, one pair per store
-    day (a later run that day replaces it), each written whole or not at all."""
+    day, each written whole or not at all. A later run that day replaces it, except that
+    an incomplete run never replaces a complete one (whose chain figures came from HQ): it
+    is saved beside it, with its time in the name."""
     folder = Path(till.journal.path).parent / "reports"
     folder.mkdir(exist_ok=True)
     stem = f"eod-{till.config.store.id}-{till.config.terminal.id}-{eod.till.day.isoformat()}"
+    if not eod.complete and _was_complete(folder / f"{stem}.json"):
+        stem += f"-{eod.at[11:19].replace(':', '')}Z"  # the run's time, UTC
     text = end_of_day_slip(till.header, eod).text() + "\n"
     paths = folder / f"{stem}.txt", folder / f"{stem}.json"
     _write_whole(paths[0], text.encode())
     _write_whole(paths[1], msgspec.json.format(msgspec.json.encode(eod.to_json())) + b"\n")
     return paths
+
+
+def _was_complete(path: Path) -> bool:
+    try:
+        return bool(msgspec.json.decode(path.read_bytes()).get("complete"))
+    except (OSError, msgspec.DecodeError, AttributeError):
+        return False
 
 
 def _write_whole(path: Path, data: bytes) -> None:

@@ -88,6 +88,28 @@ def test_end_of_day_with_hq_down_says_what_waits_and_is_not_complete(make_synced
     assert "Not known: HQ could not be asked." in text
 
 
+def test_end_of_day_with_hq_down_after_a_sync_is_not_confirmed_and_keeps_the_days_report(
+    make_synced_till, proxy
+):
+    """Every event went to HQ earlier, but HQ does not answer now: the day is not confirmed
+    (no chain figures, a non-zero exit), and the complete report of earlier that day stays."""
+    till, token = make_synced_till(url=proxy.url, timeout=0.5)
+    manager = with_manager(till)
+    till.enroll("0612345678")
+    first = end_of_day(till, manager, token=token)
+    assert first.complete
+    complete_text, complete_json = save_report(till, first)
+    kept = complete_text.read_text()
+    proxy.mode = "down"
+    later = end_of_day(till, manager, token=token, deadline=1.0)
+    assert later.till.unsynced == 0 and later.sync.hq_seq is None
+    assert not later.complete and later.chain is None
+    text_path, json_path = save_report(till, later)
+    assert "NOT CONFIRMED: HQ COULD NOT BE ASKED" in text_path.read_text()
+    assert text_path != complete_text and json.loads(json_path.read_text())["complete"] is False
+    assert complete_text.read_text() == kept and json.loads(complete_json.read_text())["complete"]
+
+
 def test_end_of_day_needs_a_manager(make_synced_till, hq):
     till, token = make_synced_till()
     with_manager(till)
@@ -158,7 +180,7 @@ def test_eod_from_the_command_line_with_hq_down(tmp_path: Path):
     saved = sorted(p.name for p in (tmp_path / "reports").iterdir())
     assert len(saved) == 2 and saved[0].endswith(".json") and saved[1].endswith(".txt")
     as_json = run("eod", "--manager", "M1", "--deadline", "1", "--json")
-    assert as_json.returncode == 1
+    assert as_json.returncode == 1 and as_json.stderr == ""  # no progress lines with --json
     data = json.loads(as_json.stdout)
     assert data["complete"] is False and data["till"]["unsynced"] == 2
     assert data["sync"]["problem"].startswith("HQ cannot be reached")

@@ -77,11 +77,12 @@ class EndOfDayScreen(TillScreen):
         self.report = eod
         bar = self.query_one(ProgressBar)
         bar.update(total=1, progress=1 if eod.complete else 0)
-        verdict = (
-            "Everything is at HQ."
-            if eod.complete
-            else "NOT everything is at HQ: see the report. Run it again once HQ answers."
-        )
+        if eod.complete:
+            verdict = "Everything is at HQ."
+        elif eod.till.unsynced:
+            verdict = "NOT everything is at HQ: see the report. Run it again once HQ answers."
+        else:
+            verdict = "HQ did not confirm the day: see the report. Run it again once HQ answers."
         self.query_one("#phase", Static).update(f"{verdict} Saved as {path}. F10 prints it.")
         self.query_one("#report", Static).update(text)
         self.query_one("#report-box").focus()
