@@ -16,6 +16,7 @@ import fcntl
 import os
 import queue
 import random
+import re
 import ssl
 import stat
 import threading
@@ -94,7 +95,7 @@ def read_token(loaded: LoadedConfig) -> str:
     only its owner may read. It is never logged or printed."""
     token = os.environ.get(TOKEN_ENV, "").strip()
     if token:
-        return token
+        return _checked_token(token, f"${TOKEN_ENV}")
     name = loaded.config.hq.token_file
     if not name:
         raise ConfigError(f"No HQ token: set hq.token_file in {loaded.path} or ${TOKEN_ENV}.")
@@ -106,11 +107,25 @@ def read_token(loaded: LoadedConfig) -> str:
                 f"The HQ token file {path} can be read by others; make it private "
                 "(chmod 600) and try again."
             )
-        token = path.read_text(encoding="utf-8").strip()
+        # Bytes that are not text become U+FFFD, which no token holds: refused below.
+        token = path.read_bytes().decode("utf-8", "replace").strip()
     except OSError as exc:
         raise ConfigError(f"The HQ token file {path} cannot be read ({exc.strerror}).") from None
     if not token:
         raise ConfigError(f"The HQ token file {path} is empty.")
+    return _checked_token(token, f"The HQ token file {path}")
+
+
+# A bearer token as RFC 6750 writes it; HQ's own are URL-safe base64.
+_TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+
+
+def _checked_token(token: str, source: str) -> str:
+    if not _TOKEN.fullmatch(token):
+        raise ConfigError(
+            f"{source} holds no HQ token: a token is the last line `pos-loyalty hq "
+            "add-terminal` printed (letters, digits and -._~+/)."
+        )
     return token
 
 

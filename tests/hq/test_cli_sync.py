@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import config_text
 
 CLI = [sys.executable, "-m", "pos_loyalty"]
@@ -134,6 +135,29 @@ def test_a_token_file_others_can_read_is_refused(tmp_path: Path):
     assert refused.returncode == 2
     message = json.loads(refused.stdout)["error"]["message"]
     assert "can be read by others" in message and "secret" not in refused.stdout + refused.stderr
+
+
+@pytest.mark.parametrize(
+    ("in_env", "token"),
+    [(True, "bad token é"), (False, "ünï".encode()), (False, b"\xff\xfe"), (True, "a b")],
+)
+def test_a_token_that_is_not_one_is_refused_in_a_sentence(tmp_path: Path, in_env, token):
+    token_file = tmp_path / "hq.token"
+    token_file.write_bytes(b"" if in_env else token)
+    token_file.chmod(0o600)
+    config = tmp_path / "pos-loyalty.toml"
+    text = config_text().replace('url = ""', 'url = "http://127.0.0.1:9"', 1)
+    config.write_text(text.replace('token_file = ""', 'token_file = "hq.token"', 1))
+    assert run("init", "--config", str(config)).returncode == 0
+    env = {"POS_LOYALTY_HQ_TOKEN": token} if in_env else {}
+    refused = run("sync", "--once", "--config", str(config), env=env)
+    assert refused.returncode == 2, refused.stderr
+    source = "$POS_LOYALTY_HQ_TOKEN" if in_env else "The HQ token file"
+    assert (
+        refused.stderr.startswith(f"pos-loyalty: {source}")
+        and "holds no HQ token" in refused.stderr
+    )
+    assert "Error" not in refused.stderr and len(refused.stderr.splitlines()) == 1
 
 
 def test_hq_killed_in_the_middle_of_a_long_push_applies_no_half_batch(tmp_path: Path):
