@@ -53,6 +53,23 @@ def positive(text: str) -> int:
     return value
 
 
+def port_number(text: str) -> int:
+    value = whole_number(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError("give a port number from 1 to 65535")
+    return value
+
+
+def hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 24 * 366:  # nan fails this too
+        raise argparse.ArgumentTypeError("give hours from 0 (never) to 8784, like 24 or 0.5")
+    return value
+
+
 def limit(text: str) -> int:
     value = whole_number(text)
     if not 1 <= value <= 1000:
@@ -758,11 +775,12 @@ def cmd_hq(args: argparse.Namespace, out: Output) -> int:
         print(json.dumps(openapi(), indent=2, sort_keys=True))
         return 0
     if args.hq_command == "serve":
-        where = f"http://{args.host}:{args.port}"
-        print(f"HQ on {where} ({args.db.split(':', 1)[0]}); Ctrl-C stops it.", file=sys.stderr)
         commands.serve(args.db, args.host, args.port, args.program, args.expire_every)
         return 0
-    store = commands.open_store(args.db, getattr(args, "program", None))
+    # Only provisioning makes a new HQ database; the rest read or change one that exists.
+    store = commands.open_store(
+        args.db, getattr(args, "program", None), create=args.hq_command == "add-terminal"
+    )
     try:
         if args.hq_command == "expire":
             accounts, points = store.expire()
@@ -981,11 +999,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = hq_sub.add_parser("serve", help="run HQ", parents=[common])
     p.add_argument("--db", required=True, metavar="URL", help=db_help)
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=positive, default=8700)
+    p.add_argument("--port", type=port_number, default=8700)
     p.add_argument("--program", metavar="FILE", help="the chain's [program] (TOML)")
     p.add_argument(
         "--expire-every",
-        type=float,
+        type=hours,
         default=24.0,
         metavar="HOURS",
         help="run expiry this often while serving (default 24; 0: never)",

@@ -3,8 +3,11 @@ expire points."""
 
 from __future__ import annotations
 
+import errno
 import gc
 import logging
+import socket
+import sys
 import threading
 import tomllib
 from pathlib import Path
@@ -12,7 +15,7 @@ from pathlib import Path
 import msgspec
 
 from pos_loyalty import config as config_mod
-from pos_loyalty.errors import ConfigError
+from pos_loyalty.errors import BadInput, ConfigError
 from pos_loyalty.rules.program import Program
 
 from .db import connect
@@ -42,29 +45,59 @@ def load_program(path: str | None) -> Program:
     return program
 
 
-def open_store(db_url: str, program_path: str | None = None) -> HQStore:
-    return HQStore(connect(db_url), load_program(program_path))
+def open_store(db_url: str, program_path: str | None = None, *, create: bool = True) -> HQStore:
+    """HQ on its database; without ``create``, only on one that exists."""
+    program = load_program(program_path)  # a bad program file is said before the database
+    return HQStore(connect(db_url, create=create), program)
 
 
 def serve(
     db_url: str, host: str, port: int, program_path: str | None, expire_hours: float = 24.0
 ) -> None:
+    """Serve HQ until Ctrl-C. The program, the database and the port are all checked (the
+    port bound) before the line that says HQ runs, so a failure is one sentence."""
     import uvicorn
 
     from .app import create_app
 
-    store = open_store(db_url, program_path)
+    listening = _bound(host, port)  # first: a port in use leaves no new database behind
+    try:
+        store = open_store(db_url, program_path)
+    except BaseException:
+        listening.close()
+        raise
     _fewer_collections()
     stop = threading.Event()
     if expire_hours > 0:
         threading.Thread(
             target=_expire_every, args=(store, expire_hours * 3600, stop), daemon=True
         ).start()
+    print(f"HQ on http://{host}:{port} ({store.db.kind}); Ctrl-C stops it.", file=sys.stderr)
     try:
-        uvicorn.run(create_app(store), host=host, port=port, log_level="warning")
+        server = uvicorn.Server(uvicorn.Config(create_app(store), log_level="warning"))
+        server.run(sockets=[listening])
     finally:
         stop.set()
+        listening.close()
         store.db.close()
+
+
+def _bound(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host``:``port``, or a sentence on why there cannot be one."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    except (socket.gaierror, UnicodeError):
+        raise BadInput(f"HQ cannot listen on {host}: no such address here.") from None
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((host, port))
+        listening.listen(2048)
+    except OSError as exc:
+        listening.close()
+        why = "something else listens there" if exc.errno == errno.EADDRINUSE else exc.strerror
+        raise BadInput(f"HQ cannot listen on {host}:{port}: {why}.") from None
+    return listening
 
 
 def _fewer_collections() -> None:

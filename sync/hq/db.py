@@ -87,10 +87,11 @@ class Database(Protocol):
     def close(self) -> None: ...
 
 
-def connect(url: str) -> Database:
+def connect(url: str, *, create: bool = True) -> Database:
     """``sqlite:///hq.db`` (a path from the current folder), ``sqlite:////var/lib/hq.db``
     (an absolute path: a fourth slash, as SQLAlchemy reads these URLs too) or
-    ``postgresql://user@host:port/db``."""
+    ``postgresql://user@host:port/db``. Without ``create``, an SQLite file that is not
+    there is an error, not a new empty HQ (a mistyped path must not look like one)."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme == "sqlite":
         path = urllib.parse.unquote(parts.path)[1:]
@@ -99,7 +100,7 @@ def connect(url: str) -> Database:
                 f"“{url[:60]}” names no file; write sqlite:///hq.db for hq.db in this folder "
                 "or sqlite:////var/lib/pos-loyalty/hq.db for an absolute path."
             )
-        return SQLiteDatabase(Path(path))
+        return SQLiteDatabase(Path(path), create=create)
     if parts.scheme in ("postgresql", "postgres"):
         return PostgresDatabase(url)
     raise ConfigError(
@@ -155,9 +156,14 @@ class SQLiteDatabase:
 
     kind = "sqlite"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
         self._local = threading.local()
+        if not create and not path.is_file():
+            raise StorageError(
+                f"HQ's database {path} does not exist; check --db (`pos-loyalty hq serve` "
+                "and `hq add-terminal` make a new one)."
+            )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -316,19 +322,24 @@ class PostgresDatabase:
     kind = "postgresql"
 
     def __init__(self, url: str) -> None:
+        import psycopg
         import psycopg_pool
 
         self.url = url
         # The temporary stage tables each pooled connection's session has made: made once,
         # not asked for again on every upsert.
         self._staged: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+        shown = urllib.parse.urlsplit(url)._replace(netloc=_without_password(url)).geturl()
+        try:  # once by hand, so a database that is not there is said at once, in a sentence
+            psycopg.connect(url, connect_timeout=5).close()
+        except psycopg.Error as exc:
+            raise StorageError(f"HQ cannot reach the database {shown}: {_reason(exc)}.") from None
         self.pool = psycopg_pool.ConnectionPool(
             url, min_size=1, max_size=10, open=False, kwargs={"autocommit": False}
         )
         try:
             self.pool.open(wait=True, timeout=10)
         except Exception as exc:
-            shown = urllib.parse.urlsplit(url)._replace(netloc=_without_password(url)).geturl()
             raise StorageError(f"HQ cannot reach the database {shown} ({exc}).") from None
 
     @contextlib.contextmanager
@@ -356,6 +367,13 @@ class PostgresDatabase:
 
 def _pg(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")  # a literal % (LIKE) is not a placeholder
+
+
+def _reason(exc: Exception) -> str:
+    """The server's own words from a failed connection's message, on one line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()] or ["no reason"]
+    fatal = next((line for line in lines if "FATAL:" in line), lines[0])
+    return fatal.split("FATAL:", 1)[-1].strip().rstrip(".")
 
 
 def _without_password(url: str) -> str:

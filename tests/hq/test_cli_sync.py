@@ -123,6 +123,44 @@ def test_hqs_sqlite_url_names_a_file_in_this_folder_or_with_a_fourth_slash_an_ab
         assert "Traceback" not in refused.stderr
 
 
+def test_hq_serve_that_cannot_start_says_why_in_a_sentence_and_makes_no_database(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        in_use = str(taken.getsockname()[1])
+        for args, status, words in (
+            (("--port", "99999"), 2, "give a port number from 1 to 65535"),
+            (("--port", in_use), 2, f"cannot listen on 127.0.0.1:{in_use}: something else"),
+            (("--host", "999.1.1.1"), 2, "cannot listen on 999.1.1.1: no such address"),
+            (("--program", "nope.toml"), 2, "nope.toml: cannot be read"),
+            (("--expire-every", "-1"), 2, "give hours from 0 (never)"),
+        ):
+            refused = run("hq", "serve", "--db", "sqlite:///hq.db", *args, cwd=tmp_path)
+            assert refused.returncode == status, refused.stderr
+            [line] = refused.stderr.splitlines()  # no banner, no traceback: one sentence
+            assert line.startswith("pos-loyalty: ") and words in line, line
+    missing = run("hq", "serve", "--db", "postgresql://postgres@127.0.0.1:5432/pl_not_there")
+    assert missing.returncode == 1
+    assert missing.stderr.splitlines() == [
+        "pos-loyalty: HQ cannot reach the database postgresql://postgres@127.0.0.1:5432/"
+        'pl_not_there: database "pl_not_there" does not exist.'
+    ]
+    assert not list(tmp_path.iterdir())
+
+
+def test_hqs_commands_that_read_a_database_do_not_make_one_from_a_mistyped_path(tmp_path):
+    for command in (
+        ("verify",),
+        ("review",),
+        ("expire",),
+        ("revoke-terminal", "--store", "A", "--terminal", "T"),
+    ):
+        refused = run("hq", *command, "--db", "sqlite:///typo/hq.db", cwd=tmp_path)
+        assert refused.returncode == 1, refused.stderr
+        assert "HQ's database typo/hq.db does not exist; check --db" in refused.stderr
+    assert not list(tmp_path.iterdir())
+
+
 def test_a_token_file_others_can_read_is_refused(tmp_path: Path):
     token_file = tmp_path / "hq.token"
     token_file.write_text("secret\n")
