@@ -24,7 +24,9 @@ from .rules.program import Program
 ENV_VAR = "POS_LOYALTY_CONFIG"
 DEFAULT_NAME = "pos-loyalty.toml"
 EXAMPLE = Path(__file__).with_name("config.example.toml")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"  # a store's, terminal's or staff id
+ID_RULE = "use 1-32 letters, digits, dot, dash or underscore"
+_ID = re.compile(ID_PATTERN)
 
 
 class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -181,7 +183,7 @@ def validate(config: Config) -> Any:
     yield from _check_text(msgspec.to_builtins(config), "")
     for key, value in (("store.id", store.id), ("terminal.id", config.terminal.id)):
         if not _ID.match(value):
-            yield key, "use 1-32 letters, digits, dot, dash or underscore"
+            yield key, ID_RULE
     if not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", store.locale):
         yield "store.locale", f"“{store.locale[:20]}” is not a locale like nl_NL or en_US"
     if not is_currency(store.currency):
@@ -327,7 +329,7 @@ def check_program(program: Program, currency: str) -> Any:
     ):
         for i, item_id in enumerate(ids):
             if not _ID.match(item_id):
-                yield f"{p}.{section}[{i}].id", "use 1-32 letters, digits, dot, dash or underscore"
+                yield f"{p}.{section}[{i}].id", ID_RULE
     for section, names in (
         ("rewards", [r.name for r in program.rewards]),
         ("charities", [c.name for c in program.charities]),

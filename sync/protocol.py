@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from pos_loyalty.config import ID_PATTERN
 from pos_loyalty.rules.account import Ledger
 from pos_loyalty.rules.program import Program
 
@@ -23,7 +24,7 @@ MEMBER_ID = r"^[0-9A-HJKMNP-TV-Z]{16}$"  # Crockford base-32
 E164 = r"^\+[1-9][0-9]{6,14}$"
 
 Text = Annotated[str, msgspec.Meta(max_length=200)]
-ID = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"  # a store or terminal id
+ID = ID_PATTERN  # a store or terminal id, as a till's config takes it
 Id = Annotated[str, msgspec.Meta(pattern=ID)]
 Hash = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
 Seq = Annotated[int, msgspec.Meta(ge=1, le=2**53 - 1)]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -27,7 +28,8 @@ import msgspec
 
 from pos_loyalty import chain
 from pos_loyalty.clock import iso, utc_now
-from pos_loyalty.errors import LoyaltyError, NotAllowed, StorageError
+from pos_loyalty.config import ID_PATTERN, ID_RULE
+from pos_loyalty.errors import BadInput, LoyaltyError, NotAllowed, StorageError
 from pos_loyalty.rules.account import Ledger, advance, decode, encode, expiry_due
 from pos_loyalty.rules.lots import Lot
 from pos_loyalty.rules.program import Program, ruleset_version
@@ -199,6 +201,10 @@ class HQStore:
     def add_terminal(self, store_id: str, terminal_id: str) -> str:
         """Provision a terminal (or re-provision it: a new token, a new chain); returns its
         token, which HQ keeps only as a hash."""
+        for what, value in (("store", store_id), ("terminal", terminal_id)):
+            if not re.fullmatch(ID_PATTERN, value):
+                shown = value[:40].encode("unicode_escape").decode()  # a newline stays on one line
+                raise BadInput(f"“{shown}” is not a {what} id a till can have: {ID_RULE}.")
         if store_id == HQ_STORE:
             raise NotAllowed(f"“{HQ_STORE}” names HQ's own records; choose another store id.")
         token = secrets.token_urlsafe(32)

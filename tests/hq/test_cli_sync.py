@@ -161,6 +161,27 @@ def test_hqs_commands_that_read_a_database_do_not_make_one_from_a_mistyped_path(
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(
+    ("store", "terminal"),
+    [("", "T1"), ("bad store!", "T1"), ("AMS/01", "T1"), ("A", "T" * 33), ("A", "T1\nT2")],
+)
+def test_add_terminal_refuses_ids_no_till_can_have(tmp_path, store, terminal):
+    refused = run(
+        "hq",
+        "add-terminal",
+        "--db",
+        "sqlite:///hq.db",
+        "--store",
+        store,
+        "--terminal",
+        terminal,
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 2
+    [line] = refused.stderr.splitlines()
+    assert line.endswith("id a till can have: use 1-32 letters, digits, dot, dash or underscore.")
+
+
 def test_a_token_file_others_can_read_is_refused(tmp_path: Path):
     token_file = tmp_path / "hq.token"
     token_file.write_text("secret\n")
