@@ -545,7 +545,23 @@ def _unreached(exc: httpx.HTTPError) -> Exception:
             "HQ's TLS certificate is not trusted by this till; if HQ uses a private CA, "
             "set hq.ca_file to its certificate."
         )
-    return _Retry(f"HQ cannot be reached ({type(exc).__name__}).")
+    return _Retry(f"HQ cannot be reached ({_why_unreached(exc)}).")
+
+
+def _why_unreached(exc: httpx.HTTPError) -> str:
+    """A request's failure in the words of someone at the till, not the exception's."""
+    text = str(exc).lower()
+    if isinstance(exc, httpx.ConnectError):
+        if "refused" in text:
+            return "nothing answers at its address"
+        if "name or service" in text or "nodename" in text or "getaddrinfo" in text:
+            return "its address is not known here"
+        if "unreachable" in text:
+            return "no network route to it"
+        return "no connection"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return "the connection broke off"
+    return "the request failed"
 
 
 def _tls(loaded: LoadedConfig) -> ssl.SSLContext | bool:
