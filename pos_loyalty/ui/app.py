@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 POLL_SECONDS = 0.5  # how often the screen looks for others' commits and the queue
 QUIT_WINDOW = 3.0  # seconds in which a second Ctrl+Q quits
+SCAN_NOTICE_KEPT = 1.5  # seconds a scan's notice outlasts the field being put back
 MEMBER_SCREEN = "member"
 
 
@@ -196,7 +197,8 @@ class TillApp(App[int]):
         elif self.session is None or self.locked:
             self._say("Sign in first; that scan was not used.")
         elif not getattr(self.screen, "accepts_scan", False):
-            self._say("A card was scanned: finish this entry or press Esc, then scan again.")
+            sentence = "A card was scanned: finish this entry or press Esc, then scan again."
+            self._say(sentence, keep=SCAN_NOTICE_KEPT)
         else:
             self.open_member(MemberRef(code=message.code), since=message.time)
 
@@ -246,12 +248,12 @@ class TillApp(App[int]):
         if say:
             self.screen.call_after_refresh(self._say, say, problem=False)
 
-    def _say(self, sentence: str, *, problem: bool = True) -> None:
+    def _say(self, sentence: str, *, problem: bool = True, keep: float = 0.0) -> None:
         if not self.screen_stack:  # the app is closing: a late answer has nobody to tell
             return
         say = getattr(self.screen, "say", None)
         if say is not None:
-            say(sentence, problem=problem)
+            say(sentence, problem=problem, keep=keep)
         else:
             self.notify(sentence, severity="warning" if problem else "information")
 

@@ -140,6 +140,20 @@ async def test_keys_after_a_wedge_scan_and_after_an_f_key_go_to_the_screens_they
         assert screen_name(app.screen_stack[-2]) == "MemberScreen"
 
 
+async def test_a_wedge_scan_in_the_middle_of_a_form_says_it_waits(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await find(pilot, PHONE)
+        await pilot.press("f2")
+        await until(pilot, lambda: screen_name(app) == "EarnScreen")
+        await pilot.press(*"12")
+        paste(app, display_code(shop.anna).replace("-", ""), "enter")
+        await until(pilot, lambda: "A card was scanned: finish this entry" in shown(app))
+        assert screen_name(app) == "EarnScreen"
+        await until(pilot, lambda: app.screen.query_one("#total", Input).value == "12")
+
+
 async def test_a_fast_typed_phone_is_not_taken_for_a_scan(shop: Shop) -> None:
     app = shop.app(background=False)
     async with app.run_test(size=SIZE) as pilot:

@@ -3,14 +3,23 @@ dismiss: the cashier reads it and goes on typing."""
 
 from __future__ import annotations
 
+import time
+
 from textual.widgets import Static
 
 
 class Notice(Static):
-    def say(self, sentence: str, *, problem: bool = False) -> None:
+    _kept_until = 0.0
+
+    def say(self, sentence: str, *, problem: bool = False, keep: float = 0.0) -> None:
+        """``keep``: seconds in which a form's own "all is well" does not clear it (a scan's
+        notice, said while the field the scanner typed into is put back as it was)."""
+        self._kept_until = time.monotonic() + keep
         self.set_class(problem, "problem")
         self.update(("! " if problem else "") + sentence)
 
     def clear(self) -> None:
+        if time.monotonic() < self._kept_until:
+            return
         self.set_class(False, "problem")
         self.update("")
