@@ -288,6 +288,25 @@ async def test_a_mistyped_huge_sale_asks_a_manager_and_records_nothing_when_refu
     assert shop.till.queue().last_seq == 3  # nothing recorded
 
 
+async def test_a_managers_own_huge_sale_takes_a_second_enter(make_shop) -> None:  # type: ignore[no-untyped-def]
+    shop = make_shop(config_text(earn_manager_limit=1000))
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "M1", MANAGER_PIN)
+        await find(pilot, PHONE)
+        await pilot.press("f2")
+        await until(pilot, lambda: screen_name(app) == "EarnScreen")
+        await pilot.press(*"2000.00")
+        await until(pilot, lambda: "Points:" in shown(app))
+        await pilot.press("enter")
+        await until(pilot, lambda: "2000 points: above the 1000-point limit" in shown(app))
+        assert screen_name(app) == "EarnScreen" and shop.till.queue().last_seq == 3
+        await pilot.press("enter")
+        await until(pilot, lambda: screen_name(app) == "MemberScreen")
+    sale = shop.till.history(MemberRef(phone=PHONE), 1)[1][0]
+    assert (sale.points, sale.detail["approved_by"]) == (2000, "M1")
+
+
 async def test_donate_points_to_a_charity(shop: Shop) -> None:
     app = shop.app(background=False)
     async with app.run_test(size=SIZE) as pilot:

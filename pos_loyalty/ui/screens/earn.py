@@ -32,6 +32,8 @@ class EarnScreen(TillScreen):
         self.ref = ref
         self.label = label
         self.previewed: tuple[int | None, tuple[BasketLine, ...]] | None = None
+        self.points = 0  # what the previewed basket earns
+        self.checked: tuple[int | None, tuple[BasketLine, ...]] | None = None  # Enter twice
 
     def categories(self) -> list[str]:
         program = self.till.program
@@ -105,7 +107,7 @@ class EarnScreen(TillScreen):
             box.update("")
             return False
         self.hush()
-        self.previewed = (total, lines)
+        self.previewed, self.points = (total, lines), earned.points
         box.update("\n".join(["Points:", *preview_lines(earned.points, earned.lines)]))
         return True
 
@@ -125,6 +127,18 @@ class EarnScreen(TillScreen):
         # Typed ahead, the Enter comes before the points of the last key are shown: they
         # are worked out now, as a hand typing would have seen them, and the sale goes on.
         if basket != self.previewed and not await self.show_points():
+            return
+        # A manager at the till approves their own sales: one that earns more than a
+        # cashier may give is a mistyped amount as often as not, so it takes a second Enter.
+        limit = self.till.program.earn_manager_limit
+        own = self.till.manager_session() is not None
+        if own and limit and self.points > limit and self.checked != basket:
+            self.checked = basket
+            self.say(
+                f"{self.points} points: above the {limit}-point limit for one sale. "
+                "Check the amount; Enter again confirms.",
+                problem=True,
+            )
             return
         total, lines = basket
         ref, cashier = self.ref, self.till.session
