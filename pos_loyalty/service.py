@@ -690,16 +690,10 @@ class Till:
         never waits on the network), with every reversal of it HQ holds."""
         if amount is not None:
             check_minor(amount, "The refund amount")
-        original, elsewhere = self._locate(event_ref)
-        remote = None
-        if self._already_done(request_id):
-            pass  # answered from the journal below, HQ or not
-        elif original is None:
-            if elsewhere is None:
-                raise UnknownEvent(f"No event “{_shown_ref(event_ref)}” in this till's journal.")
-            remote = self._ask_hq(elsewhere)
-        elif self._online():
-            remote = self._ask_hq_if_up(original)  # reversals of it made at other tills
+        if self._already_done(request_id):  # answered from the journal below, HQ or not
+            original, remote = self._locate(event_ref)[0], None
+        else:
+            original, remote = self._reversed(event_ref)
         with self.journal.writing():
             if done := self._replayed(request_id, "reverse"):
                 return done
@@ -710,16 +704,8 @@ class Till:
                     self.journal.members.take_word(remote.word, iso(self._now()))
             if original is None:
                 raise UnknownEvent(f"No event “{_shown_ref(event_ref)}” in this till's journal.")
-            holder = self._resolve(_ref_of(original))
             now = self._now()
-            loaded = self.accounts.get(holder, now)
-            earlier = self._reversals(original, remote)
-            if original.kind == "earn":
-                points, detail = self._refund(original, amount, loaded.account, iso(now), earlier)
-            elif original.kind in SPENDS:
-                points, detail = self._cancel(original, amount, earlier)
-            else:
-                raise NotAllowed("Only a sale (earn) or a redemption or donation can be reversed.")
+            holder, loaded, points, detail, earlier = self._reversal(original, amount, remote, now)
             # The limit counts every reversal of this event, so refunding in slices cannot
             # take back more than the limit without a manager.
             before = -sum(r.points for r in earlier)
@@ -739,6 +725,45 @@ class Till:
                 request_id=request_id,
             )
             return self._result(event, holder, loaded, now)
+
+    def preview_reverse(self, event_ref: str, *, amount: int | None = None) -> tuple[int, int]:
+        """The points a refund or cancel would take back or give back, and the money it
+        refunds (0 for a cancel), writing nothing: what the manager confirms."""
+        if amount is not None:
+            check_minor(amount, "The refund amount")
+        original, remote = self._reversed(event_ref)
+        original = original or (remote.event if remote else None)
+        if original is None:
+            raise UnknownEvent(f"No event “{_shown_ref(event_ref)}” in this till's journal.")
+        with self.journal.reading():
+            _, _, points, detail, _ = self._reversal(original, amount, remote, self._now())
+        return points, int(detail.get("refund_amount") or 0)
+
+    def _reversed(self, event_ref: str) -> tuple[Event | None, RemoteEvent | None]:
+        """The event a reversal names, from this journal, and HQ's word on it (with its
+        reversals at other tills) when HQ can be asked: for another till's event, HQ must."""
+        original, elsewhere = self._locate(event_ref)
+        if original is None:
+            if elsewhere is None:
+                raise UnknownEvent(f"No event “{_shown_ref(event_ref)}” in this till's journal.")
+            return None, self._ask_hq(elsewhere)
+        return original, self._ask_hq_if_up(original) if self._online() else None
+
+    def _reversal(
+        self, original: Event, amount: int | None, remote: RemoteEvent | None, now: dt.datetime
+    ) -> tuple[Holder, Loaded, int, dict[str, Any], list[Reversal]]:
+        """What reversing ``original`` does: whose account, the account, the points, the
+        detail, and the reversals of it before this one."""
+        holder = self._resolve(_ref_of(original))
+        loaded = self.accounts.get(holder, now)
+        earlier = self._reversals(original, remote)
+        if original.kind == "earn":
+            points, detail = self._refund(original, amount, loaded.account, iso(now), earlier)
+        elif original.kind in SPENDS:
+            points, detail = self._cancel(original, amount, earlier)
+        else:
+            raise NotAllowed("Only a sale (earn) or a redemption or donation can be reversed.")
+        return holder, loaded, points, detail, earlier
 
     def event(self, event_ref: str) -> Event:
         """The event a slip's reference names (``12``, ``#12``, ``T2-12`` or its id), from this

@@ -92,8 +92,12 @@ def test_refund_in_parts_reverses_exactly_what_was_earned_even_after_rules_chang
     assert sale.event.points == 24 + 10
     till.close()
     till = make_till(points_per_unit=5, **NO_BONUS)  # new rules: 5 points per euro
+    before = till.journal.events.last_seq()
+    assert till.preview_reverse(sale.event.event_id, amount=1000) == (-14, 1000)
+    assert nothing_written(till, before)  # the manager sees it before giving it
     first = till.reverse(sale.event.event_id, amount=1000)  # 34 × 10.00/24.80 = 13.7 → 14
     assert first.event.points == -14
+    assert till.preview_reverse(f"#{sale.event.seq}") == (-20, 1480)
     second = till.reverse(f"#{sale.event.seq}")  # the rest
     assert second.event.points == -20
     assert second.member.balance == 0

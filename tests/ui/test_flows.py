@@ -360,7 +360,12 @@ async def test_refund_part_of_a_sale_with_the_manager_pin(shop: Shop) -> None:
         await until(pilot, lambda: screen_name(app) == "RefundScreen")
         await pilot.press(*"#3", "enter")
         await until(pilot, lambda: "earn T1-3 of 2026-11-25 11:00, Anna: 300.00 EUR" in shown(app))
-        await pilot.press(*"100.00", "enter")
+        await pilot.press(*"100.00", "enter")  # what it takes back, shown first
+        await until(
+            pilot, lambda: "Refund part of the sale: 100.00 EUR, -100 points." in shown(app)
+        )
+        assert shop.till.lookup(MemberRef(phone=PHONE)).balance == 350
+        await pilot.press("enter")
         await until(pilot, lambda: screen_name(app) == "MemberScreen")
         assert "-100 points for Anna; balance 250" in shown(app)
     refund = shop.till.history(MemberRef(phone=PHONE), 1)[1][0]

@@ -31,6 +31,7 @@ class RefundScreen(TillScreen):
         self.manager = manager
         self.cancel = cancel
         self.found: tuple[str, Event] | None = None  # the reference typed, and its event
+        self.checked: tuple[str, int | None] | None = None  # the refund shown: again confirms
 
     def title_line(self) -> str:
         what = "Cancel a redemption" if self.cancel else "Refund a sale"
@@ -98,7 +99,7 @@ class RefundScreen(TillScreen):
         if not self.cancel and event.kind in SPENDS:
             return f"That is {SPENDS[event.kind]}: cancel it with “Cancel a redemption”."
         if event.kind != "earn" and event.kind not in SPENDS:
-            return f"A {event.kind} event cannot be reversed; only sales and redemptions."
+            return "Only a sale, a redemption or a donation can be reversed; that is none."
         return None
 
     def action_reverse(self) -> None:
@@ -124,6 +125,19 @@ class RefundScreen(TillScreen):
             except LoyaltyError as exc:
                 self.say(exc.message, problem=True)
                 return
+        if not self.cancel and self.checked != (ref, amount):
+            # What the refund takes back is shown, and a second Enter (or F10) gives it.
+            shown = await self.service(lambda t: t.preview_reverse(ref, amount=amount))
+            if shown is None:
+                return
+            points, back = shown
+            part = "the whole sale" if amount is None else "part of the sale"
+            self.checked = (ref, amount)
+            self.say(
+                f"Refund {part}: {format_amount(back, currency)}, {points:+d} points. "
+                "Enter again or F10 confirms."
+            )
+            return
         manager, cashier = self.manager, self.till.session
         result = await self.service(
             lambda t: t.reverse(ref, amount=amount, cashier=cashier, approval=manager)
@@ -159,6 +173,6 @@ def _described(till: Till, event: Event) -> str:
     )
     first = event.lines[0] if event.lines else ""
     return (
-        f"{event.kind} {event.terminal_id}-{event.seq} of {when}, {name}:{money} "
-        f"{event.points:+d} points\n{first}"
+        f"  {event.kind} {event.terminal_id}-{event.seq} of {when}, {name}:{money} "
+        f"{event.points:+d} points" + (f"\n  {first}" if first else "")
     )
