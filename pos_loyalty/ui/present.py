@@ -82,7 +82,7 @@ def history_row(event: Event, local_time: LocalTime) -> tuple[str, str, str, str
     return (
         f"#{event.seq}" if event.seq else "",
         local_time(event.created_at)[5:],
-        event.kind,
+        event.kind.replace("_", " "),
         f"{event.points:+d}" if event.points else "0",
         first,
     )

@@ -130,11 +130,11 @@ class RefundScreen(TillScreen):
             shown = await self.service(lambda t: t.preview_reverse(ref, amount=amount))
             if shown is None:
                 return
-            points, back = shown
+            points, refunded = shown
             part = "the whole sale" if amount is None else "part of the sale"
             self.checked = (ref, amount)
             self.say(
-                f"Refund {part}: {format_amount(back, currency)}, {points:+d} points. "
+                f"Refund {part}: {format_amount(refunded, currency)}, {points:+d} points. "
                 "Enter again or F10 confirms."
             )
             return
