@@ -104,6 +104,11 @@ class Roster:
             store.count_attempt(staff_id, iso(now))
             store.forget_stale_attempts(iso(now - dt.timedelta(days=1)))
             record = store.get(staff_id)
+            if record is None and store.count() == 0:  # a new till: no ids to probe
+                raise NotAllowed(
+                    "No staff are set up on this till yet: add a manager with "
+                    "`pos-loyalty staff add M1 --role manager --name NAME`."
+                )
         matched = pin_matches(pin, record.pin_hash if record else DUMMY_PIN_HASH)
         with self.journal.writing():
             if matched and record is not None:

@@ -225,6 +225,14 @@ def test_manager_adjustment_with_reason_code(till):
     assert till.adjust(ANNA, points=-20, reason="correction", approval=boss).member.balance == 30
 
 
+def test_a_till_with_no_staff_says_how_to_add_the_first(till):
+    with pytest.raises(NotAllowed, match="No staff are set up on this till yet: add a manager"):
+        till.sign_in("M1", "2468")
+    till.add_staff("M1", name="Maria", role="manager", pin="2468")
+    with pytest.raises(NotAllowed, match="Staff C7 and that PIN do not match"):
+        till.sign_in("C7", "1357")  # with staff, an unknown id is a wrong PIN as ever
+
+
 def test_cashier_pin_is_hashed_and_is_not_a_manager(till):
     till.add_staff("C7", name="Chris", role="cashier", pin="1357", approval=manager(till))
     stored = till.journal.staff.get("C7").pin_hash

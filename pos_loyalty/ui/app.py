@@ -290,8 +290,9 @@ class TillApp(App[int]):
 
     def on_queue_changed(self, message: QueueChanged) -> None:
         self.queue = message.status
-        if message.status.print.printer not in ("unknown", "none"):
-            self.printer_state = message.status.print.printer
+        printer = message.status.print.printer  # what a print last found, here or not
+        if printer not in ("unknown", "none") and self.config.printer.transport != "none":
+            self.printer_state = printer
         self._refresh_status()
 
     def _refresh_status(self) -> None:

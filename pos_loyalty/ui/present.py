@@ -121,8 +121,8 @@ def status_line(
         net = f"{'ONLINE' if up else 'OFFLINE'} sync {ago(queue.last_success_at, now)} ago"
         if queue.last_success_at is None:
             net = f"{'ONLINE' if up else 'OFFLINE'} never synced"
-    waiting = f"{queue.unsynced} to HQ" if queue else "…"
-    paper = f"Printer {PRINTER_WORDS.get(printer, printer)}"
+    waiting = (f"{queue.unsynced} to HQ" if queue else "…") if hq else ""
+    paper = "No printer" if printer == "none" else f"Printer {PRINTER_WORDS.get(printer, printer)}"
     slips = queue.print.slips_waiting if queue else 0
     if slips and printer != "none":
         paper += f" {plural(slips, 'slip')}"

@@ -93,8 +93,8 @@ def test_the_status_line_says_each_state_in_words() -> None:
     )
     assert "Printer NO PAPER 12 slips" in worst
     assert len(worst) <= 78  # one line of an 80-column terminal, with its padding
-    alone = status_line(queue(), None, "none", "", "T1", NOW, hq=False)
-    assert alone.startswith("NO HQ")
+    alone = status_line(queue(unsynced=8), None, "none", "Chris", "T1", NOW, hq=False)
+    assert alone == "NO HQ (offline till)  No printer  Chris  T1"  # nothing goes "to HQ" here
 
 
 def test_ago_counts_in_the_largest_unit() -> None:
