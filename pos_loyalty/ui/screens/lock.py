@@ -16,7 +16,7 @@ from .base import TillScreen
 
 class LockScreen(TillScreen):
     TITLE_TEXT = "Locked"
-    BINDINGS = [Binding("f11", "switch", "Other staff")]
+    BINDINGS = [Binding("escape", "back", show=False), Binding("f11", "switch", "Other staff")]
 
     def __init__(self, session: StaffSession) -> None:
         super().__init__()
