@@ -351,9 +351,12 @@ class Till:
             self.journal.requests.remember(request_id, event.event_id)
         return event
 
-    def _replayed(self, request_id: str | None, kind: str) -> EventResult | None:
+    def _replayed(self, request_id: str | None, kind: str, **same: Any) -> EventResult | None:
         """The result of a request already done: the host POS retried after a lost answer.
-        Exactly once: the same request id never makes a second event."""
+        Exactly once: the same request id never makes a second event. ``same``: what the
+        retry must repeat (an event field and its value; None: not given); a request id
+        sent again with another amount is a bug of the host's, said, not answered with the
+        first result."""
         if request_id is None:
             return None
         if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
@@ -366,6 +369,11 @@ class Till:
         if event.kind != kind:
             raise BadInput(
                 f"Request id {request_id} was already used for another command ({event.kind})."
+            )
+        if any(v is not None and getattr(event, k) != v for k, v in same.items()):
+            raise BadInput(
+                f"Request id {request_id} was already used for #{event.seq}, with other "
+                "figures; a new request needs a new id."
             )
         holder = self._resolve(_ref_of(event))
         account = self.accounts.get(holder, self._now()).account
@@ -488,7 +496,7 @@ class Till:
         ``reason``: why a manager approved it, kept with the event."""
         self._ask_hq_for(ref)
         with self.journal.writing():
-            if done := self._replayed(request_id, "earn"):
+            if done := self._replayed(request_id, "earn", amount=amount):
                 return done
             manager = self._approved(approval)
             now = self._now()
@@ -627,7 +635,7 @@ class Till:
     ) -> EventResult:
         def write(by_hq: bool) -> EventResult:
             with self.journal.writing():
-                if done := self._replayed(request_id, kind):
+                if done := self._replayed(request_id, kind, points=-cost):
                     return done
                 manager = self._approved(approval)
                 now = self._now()
@@ -695,7 +703,7 @@ class Till:
         else:
             original, remote = self._reversed(event_ref)
         with self.journal.writing():
-            if done := self._replayed(request_id, "reverse"):
+            if done := self._replayed(request_id, "reverse", amount=amount):
                 return done
             manager = self._approved(approval)
             if remote is not None:
@@ -919,7 +927,7 @@ class Till:
         note = one_line(note, "note", MAX_NOTE)
         self._ask_hq_for(ref)
         with self.journal.writing():
-            if done := self._replayed(request_id, "adjust"):
+            if done := self._replayed(request_id, "adjust", points=points):
                 return done
             manager = self._approved(approval)
             now = self._now()

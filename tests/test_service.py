@@ -398,6 +398,13 @@ def test_a_retried_request_returns_the_first_result_and_writes_nothing(make_till
         till.redeem(ANNA, points=5, request_id="pos-2")
     with pytest.raises(BadInput, match="A request id is 1 to 64"):
         till.earn(ANNA, amount=1000, request_id="no spaces please")
+    with pytest.raises(BadInput, match=r"pos-2 was already used for #2, with other figures"):
+        till.earn(ANNA, amount=400, request_id="pos-2")  # the host's bug: said, not replayed
+    spent = till.redeem(ANNA, points=5, request_id="pos-3")
+    assert till.redeem(ANNA, points=5, request_id="pos-3").event.event_id == spent.event.event_id
+    with pytest.raises(BadInput, match="with other figures"):
+        till.redeem(ANNA, points=6, request_id="pos-3")
+    assert till.journal.events.last_seq() == before + 1
 
 
 def test_amounts_and_points_from_code_are_checked_like_typed_ones(till):
