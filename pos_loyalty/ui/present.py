@@ -118,7 +118,10 @@ def status_line(
         net = "HQ ?"
     else:
         up = queue.online if sync is None else sync.startswith("online")
-        net = f"{'ONLINE' if up else 'OFFLINE'} sync {ago(queue.last_success_at, now)} ago"
+        # Offline now: when it last synced, which may be seconds ago (one request failed).
+        net = f"ONLINE sync {ago(queue.last_success_at, now)} ago"
+        if not up:
+            net = f"OFFLINE synced {ago(queue.last_success_at, now)} ago"
         if queue.last_success_at is None:
             net = f"{'ONLINE' if up else 'OFFLINE'} never synced"
     waiting = (f"{queue.unsynced} to HQ" if queue else "…") if hq else ""

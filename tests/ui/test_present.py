@@ -80,7 +80,7 @@ def test_the_status_line_says_each_state_in_words() -> None:
     down = status_line(
         queue(online=False), "offline: HQ does not answer", "paper_out", "", "T1", NOW, hq=True
     )
-    assert down.startswith("OFFLINE sync 1m ago") and "Printer NO PAPER" in down
+    assert down.startswith("OFFLINE synced 1m ago") and "Printer NO PAPER" in down
     stuck = PrintStatus(12, None, "paper_out", None, None)
     worst = status_line(
         queue(online=False, unsynced=999, print=stuck),

@@ -45,12 +45,17 @@ class EndOfDayScreen(TillScreen):
         if self._start is None:
             self._start = acked
         bar = self.query_one(ProgressBar)
-        bar.update(total=max(1, last - self._start), progress=acked - self._start)
+        total = max(1, last - self._start)
+        bar.update(total=total, progress=total if acked >= last else acked - self._start)
         phase = self.query_one("#phase", Static)
         if why:
             phase.update(
                 f"HQ does not answer; trying again for up to {self.deadline:.0f} s in all. "
                 f"HQ holds up to #{acked} of #{last}."
+            )
+        elif acked >= last:
+            phase.update(
+                f"HQ holds every event of this till (#{last}); now HQ's word and the day's figures."
             )
         else:
             phase.update(f"HQ holds this till's events up to #{acked} of #{last}.")
