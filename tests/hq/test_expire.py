@@ -71,6 +71,7 @@ def test_hq_expire_from_the_command_line(tmp_path):
     from .test_cli_sync import run
 
     db = f"sqlite:///{tmp_path / 'hq.db'}"
+    assert run("hq", "add-terminal", "--db", db, "--store", "A", "--terminal", "T1").returncode == 0
     done = run("hq", "expire", "--db", db)
     assert (done.returncode, done.stdout) == (0, "Nothing was due to expire.\n")
     as_json = run("hq", "expire", "--db", db, "--json")
