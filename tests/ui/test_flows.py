@@ -307,6 +307,26 @@ async def test_a_managers_own_huge_sale_takes_a_second_enter(make_shop) -> None:
     assert (sale.points, sale.detail["approved_by"]) == (2000, "M1")
 
 
+async def test_sell_a_membership_plan_from_the_member_screen(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await at_anna(pilot)
+        assert "f7 Plan" in shown(app)
+        await pilot.press("f7")
+        await until(pilot, lambda: screen_name(app) == "MembershipScreen")
+        assert "Anna has no paid membership" in shown(app)
+        await pilot.press("enter")
+        await until(pilot, lambda: "Sell Plus (12 months) for 49.00 EUR?" in shown(app))
+        assert shop.till.lookup(MemberRef(phone=PHONE)).membership is None  # not yet
+        await pilot.press("enter")
+        await until(pilot, lambda: screen_name(app) == "MemberScreen")
+        await until(pilot, lambda: "Sold: Plus until" in shown(app))
+        await pilot.press("f7")
+        await until(pilot, lambda: "Anna has Plus until" in shown(app))
+    sold = shop.till.history(MemberRef(phone=PHONE), 1)[1][0]
+    assert (sold.kind, sold.amount, sold.detail["membership"]["id"]) == ("membership", 4900, "plus")
+
+
 async def test_donate_points_to_a_charity(shop: Shop) -> None:
     app = shop.app(background=False)
     async with app.run_test(size=SIZE) as pilot:

@@ -11,14 +11,14 @@ from textual.widgets import Static
 from .base import TillScreen
 
 HELP = """\
-Everywhere  F1 this help  F12 lock  Esc back  Ctrl+Q quit (twice)
+Everywhere  F1 this help  F12 lock  Esc back  Ctrl+Q twice quits
             A scanned card opens its member on the find and member
             screens; in a half-typed form it waits.
 Find        Enter looks up the phone or member code typed
             F2 enrol  F3 a sale for a phone no member has yet
             F9 manager  F11 sign out
 Member      F2 sale  F3 redeem  F4 donate  F5 print the balance
-            F6 adjust (manager)  F9 manager
+            F6 adjust (manager)  F7 sell a membership plan  F9 manager
 Sale        the total, and any part of it by category; the points
             show as you type; Enter or F10 confirms what is shown
 Redeem      arrows choose, Enter shows the cost, Enter again spends;

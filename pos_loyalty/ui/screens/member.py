@@ -60,7 +60,8 @@ class MemberScreen(TillScreen):
         Binding("f4", "donate", "Donate"),
         Binding("f5", "balance_slip", "Print"),
         Binding("f6", "adjust", "Adjust"),
-        Binding("f9", "manager", "Manager"),
+        Binding("f7", "membership", "Plan"),  # shown where the program sells one
+        Binding("f9", "manager", "Mgr"),  # short: the line is 80 columns
     ]
 
     def __init__(self, shown: Shown) -> None:
@@ -127,6 +128,16 @@ class MemberScreen(TillScreen):
         from .adjust import AdjustScreen
 
         self.app.push_screen(AdjustScreen(self.shown))
+
+    def action_membership(self) -> None:
+        from .membership import MembershipScreen
+
+        self.app.push_screen(MembershipScreen(self.shown))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "membership":
+            return bool(self.till.program.memberships)
+        return True
 
     def action_manager(self) -> None:
         from .manager import open_manager
