@@ -316,7 +316,7 @@ async def test_sell_a_membership_plan_from_the_member_screen(shop: Shop) -> None
         await until(pilot, lambda: screen_name(app) == "MembershipScreen")
         assert "Anna has no paid membership" in shown(app)
         await pilot.press("enter")
-        await until(pilot, lambda: "Sell Plus (12 months) for 49.00 EUR?" in shown(app))
+        await until(pilot, lambda: "Sell Plus (12 months, 49.00 EUR)? Take the fee" in shown(app))
         assert shop.till.lookup(MemberRef(phone=PHONE)).membership is None  # not yet
         await pilot.press("enter")
         await until(pilot, lambda: screen_name(app) == "MemberScreen")

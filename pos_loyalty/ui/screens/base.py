@@ -13,7 +13,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Input, Static
+from textual.widgets import Input, OptionList, Static
 from textual.worker import Worker
 
 from ...errors import LoyaltyError
@@ -134,3 +134,44 @@ class FormScreen(TillScreen):
     async def submit(self) -> None:
         """What the form does with its fields: each form says (enrol, staff, adjust, ...)."""
         raise NotImplementedError
+
+
+class ChoiceScreen(TillScreen):
+    """A list to choose from: Enter on a choice says what it will do (``offer``), Enter
+    again on it, or F10, does it (``act``); moving to another choice forgets the first."""
+
+    BINDINGS = [Binding("escape", "back", "Back"), Binding("f10", "confirm", "Confirm")]
+    chosen: str | None = None  # the choice Enter made once: again confirms
+
+    def offer(self, key: str) -> str | None:
+        """The sentence that says what choosing ``key`` will do; None: nothing to do."""
+        raise NotImplementedError
+
+    def act(self, key: str) -> None:
+        raise NotImplementedError
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+
+    @on(OptionList.OptionHighlighted)
+    def _moved(self) -> None:
+        self.chosen = None
+        self.hush()
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        self.choose(event.option.id)
+
+    def action_confirm(self) -> None:
+        self.choose(getattr(self.query_one(OptionList).highlighted_option, "id", None))
+
+    def choose(self, key: str | None) -> None:
+        if key is None:
+            return
+        if self.chosen == key:
+            self.act(key)
+            return
+        sentence = self.offer(key)
+        if sentence is not None:
+            self.chosen = key
+            self.say(sentence)

@@ -5,26 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from textual import on, work
-from textual.binding import Binding
+from textual import work
 from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ...money import format_amount, parse_amount
 from ...rules.program import Membership
-from .base import TillScreen
+from .base import ChoiceScreen
 from .member import Shown
 
 
-class MembershipScreen(TillScreen):
+class MembershipScreen(ChoiceScreen):
     TITLE_TEXT = "Membership"
-    BINDINGS = [Binding("escape", "back", "Back"), Binding("f10", "sell", "Confirm")]
 
     def __init__(self, shown: Shown) -> None:
         super().__init__()
         self.shown = shown
-        self.chosen: str | None = None  # the plan Enter chose once: again sells it
 
     def body(self) -> Iterable[Widget]:
         view = self.shown.view
@@ -40,42 +37,24 @@ class MembershipScreen(TillScreen):
             yield Static("This program has no paid membership to sell.")
 
     def _line(self, plan: Membership) -> str:
-        currency = self.till.config.store.currency
-        fee = format_amount(parse_amount(plan.fee, currency), currency)
         perks = " · ".join(plan.perks)
-        return f"{plan.name:<12} {fee:>12}  {plan.months} months" + (f"  {perks}" if perks else "")
+        line = f"{plan.name:<16} {self._fee(plan):>12}  {plan.months} months"
+        return line + (f"\n  {perks}" if perks else "")
 
-    def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
+    def _fee(self, plan: Membership) -> str:
+        currency = self.till.config.store.currency
+        return format_amount(parse_amount(plan.fee, currency), currency)
 
-    @on(OptionList.OptionHighlighted)
-    def _moved(self) -> None:
-        self.chosen = None
-        self.hush()
-
-    @on(OptionList.OptionSelected)
-    def _selected(self, event: OptionList.OptionSelected) -> None:
-        self.offer(event.option.id)
-
-    def action_sell(self) -> None:
-        highlighted = self.query_one(OptionList).highlighted_option
-        self.offer(highlighted.id if highlighted else None)
-
-    def offer(self, plan_id: str | None) -> None:
-        plan = self.till.program.membership(plan_id or "")
+    def offer(self, key: str) -> str | None:
+        """The fee is taken at the register: the first Enter says so, the second sells."""
+        plan = self.till.program.membership(key)
         if plan is None:
-            self.say("Choose a plan first.", problem=True)
-            return
-        if self.chosen != plan.id:
-            self.chosen = plan.id
-            currency = self.till.config.store.currency
-            fee = format_amount(parse_amount(plan.fee, currency), currency)
-            self.say(
-                f"Sell {plan.name} ({plan.months} months) for {fee}? Take the fee at the "
-                "register, then Enter again or F10."
-            )
-            return
-        self.sell(plan.id)
+            return None
+        fee = self._fee(plan)
+        return f"Sell {plan.name} ({plan.months} months, {fee})? Take the fee, then Enter again."
+
+    def act(self, key: str) -> None:
+        self.sell(key)
 
     @work(exclusive=True)
     async def sell(self, plan_id: str) -> None:
@@ -84,7 +63,7 @@ class MembershipScreen(TillScreen):
             lambda t: t.buy_membership(ref, plan_id=plan_id, cashier=cashier)
         )
         if result is None:
-            self.chosen = None
+            self.chosen = None  # refused: the next Enter says what it would sell again
             return
         self.till.print_soon()
         self.till.done(f"Sold: {result.event.lines[0]}.", ref=ref)

@@ -7,26 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from textual import on, work
-from textual.binding import Binding
+from textual import work
 from textual.widget import Widget
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from ..present import reward_line
 from .approval import with_manager
-from .base import TillScreen
+from .base import ChoiceScreen
 from .member import Shown
 
 
-class RedeemScreen(TillScreen):
+class RedeemScreen(ChoiceScreen):
     TITLE_TEXT = "Redeem"
-    BINDINGS = [Binding("escape", "back", "Back"), Binding("f10", "redeem", "Confirm")]
 
     def __init__(self, shown: Shown) -> None:
         super().__init__()
         self.shown = shown
-        self.chosen: str | None = None  # the reward Enter chose once: again confirms
 
     def body(self) -> Iterable[Widget]:
         view = self.shown.view
@@ -40,33 +37,15 @@ class RedeemScreen(TillScreen):
         ]
         yield OptionList(*options, id="rewards")
 
-    def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
-
-    @on(OptionList.OptionHighlighted)
-    def _moved(self) -> None:
-        self.chosen = None
-        self.hush()
-
-    @on(OptionList.OptionSelected)
-    def _chosen(self, event: OptionList.OptionSelected) -> None:
-        self.choose(event.option.id)
-
-    def action_redeem(self) -> None:
-        options = self.query_one(OptionList)
-        if options.highlighted is not None:
-            self.choose(options.get_option_at_index(options.highlighted).id)
-
-    def choose(self, reward_id: str | None) -> None:
+    def offer(self, key: str) -> str | None:
         """Points are spent on the second Enter (or F10): the first says what it costs."""
-        reward = self.till.program.reward(reward_id or "")
+        reward = self.till.program.reward(key)
         if reward is None:
-            return
-        if self.chosen == reward.id:
-            self.redeem(reward.id)
-            return
-        self.chosen = reward.id
-        self.say(f"Redeem {reward.name} for {reward.cost} points? Enter again or F10 confirms.")
+            return None
+        return f"Redeem {reward.name} for {reward.cost} points? Enter again or F10 confirms."
+
+    def act(self, key: str) -> None:
+        self.redeem(key)
 
     @work(exclusive=True)
     async def redeem(self, reward_id: str) -> None:
