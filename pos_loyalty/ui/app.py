@@ -377,15 +377,23 @@ class TillApp(App[int]):
         self._refresh_status()
 
     def action_lock(self) -> None:
+        from .screens.approval import ApprovalScreen
         from .screens.lock import LockScreen
 
         if self.session is None or self.locked:
             return
         self.locked = True
         # A manager's approval was given to whoever stood at the till then: the lock ends
-        # it, and what it opened closes, so whoever unlocks must ask a manager again.
-        while self._approved_by_another(self.screen):
-            self.pop_screen()
+        # it, and what it opened closes, so whoever unlocks must ask a manager again. One
+        # being typed goes too (refused, as Esc would), or its id and PIN would wait there.
+        while True:
+            screen = self.screen
+            if isinstance(screen, ApprovalScreen):
+                screen.dismiss(None)
+            elif self._approved_by_another(screen):
+                self.pop_screen()
+            else:
+                break
         self.push_screen(LockScreen(self.session))
 
     def _approved_by_another(self, screen: object) -> bool:

@@ -16,7 +16,7 @@ from pos_loyalty.members import display_code
 from pos_loyalty.service import MemberRef
 from pos_loyalty.ui.widgets.tick_box import TickBox
 
-from .conftest import MANAGER_PIN, PHONE, SIZE, Shop, paste, shown, sign_in, until
+from .conftest import CASHIER_PIN, MANAGER_PIN, PHONE, SIZE, Shop, paste, shown, sign_in, until
 
 
 def screen_name(app: object) -> str:
@@ -423,6 +423,28 @@ async def test_a_lock_ends_a_managers_approval(shop: Shop) -> None:
         assert [type(s).__name__ for s in app.screen_stack][-2:] == ["SignInScreen", "LookupScreen"]
         await pilot.press("f9")  # the manager's menu asks for a manager again
         await until(pilot, lambda: screen_name(app) == "ApprovalScreen")
+
+
+async def test_a_lock_throws_away_a_managers_approval_being_typed(make_shop) -> None:  # type: ignore[no-untyped-def]
+    shop = make_shop(config_text(earn_manager_limit=1000))
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await at_anna(pilot)
+        await pilot.press("f2", *"2000.00")
+        await until(pilot, lambda: "Points:" in shown(app))
+        await pilot.press("enter")
+        await until(pilot, lambda: screen_name(app) == "ApprovalScreen")
+        await pilot.press(*"M1", "tab", *MANAGER_PIN, "tab", *"test")
+        await pilot.press("f12")
+        await until(pilot, lambda: screen_name(app) == "LockScreen")
+        await pilot.press(*CASHIER_PIN, "enter")
+        await until(pilot, lambda: screen_name(app) == "EarnScreen")
+        await until(pilot, lambda: "Not done" in shown(app))
+        await pilot.press("enter")  # asks a manager again, with an empty form
+        await until(pilot, lambda: screen_name(app) == "ApprovalScreen")
+        assert app.screen.query_one("#manager", Input).value == ""
+        assert app.screen.query_one("#pin", Input).value == ""
+    assert shop.till.queue().last_seq == 3  # the sale was not recorded
 
 
 async def test_f12_locks_and_another_cashier_can_sign_in(shop: Shop) -> None:

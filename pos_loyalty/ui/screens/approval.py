@@ -58,8 +58,9 @@ class ApprovalScreen(TillScreen):
             self.query_one("#reason", Input).focus()
             return
         session = await self.service(lambda t: t.sign_in(manager, pin, manager=True))
-        if session is None:
-            pin_field.focus()
+        if session is None:  # asked again from the top: the id may be what was wrong
+            self.query_one("#manager", Input).value = ""
+            self.query_one("#manager", Input).focus()
             return
         self.dismiss((session, reason))
 
