@@ -323,6 +323,8 @@ async def test_sell_a_membership_plan_from_the_member_screen(shop: Shop) -> None
         await until(pilot, lambda: "Sold: Plus until" in shown(app))
         await pilot.press("f7")
         await until(pilot, lambda: "Anna has Plus until" in shown(app))
+        await pilot.press("enter")  # the same plan again is a renewal, and says so
+        await until(pilot, lambda: "renew it for 12 months more (49.00 EUR)?" in shown(app))
     sold = shop.till.history(MemberRef(phone=PHONE), 1)[1][0]
     assert (sold.kind, sold.amount, sold.detail["membership"]["id"]) == ("membership", 4900, "plus")
 

@@ -50,7 +50,13 @@ class MembershipScreen(ChoiceScreen):
         plan = self.till.program.membership(key)
         if plan is None:
             return None
-        fee = self._fee(plan)
+        fee, view = self._fee(plan), self.shown.view
+        if view.membership is not None and view.membership.id == plan.id:
+            until = (view.membership_until or "")[:10]
+            return (
+                f"{plan.name} runs until {until}: renew it for {plan.months} months more "
+                f"({fee})? Take the fee, then Enter again."
+            )
         return f"Sell {plan.name} ({plan.months} months, {fee})? Take the fee, then Enter again."
 
     def act(self, key: str) -> None:

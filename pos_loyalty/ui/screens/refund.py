@@ -21,6 +21,15 @@ from ..widgets.field_row import FieldRow
 from .base import TillScreen
 
 SPENDS = {"redeem": "a redemption", "donate": "a donation"}
+_KINDS = {
+    "enroll": "an enrolment",
+    "welcome_bonus": "a welcome bonus",
+    "referral_bonus": "a referral bonus",
+    "membership": "a membership sale (not reversed here; a manager adjusts)",
+    "adjust": "an adjustment",
+    "expire": "an expiry",
+    "reverse": "a refund or cancellation itself",
+}
 
 
 class RefundScreen(TillScreen):
@@ -99,7 +108,8 @@ class RefundScreen(TillScreen):
         if not self.cancel and event.kind in SPENDS:
             return f"That is {SPENDS[event.kind]}: cancel it with “Cancel a redemption”."
         if event.kind != "earn" and event.kind not in SPENDS:
-            return "Only a sale, a redemption or a donation can be reversed; that is none."
+            what = _KINDS.get(event.kind, "another kind of event")
+            return f"That is {what}: only a sale, a redemption or a donation can be reversed."
         return None
 
     def action_reverse(self) -> None:
