@@ -88,6 +88,7 @@ class EndOfDayScreen(TillScreen):
             verdict = "NOT everything is at HQ: see the report. Run it again once HQ answers."
         else:
             verdict = "HQ did not confirm the day: see the report. Run it again once HQ answers."
+        self.hush()  # what was said while it ran ("not ready yet") is over
         self.query_one("#phase", Static).update(f"{verdict} Saved as {path}. F10 prints it.")
         self.query_one("#report", Static).update(text)
         self.query_one("#report-box").focus()

@@ -77,7 +77,10 @@ class MemberScreen(TillScreen):
         self.show(self.shown)
 
     def show(self, shown: Shown) -> None:
-        """Draw the member (on the next refresh, or when the screen is brought up)."""
+        """Draw the member (on the next refresh, or when the screen is brought up); what
+        was said about another member is not left under this one."""
+        if shown.ref != self.shown.ref:
+            self.hush()
         self.shown = shown
         self._shown_at = time.monotonic()
         for panel in self.query(MemberPanel):  # none yet before the screen is first shown

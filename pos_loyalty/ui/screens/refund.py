@@ -25,7 +25,7 @@ _KINDS = {
     "enroll": "an enrolment",
     "welcome_bonus": "a welcome bonus",
     "referral_bonus": "a referral bonus",
-    "membership": "a membership sale (not reversed here; a manager adjusts)",
+    "membership": "a membership sale",
     "adjust": "an adjustment",
     "expire": "an expiry",
     "reverse": "a refund or cancellation itself",
