@@ -17,6 +17,7 @@ from ...journal import Event
 from ...money import format_amount, parse_amount
 from ...service import MemberRef, Till
 from ...staff import StaffSession
+from ...words import plural
 from ..widgets.field_row import FieldRow
 from .base import TillScreen
 
@@ -141,11 +142,17 @@ class RefundScreen(TillScreen):
             if shown is None:
                 return
             points, refunded = shown
-            part = "the whole sale" if amount is None else "part of the sale"
+            sold = self.found[1].amount or 0
+            if amount is not None:
+                part = "part of the sale"
+            elif refunded < sold:  # refunded in part before: what is left of it
+                part = f"the rest of the sale ({format_amount(sold, currency)} in all)"
+            else:
+                part = "the whole sale"
             self.checked = (ref, amount)
             self.say(
-                f"Refund {part}: {format_amount(refunded, currency)}, {points:+d} points. "
-                "Enter again or F10 confirms."
+                f"Refund {part}: {format_amount(refunded, currency)}, "
+                f"{plural(points, 'point')}. Enter again or F10 confirms."
             )
             return
         manager, cashier = self.manager, self.till.session
@@ -181,8 +188,8 @@ def _described(till: Till, event: Event) -> str:
         if event.amount and event.currency
         else ""
     )
-    first = event.lines[0] if event.lines else ""
-    return (
+    head = (
         f"  {event.kind} {event.terminal_id}-{event.seq} of {when}, {name}:{money} "
-        f"{event.points:+d} points" + (f"\n  {first}" if first else "")
+        f"{event.points:+d} points"
     )
+    return "\n".join([head, *(f"  {line}" for line in event.lines[:4])])
