@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import textwrap
 from collections.abc import Callable, Sequence
 
 from ..clock import parse_iso
@@ -34,6 +35,7 @@ PRINTER_WORDS = {
 }
 BAR_WIDTH = 20
 STATUS_WIDTH = 78  # an 80-column terminal, less the status bar's padding
+NAME_WIDTH = 37  # of the member panel's first line, where the phone and code take 41 more
 
 
 def tier_bar(tier: TierStatus, width: int = BAR_WIDTH) -> str:
@@ -50,6 +52,8 @@ def member_lines(view: MemberView, program: Program, local_time: LocalTime) -> l
     """The member panel: who, balance (confirmed and pending apart), tier, what they can
     redeem now and the flags, in words."""
     who = view.name or "(no name)"
+    if len(who) > NAME_WIDTH:  # the ids stay on the first line, whole
+        who = who[: NAME_WIDTH - 1] + "…"
     ids = [mask_phone(view.phone)] if view.phone else []
     if view.code:
         ids.append(display_code(view.code))
@@ -70,7 +74,14 @@ def member_lines(view: MemberView, program: Program, local_time: LocalTime) -> l
     rewards = ", ".join(f"{r.name} ({r.cost})" for r in view.affordable) or "none yet"
     capped = program.offline_redeem_cap and view.can_redeem_now < view.spendable
     limit = " (more with HQ's OK or a manager)" if capped else ""
-    lines.append(f"Redeem now up to {view.can_redeem_now}{limit}: {rewards}")
+    redeem = f"Redeem now up to {view.can_redeem_now}{limit}: {rewards}"
+    if len(redeem) <= STATUS_WIDTH:
+        lines.append(redeem)
+    else:  # the rewards on lines of their own, each whole (no break inside a reward)
+        lines.append(f"Redeem now up to {view.can_redeem_now}{limit}:")
+        whole = ", ".join(f"{r.name} ({r.cost})".replace(" ", "\xa0") for r in view.affordable)
+        wrapped = textwrap.wrap(whole, STATUS_WIDTH, initial_indent="  ", subsequent_indent="  ")
+        lines += [line.replace("\xa0", " ") for line in wrapped]
     for flag in view.flags:
         lines.append(f"! {FLAG_WORDS.get(flag, flag.upper())}")
     return lines

@@ -622,3 +622,23 @@ async def test_without_colour_the_focused_field_and_each_state_are_still_shown(
         marked = [label for label in labels if "reverse" in str(label.styles.text_style)]
         assert [str(label.render()) for label in marked] == ["Name"]  # where typing goes
         assert "[ ] agrees to offers" in shown(app)  # the box says its state in characters
+
+
+def test_the_member_panel_keeps_each_line_within_80_columns_and_each_reward_whole(
+    shop: Shop,
+) -> None:
+    from pos_loyalty.ui.present import member_lines
+
+    name = "Maximiliana Alexandrovna Konstantinopolskaya-van der Berghe de Vries Jr III"
+    till = shop.till
+    till.enroll("0687654321", name=name)
+    ref = MemberRef(phone="0687654321")
+    till.earn(ref, amount=90000)  # enough for every reward the cap lets now
+    view, _ = till.history(ref, 1)
+    lines = member_lines(view, till.program, till.header.local_time)
+    assert all(len(line) <= 78 for line in lines), lines
+    assert lines[0].startswith(name[:36] + "…") and lines[0].endswith(display_code(view.code))
+    shown_rewards = "\n".join(lines[lines.index(next(x for x in lines if "Redeem now" in x)) :])
+    assert len(view.affordable) >= 2
+    for reward in view.affordable:
+        assert f"{reward.name} ({reward.cost})" in shown_rewards  # never broken across lines
