@@ -11,6 +11,8 @@ from .slips import Block, Header, Row, Rule, Slip, Text
 from .words import plural
 from .zreport import BONUS_KINDS, ZReport, z_report_blocks
 
+REPORT_WIDTH = 48  # columns of the report as on 80 mm paper: on screen and in its file
+
 
 @dataclass(frozen=True)
 class DayTotals:

@@ -120,7 +120,7 @@ def z_report_blocks(header: Header, report: ZReport, at: str, title: str) -> lis
     blocks: list[Block] = header.blocks(at, f"{title} {report.day.isoformat()}")
     blocks.append(Rule())
     for kind, (count, points) in sorted(report.by_kind.items()):
-        blocks.append(Row(f"{kind} ×{count}", f"{points:+d}"))
+        blocks.append(Row(f"{kind.replace('_', ' ')} ×{count}", f"{points:+d}"))
     blocks += [
         Rule(),
         Row("Sales", money(report.sales)),

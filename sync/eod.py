@@ -15,7 +15,13 @@ from pathlib import Path
 import msgspec
 
 from pos_loyalty.clock import iso
-from pos_loyalty.endofday import EndOfDay, SyncOutcome, chain_figures, end_of_day_slip
+from pos_loyalty.endofday import (
+    REPORT_WIDTH,
+    EndOfDay,
+    SyncOutcome,
+    chain_figures,
+    end_of_day_slip,
+)
 from pos_loyalty.errors import LoyaltyError
 from pos_loyalty.service import Till
 from pos_loyalty.zreport import day_bounds
@@ -96,7 +102,7 @@ def save_report(till: Till, eod: EndOfDay) -> tuple[Path, Path]:
     stem = f"eod-{till.config.store.id}-{till.config.terminal.id}-{eod.till.day.isoformat()}"
     if not eod.complete and _was_complete(folder / f"{stem}.json"):
         stem += f"-{eod.at[11:19].replace(':', '')}Z"  # the run's time, UTC
-    text = end_of_day_slip(till.header, eod).text() + "\n"
+    text = end_of_day_slip(till.header, eod).text(width=REPORT_WIDTH) + "\n"
     paths = folder / f"{stem}.txt", folder / f"{stem}.json"
     _write_whole(paths[0], text.encode())
     _write_whole(paths[1], msgspec.json.format(msgspec.json.encode(eod.to_json())) + b"\n")

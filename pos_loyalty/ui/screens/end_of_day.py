@@ -11,12 +11,11 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import ProgressBar, Static
 
-from ...endofday import EndOfDay, end_of_day_slip
+from ...endofday import REPORT_WIDTH, EndOfDay, end_of_day_slip
 from ...service import Till
 from ...staff import StaffSession
 from .base import TillScreen
 
-REPORT_WIDTH = 48  # columns of the report on screen, as on 80 mm paper
 DEADLINE = 60.0  # seconds the push keeps trying before the report is made without HQ
 
 
@@ -48,10 +47,9 @@ class EndOfDayScreen(TillScreen):
         total = max(1, last - self._start)
         bar.update(total=total, progress=total if acked >= last else acked - self._start)
         phase = self.query_one("#phase", Static)
-        if why:
+        if why:  # HQ out of reach, or answering with errors: the reason, as the sync has it
             phase.update(
-                f"HQ does not answer; trying again for up to {self.deadline:.0f} s in all. "
-                f"HQ holds up to #{acked} of #{last}."
+                f"{why} For up to {self.deadline:.0f} s in all; HQ holds up to #{acked} of #{last}."
             )
         elif acked >= last:
             phase.update(
