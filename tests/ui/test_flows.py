@@ -43,7 +43,7 @@ async def test_sign_in_refuses_a_wrong_pin_in_one_sentence_then_signs_in(shop: S
         assert app.screen.query_one("#pin", Input).value == ""  # a PIN never stays on screen
         await pilot.press(*"1357", "enter")
         await until(pilot, lambda: screen_name(app) == "LookupScreen")
-        assert "Chris  AMS-01 T1" in shown(app)
+        await until(pilot, lambda: "Chris  AMS-01 T1" in shown(app))
 
 
 async def test_keys_typed_ahead_past_an_enter_go_to_the_next_field(shop: Shop) -> None:
@@ -54,7 +54,8 @@ async def test_keys_typed_ahead_past_an_enter_go_to_the_next_field(shop: Shop) -
         await until(pilot, lambda: isinstance(app.focused, Input))
         paste(app, "C7", "enter", "1357", "enter")
         await until(pilot, lambda: screen_name(app) == "LookupScreen")
-        assert "Chris  AMS-01 T1" in shown(app)
+        # The pushed screen is on top a frame or so before its widgets are composed.
+        await until(pilot, lambda: "Chris  AMS-01 T1" in shown(app))
 
 
 async def test_a_whole_session_typed_ahead_signs_in_finds_and_opens_the_sale(shop: Shop) -> None:
@@ -66,7 +67,7 @@ async def test_a_whole_session_typed_ahead_signs_in_finds_and_opens_the_sale(sho
         paste(app, "C7", "enter", "1357", "enter", "0612345678", "enter", "f2")
         # Well inside the hold's 3 s: each key went on when what it waited for was done.
         await until(pilot, lambda: screen_name(app) == "EarnScreen", timeout=2.0)
-        assert "Anna" in shown(app)
+        await until(pilot, lambda: "Anna" in shown(app))
 
 
 async def test_lookup_by_phone_shows_balance_tier_and_rewards(shop: Shop) -> None:
@@ -109,7 +110,7 @@ async def test_an_unknown_phone_is_offered_enrolment_or_a_sale_against_it(shop: 
         await until(pilot, lambda: "= 10 points" in shown(app))
         await pilot.press("enter")
         await until(pilot, lambda: screen_name(app) == "MemberScreen")
-        assert "Not enrolled" in shown(app) and "+10" in shown(app)
+        await until(pilot, lambda: "Not enrolled" in shown(app) and "+10" in shown(app))
     assert shop.till.lookup(MemberRef(phone="0687654321")).balance == 10
 
 
@@ -120,7 +121,7 @@ async def test_a_wedge_scan_opens_the_member_from_any_field(shop: Shop) -> None:
         await pilot.press(*"06")  # the cashier had begun typing
         paste(app, display_code(shop.anna), "enter")  # a scanner types far faster than a hand
         await until(pilot, lambda: screen_name(app) == "MemberScreen")
-        assert "Anna" in shown(app)
+        await until(pilot, lambda: "Anna" in shown(app))
         await until(pilot, lambda: app.scan_to_panel)  # the time from scan to panel drawn
         under = app.screen_stack[-2]
         assert under.query_one("#find", Input).value == "06"  # the code left the field
@@ -199,7 +200,7 @@ async def test_a_sale_with_categories_previews_then_commits_and_prints(shop: Sho
         assert shop.till.queue().last_seq == 3  # the preview wrote nothing
         await pilot.press("enter")
         await until(pilot, lambda: screen_name(app) == "MemberScreen")
-        assert "+69 points; balance 419" in shown(app)
+        await until(pilot, lambda: "+69 points; balance 419" in shown(app))
     jobs = shop.printer.wait_for_jobs(3, timeout=10)
     assert "62.40" in jobs[-1].text and "419" in jobs[-1].text
 
@@ -235,7 +236,7 @@ async def test_redeem_then_a_refused_redeem_in_plain_words(shop: Shop) -> None:
         await find(pilot, PHONE)
         await pilot.press("f3")
         await until(pilot, lambda: screen_name(app) == "RedeemScreen")
-        assert "Free coffee" in shown(app) and "yes" in shown(app)
+        await until(pilot, lambda: "Free coffee" in shown(app) and "yes" in shown(app))
         await pilot.press("enter")
         await until(pilot, lambda: "Redeem Free coffee for 150 points?" in shown(app))
         assert shop.till.lookup(MemberRef(phone=PHONE)).balance == 350  # nothing spent yet
@@ -281,7 +282,9 @@ async def test_a_mistyped_huge_sale_asks_a_manager_and_records_nothing_when_refu
         await until(pilot, lambda: "Points:" in shown(app))  # the preview: nothing written
         await pilot.press("enter")
         await until(pilot, lambda: screen_name(app) == "ApprovalScreen")
-        assert "above the 1000-point limit for one sale; check the amount" in shown(app)
+        await until(
+            pilot, lambda: "above the 1000-point limit for one sale; check the amount" in shown(app)
+        )
         await pilot.press("escape")
         await until(pilot, lambda: "Not done: This sale would earn 2000 points" in shown(app))
         assert screen_name(app) == "EarnScreen"
@@ -314,7 +317,7 @@ async def test_sell_a_membership_plan_from_the_member_screen(shop: Shop) -> None
         assert "f7 Plan" in shown(app)
         await pilot.press("f7")
         await until(pilot, lambda: screen_name(app) == "MembershipScreen")
-        assert "Anna has no paid membership" in shown(app)
+        await until(pilot, lambda: "Anna has no paid membership" in shown(app))
         await pilot.press("enter")
         await until(pilot, lambda: "Sell Plus (12 months, 49.00 EUR)? Take the fee" in shown(app))
         assert shop.till.lookup(MemberRef(phone=PHONE)).membership is None  # not yet
@@ -389,7 +392,7 @@ async def test_refund_part_of_a_sale_with_the_manager_pin(shop: Shop) -> None:
         assert shop.till.lookup(MemberRef(phone=PHONE)).balance == 350
         await pilot.press("enter")
         await until(pilot, lambda: screen_name(app) == "MemberScreen")
-        assert "-100 points for Anna; balance 250" in shown(app)
+        await until(pilot, lambda: "-100 points for Anna; balance 250" in shown(app))
     refund = shop.till.history(MemberRef(phone=PHONE), 1)[1][0]
     assert refund.kind == "reverse" and refund.detail["approved_by"] == "M1"
 
@@ -401,6 +404,7 @@ async def test_the_till_locks_when_idle_and_hides_the_member(make_shop) -> None:
         await sign_in(pilot)
         await find(pilot, PHONE)
         await until(pilot, lambda: screen_name(app) == "LockScreen", timeout=5)
+        await until(pilot, lambda: "Locked." in shown(app))  # drawn, and then:
         assert "Anna" not in shown(app) and "350" not in shown(app)
         await pilot.press(*"0000", "enter")
         await until(pilot, lambda: "PIN" in shown(app) and "!" in shown(app))
@@ -488,7 +492,7 @@ async def test_help_lists_the_keys(shop: Shop) -> None:
         await sign_in(pilot)
         await pilot.press("f1")
         await until(pilot, lambda: screen_name(app) == "HelpScreen")
-        assert "F12 lock" in shown(app) and "F2 sale" in shown(app)
+        await until(pilot, lambda: "F12 lock" in shown(app) and "F2 sale" in shown(app))
         await pilot.press("escape")
         await until(pilot, lambda: screen_name(app) == "LookupScreen")
 

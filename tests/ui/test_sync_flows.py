@@ -92,7 +92,7 @@ async def test_a_sync_changes_the_member_on_screen(
         await sign_in(pilot)
         await pilot.press(*PHONE, "enter")
         await until(pilot, lambda: screen_name(app) == "MemberScreen")
-        assert "Balance 50 points" in shown(app)
+        await until(pilot, lambda: "Balance 50 points" in shown(app))
         two.earn(MemberRef(code=anna.member.code), amount=10000)  # at the other till
         sync(two, token_two)
         sync(one, token_one)  # another connection to T1's journal: HQ's word arrives
