@@ -351,12 +351,14 @@ class Till:
             self.journal.requests.remember(request_id, event.event_id)
         return event
 
-    def _replayed(self, request_id: str | None, kind: str, **same: Any) -> EventResult | None:
+    def _replayed(
+        self, request_id: str | None, kind: str, ref: MemberRef | None = None, **same: Any
+    ) -> EventResult | None:
         """The result of a request already done: the host POS retried after a lost answer.
         Exactly once: the same request id never makes a second event. ``same``: what the
         retry must repeat (an event field and its value; None: not given); a request id
         sent again with another amount is a bug of the host's, said, not answered with the
-        first result."""
+        first result. ``ref``: the member the retry names, who must be the same."""
         if request_id is None:
             return None
         if not isinstance(request_id, str) or not _REQUEST_ID.fullmatch(request_id):
@@ -376,6 +378,11 @@ class Till:
                 "figures; a new request needs a new id."
             )
         holder = self._resolve(_ref_of(event))
+        if ref is not None and self._resolve(ref, unknown_ok=True).key != holder.key:
+            raise BadInput(
+                f"Request id {request_id} was already used for #{event.seq}, for another "
+                "member; a new request needs a new id."
+            )
         account = self.accounts.get(holder, self._now()).account
         return EventResult(event, self._view(holder, account), replayed=True)
 
@@ -496,7 +503,7 @@ class Till:
         ``reason``: why a manager approved it, kept with the event."""
         self._ask_hq_for(ref)
         with self.journal.writing():
-            if done := self._replayed(request_id, "earn", amount=amount):
+            if done := self._replayed(request_id, "earn", ref, amount=amount):
                 return done
             manager = self._approved(approval)
             now = self._now()
@@ -635,7 +642,7 @@ class Till:
     ) -> EventResult:
         def write(by_hq: bool) -> EventResult:
             with self.journal.writing():
-                if done := self._replayed(request_id, kind, points=-cost):
+                if done := self._replayed(request_id, kind, ref, points=-cost):
                     return done
                 manager = self._approved(approval)
                 now = self._now()
@@ -927,7 +934,7 @@ class Till:
         note = one_line(note, "note", MAX_NOTE)
         self._ask_hq_for(ref)
         with self.journal.writing():
-            if done := self._replayed(request_id, "adjust", points=points):
+            if done := self._replayed(request_id, "adjust", ref, points=points):
                 return done
             manager = self._approved(approval)
             now = self._now()

@@ -405,6 +405,9 @@ def test_a_retried_request_returns_the_first_result_and_writes_nothing(make_till
     with pytest.raises(BadInput, match="with other figures"):
         till.redeem(ANNA, points=6, request_id="pos-3")
     assert till.journal.events.last_seq() == before + 1
+    till.enroll("0687654321")
+    with pytest.raises(BadInput, match=r"pos-2 was already used for #2, for another member"):
+        till.earn(MemberRef(phone="0687654321"), amount=1000, request_id="pos-2")
 
 
 def test_amounts_and_points_from_code_are_checked_like_typed_ones(till):
