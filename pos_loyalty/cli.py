@@ -61,13 +61,10 @@ def port_number(text: str) -> int:
 
 
 def hours(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value <= 24 * 366:  # nan fails this too
-        raise argparse.ArgumentTypeError("give hours from 0 (never) to 8784, like 24 or 0.5")
-    return value
+    with contextlib.suppress(ValueError):
+        if 0 <= (value := float(text)) <= 24 * 366:  # nan fails this too
+            return value
+    raise argparse.ArgumentTypeError("give hours from 0 (never) to 8784, like 24 or 0.5")
 
 
 def limit(text: str) -> int:

@@ -144,8 +144,7 @@ async def test_keys_after_a_wedge_scan_and_after_an_f_key_go_to_the_screens_they
 async def test_a_wedge_scan_in_the_middle_of_a_form_says_it_waits(shop: Shop) -> None:
     app = shop.app(background=False)
     async with app.run_test(size=SIZE) as pilot:
-        await sign_in(pilot)
-        await find(pilot, PHONE)
+        await at_anna(pilot)
         await pilot.press("f2")
         await until(pilot, lambda: screen_name(app) == "EarnScreen")
         await pilot.press(*"12")
