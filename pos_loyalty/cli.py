@@ -772,7 +772,7 @@ def cmd_hq(args: argparse.Namespace, out: Output) -> int:
         print(json.dumps(openapi(), indent=2, sort_keys=True))
         return 0
     if args.hq_command == "serve":
-        commands.serve(args.db, args.host, args.port, args.program, args.expire_every)
+        commands.serve(args.db, args.host, args.port, args.program, args.expire_every, args.workers)
         return 0
     # Only provisioning makes a new HQ database; the rest read or change one that exists.
     store = commands.open_store(
@@ -1004,6 +1004,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=24.0,
         metavar="HOURS",
         help="run expiry this often while serving (default 24; 0: never)",
+    )
+    p.add_argument(
+        "--workers",
+        type=positive,
+        default=1,
+        metavar="N",
+        help="serve from N processes (PostgreSQL only; default 1)",
     )
     p = hq_sub.add_parser(
         "expire", help="expire points due now, as events of HQ's own chain", parents=[common]

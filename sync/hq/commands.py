@@ -3,14 +3,21 @@ expire points."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import errno
 import gc
 import logging
+import os
+import signal
 import socket
 import sys
 import threading
+import time
 import tomllib
+import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -52,17 +59,27 @@ def open_store(db_url: str, program_path: str | None = None, *, create: bool = T
 
 
 def serve(
-    db_url: str, host: str, port: int, program_path: str | None, expire_hours: float = 24.0
+    db_url: str,
+    host: str,
+    port: int,
+    program_path: str | None,
+    expire_hours: float = 24.0,
+    workers: int = 1,
 ) -> None:
     """Serve HQ until Ctrl-C. The program, the database and the port are all checked (the
-    port bound) before the line that says HQ runs, so a failure is one sentence."""
+    port bound) before the line that says HQ runs, so a failure is one sentence. With
+    ``workers`` above one, as many processes serve the one socket (PostgreSQL only)."""
     import uvicorn
 
     from .app import create_app
 
+    if workers > 1 and urllib.parse.urlsplit(db_url).scheme not in ("postgresql", "postgres"):
+        raise BadInput("--workers above 1 needs PostgreSQL: an SQLite HQ has one writer.")
     listening = _bound(host, port)  # first: a port in use leaves no new database behind
     try:
         store = open_store(db_url, program_path)
+        if workers > 1:
+            store = _forked(store, workers - 1, listening, db_url, program_path)
     except BaseException:
         listening.close()
         raise
@@ -80,6 +97,63 @@ def serve(
         stop.set()
         listening.close()
         store.db.close()
+
+
+def _forked(
+    store: HQStore, more: int, listening: socket.socket, db_url: str, program_path: str | None
+) -> HQStore:
+    """``more`` child processes serving ``listening`` too, each on a store of its own; the
+    parent's store, opened again. HQ keeps no state in its processes, so they need nothing
+    from one another; a database connection must not cross a fork, so it is closed first."""
+    store.db.close()
+    children = []
+    for _ in range(more):
+        pid = os.fork()
+        if pid == 0:  # the child serves until told to stop, and never returns into the CLI
+            code = 0
+            try:
+                _serve_child(listening, db_url, program_path)
+            except BaseException:
+                log.exception("an HQ worker process failed")
+                code = 1
+            os._exit(code)
+        children.append(pid)
+    atexit.register(_stop_children, children)
+    return open_store(db_url, program_path)
+
+
+def _serve_child(listening: socket.socket, db_url: str, program_path: str | None) -> None:
+    import uvicorn
+
+    from .app import create_app
+
+    parent = os.getppid()
+    store = open_store(db_url, program_path, create=False)
+    _fewer_collections()
+    server = uvicorn.Server(uvicorn.Config(create_app(store), log_level="warning"))
+    threading.Thread(target=_orphaned, args=(server, parent), daemon=True).start()
+    try:
+        server.run(sockets=[listening])
+    finally:
+        store.db.close()
+
+
+def _orphaned(server: Any, parent: int) -> None:
+    """A worker whose parent was killed outright (no chance to stop it) stops too, rather
+    than go on holding the port."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    server.should_exit = True
+
+
+def _stop_children(children: list[int]) -> None:
+    """Each worker told to finish what it serves, then waited for."""
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    for pid in children:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
 
 
 def _bound(host: str, port: int) -> socket.socket:

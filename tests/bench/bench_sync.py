@@ -46,10 +46,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_hq(db: str) -> tuple[subprocess.Popen[str], int]:
+def start_hq(db: str, *more: str) -> tuple[subprocess.Popen[str], int]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pos_loyalty", "hq", "serve", "--db", db, "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "pos_loyalty",
+            "hq",
+            "serve",
+            "--db",
+            db,
+            "--port",
+            str(port),
+            *more,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -64,16 +75,21 @@ def start_hq(db: str) -> tuple[subprocess.Popen[str], int]:
     raise SystemExit("HQ did not start")
 
 
-def make_till(folder: Path, port: int) -> Till:
+def make_till(folder: Path, port: int, store_id: str = "AMS-01", terminal_id: str = "T1") -> Till:
+    """A till syncing to HQ on ``port``, its journal in ``folder`` (made, or opened again)."""
     text = config_text(velocity_max_per_day=0, offline_redeem_cap=10**9)
+    text = text.replace('url = ""', f'url = "http://127.0.0.1:{port}"', 1)
+    text = text.replace('id = "AMS-01"', f'id = "{store_id}"', 1)
     path = folder / "pos-loyalty.toml"
-    path.write_text(text.replace('url = ""', f'url = "http://127.0.0.1:{port}"', 1))
+    path.write_text(text.replace('id = "T1"', f'id = "{terminal_id}"', 1))
     return Till.open(config_mod.load(str(path)), create=True)
 
 
-def record(till: Till, events: int, members: int = 2000) -> None:
-    """About ``events`` events over ``members`` members (enrolments, earns, some redeems)."""
-    refs = [MemberRef(phone=f"+3161{k:07d}") for k in range(members)]
+def record(till: Till, events: int, members: int = 2000, prefix: str = "+3161") -> None:
+    """About ``events`` events over ``members`` members (enrolments, earns, some redeems),
+    their phones ``prefix`` and a number."""
+    digits = 12 - len(prefix)
+    refs = [MemberRef(phone=f"{prefix}{k:0{digits}d}") for k in range(members)]
     for ref in refs:
         till.enroll(ref.phone or "")
     n = 2 * members

@@ -37,9 +37,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def start_hq(db: str, port: int) -> subprocess.Popen[str]:
+def start_hq(db: str, port: int, *more: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
-        [*CLI, "hq", "serve", "--db", db, "--port", str(port)],
+        [*CLI, "hq", "serve", "--db", db, "--port", str(port), *more],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
