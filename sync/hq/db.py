@@ -22,6 +22,7 @@ from pos_loyalty.errors import ConfigError, StorageError
 Row = tuple[Any, ...]
 CACHE_KIB = 64 * 1024  # each SQLite connection's page cache
 CHECKPOINT_PAGES = 10_000  # WAL pages before SQLite copies them back into the database
+POOL_SIZE = 10  # PostgreSQL connections an HQ process holds at most
 
 
 class DuplicateKey(Exception):
@@ -335,7 +336,7 @@ class PostgresDatabase:
         except psycopg.Error as exc:
             raise StorageError(f"HQ cannot reach the database {shown}: {_reason(exc)}.") from None
         self.pool = psycopg_pool.ConnectionPool(
-            url, min_size=1, max_size=10, open=False, kwargs={"autocommit": False}
+            url, min_size=1, max_size=POOL_SIZE, open=False, kwargs={"autocommit": False}
         )
         try:
             self.pool.open(wait=True, timeout=10)
