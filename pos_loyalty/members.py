@@ -25,6 +25,7 @@ VERSION = "1"
 ID_LENGTH = 16  # 80 random bits
 CODE_LENGTH = len(PREFIX) + len(VERSION) + ID_LENGTH + 1
 _SEPARATORS = re.compile(r"[\s\-]")
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def new_member_id() -> str:
@@ -106,6 +107,26 @@ def _normalised(raw: str, region: str) -> str:
     if not phonenumbers.is_valid_number(number):
         raise InvalidPhone(f"{shown} is not a valid phone number for region {region}.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def is_e164(text: str) -> bool:
+    """Whether ``text`` is a valid phone number written as ``normalise_phone`` writes it."""
+    if not (isinstance(text, str) and _E164.fullmatch(text)):
+        return False
+    return _is_valid_e164(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_valid_e164(text: str) -> bool:
+    import phonenumbers
+
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number) and (
+        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == text
+    )
 
 
 def _as_typed(text: str) -> str:

@@ -32,6 +32,7 @@ from .errors import (
     NeedsManager,
     NotAllowed,
     OfflineCapExceeded,
+    StorageError,
     UnknownEvent,
     UnknownMember,
     UnknownReward,
@@ -60,6 +61,7 @@ from .rules.guards import (
     check_spend,
     check_velocity,
 )
+from .rules.kinds import problem
 from .rules.lots import plan_draws
 from .rules.points import MAX_POINTS
 from .rules.program import Program, ruleset_version
@@ -329,24 +331,26 @@ class Till:
             detail["approved_by"] = approval.staff_id
             if reason := one_line(approval_reason, "reason", MAX_NOTE):
                 detail["approval_reason"] = reason  # why the manager allowed it
-        event = self.journal.events.append(
-            NewEvent(
-                event_id=str(uuid.uuid4()),
-                kind=kind,
-                member_id=holder.member_id,
-                # The phone is kept only where it is the member's sole name (offline, unseen)
-                # or the enrolment that HQ creates the member from.
-                phone=holder.phone if (holder.member_id is None or kind == "enroll") else None,
-                points=points,
-                amount=amount,
-                currency=self.currency if amount is not None else None,
-                ref_event_id=ref,
-                ruleset=self.ruleset,
-                detail=detail,
-                staff_id=staff_id,
-                created_at=iso(now),
-            )
+        new = NewEvent(
+            event_id=str(uuid.uuid4()),
+            kind=kind,
+            member_id=holder.member_id,
+            # The phone is kept only where it is the member's sole name (offline, unseen)
+            # or the enrolment that HQ creates the member from.
+            phone=holder.phone if (holder.member_id is None or kind == "enroll") else None,
+            points=points,
+            amount=amount,
+            currency=self.currency if amount is not None else None,
+            ref_event_id=ref,
+            ruleset=self.ruleset,
+            detail=detail,
+            staff_id=staff_id,
+            created_at=iso(now),
         )
+        # HQ refuses an event these rules refuse, which would hold up every later one.
+        if wrong := problem(new, detail, self.program):
+            raise StorageError(f"This {kind} event {wrong}; nothing was saved.")
+        event = self.journal.events.append(new)
         if request_id is not None:
             self.journal.requests.remember(request_id, event.event_id)
         return event

@@ -391,11 +391,16 @@ def openapi() -> dict[str, object]:
                             "description": "Each event applied or already held",
                             "content": {"application/json": {"schema": push_reply}},
                         },
-                        "400": refusal("The request is not a valid push"),
+                        "400": refusal(
+                            "The request is not a valid push, or an event in it is not one a "
+                            "till writes (code invalid: an unknown kind, a wrong sign, an "
+                            "unknown member, ...); nothing of the batch is applied"
+                        ),
                         "401": refusal("No token, or a wrong or revoked one"),
                         "403": refusal("The token is another terminal's"),
                         "409": refusal("A gap (resend from expected_seq) or a conflict"),
                         "413": refusal("The request is too large"),
+                        "415": refusal("The body is not sent as application/json"),
                     },
                 }
             },

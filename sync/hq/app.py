@@ -73,6 +73,7 @@ def create_app(store: HQStore) -> Starlette:
         # its own before it. A request that is refused anyway is told 401 first, if so.
         token = _bearer(request)
         try:
+            _json_content(request)
             batch = _read_push(await _body(request))
         except (HTTPRefusal, msgspec.MsgspecError) as exc:
             await _authenticated(request, store)
@@ -258,13 +259,25 @@ class HTTPRefusal(HTTPException):
 _push = msgspec.json.Decoder(PushRequest)
 
 
+def _json_content(request: Request) -> None:
+    """A push is JSON, said so: a form or text post is a client's mistake, told as 415."""
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media != "application/json":
+        raise HTTPRefusal(415, "unsupported_media_type", "A push is sent as application/json.")
+
+
 def _read_push(body: bytes) -> PushRequest:
     """A push as the tills write it, decoded straight into its struct; only a body that
     does not fit that way is read again, with integral floats (42.0) taken as integers."""
     try:
         return _push.decode(body)
     except msgspec.ValidationError:
-        return msgspec.convert(_integral(msgspec.json.decode(body)), PushRequest)
+        try:
+            return msgspec.convert(_integral(msgspec.json.decode(body)), PushRequest)
+        except RecursionError:  # JSON nested deeper than any push: never a 500
+            raise HTTPRefusal(
+                400, "bad_request", "That is not a valid push: it is nested far too deep."
+            ) from None
 
 
 def _integral(value: Any) -> Any:

@@ -30,6 +30,7 @@ from pos_loyalty import chain
 from pos_loyalty.clock import iso, utc_now
 from pos_loyalty.config import ID_PATTERN, ID_RULE
 from pos_loyalty.errors import BadInput, LoyaltyError, NotAllowed, StorageError
+from pos_loyalty.rules import kinds
 from pos_loyalty.rules.account import Ledger, advance, decode, encode, expiry_due
 from pos_loyalty.rules.lots import Lot
 from pos_loyalty.rules.program import Program, ruleset_version
@@ -160,6 +161,8 @@ class HQStore:
         self.db = db
         self.program = program
         self.program_reply = ProgramReply(ruleset_version(program), program)
+        # Programs by ruleset, as served (None: a till's own, which HQ never served).
+        self._programs: dict[str, Program | None] = {self.program_reply.ruleset: program}
         self.clock = clock
         self._migrate()
 
@@ -337,6 +340,10 @@ class HQStore:
             problem, detail = _checked(event, link)
             if problem:
                 raise PushRefused("conflict", problem, event=event)
+            if wrong := kinds.problem(event, detail, self._program_of(tx, event.ruleset)):
+                raise PushRefused(
+                    "invalid", f"Event #{event.seq} {wrong}; HQ took none of the batch."
+                )
             fresh.append(event)
             details.append(detail)
             seq, prev = event.seq, event.hash
@@ -352,6 +359,14 @@ class HQStore:
             (seq, prev, request.journal_id, head.store_id, head.terminal_id),
         )
         return outcomes, seq, prev
+
+    def _program_of(self, tx: Tx, ruleset: str) -> Program | None:
+        """The program an event names, where HQ served it (None: a till's own, unknown here)."""
+        if ruleset not in self._programs:
+            row = tx.one("SELECT program FROM programs WHERE ruleset = ?", (ruleset,))
+            program = msgspec.json.decode(row[0], type=Program) if row else None
+            self._programs[ruleset] = program
+        return self._programs[ruleset]
 
     def _held(
         self, tx: Tx, head: Terminal, journal_id: str, events: list[WireEvent]
@@ -503,6 +518,8 @@ class HQStore:
             for e in events
             for reason in flags.get(e.event_id, [])
         ]
+        _known_members(events, keys, held)
+        room = _reversal_room(tx, events)
         batch: dict[str, list[tuple[WireEvent, _Received]]] = {k: [] for k in members}
         for event, detail, key in zip(events, details, keys, strict=True):
             points = event.points
@@ -512,6 +529,24 @@ class HQStore:
                 review.append(
                     (event.store_id, event.terminal_id, event.seq, event.event_id, "bonus_once")
                 )
+            if event.kind == "reverse" and event.ref_event_id in room:
+                # Tills refunding one sale offline may together take back more than it
+                # earned: what is beyond it counts nothing, and a person looks at it.
+                ref = event.ref_event_id
+                left, room[ref] = room[ref], max(0, room[ref] - abs(points))
+                if abs(points) > left:
+                    excess, points = abs(points) - left, left if points > 0 else -left
+                    flags.setdefault(event.event_id, []).append("over_reversal")
+                    review.append(
+                        (
+                            event.store_id,
+                            event.terminal_id,
+                            event.seq,
+                            event.event_id,
+                            f"over_reversal: {excess} points beyond what event {ref} moved, "
+                            "not counted",
+                        )
+                    )
             batch[key].append(
                 (event, _Received(event.event_id, event.kind, points, event.created_at, detail))
             )
@@ -578,6 +613,12 @@ class HQStore:
                     review.append(
                         (event.store_id, event.terminal_id, event.seq, event.event_id, "overdraft")
                     )
+        if any(abs(ledger.balance) > chain.SAFE_INTEGER for ledger in ledgers.values()):
+            raise PushRefused(
+                "invalid",
+                f"This batch would take a balance beyond {chain.SAFE_INTEGER} points, more "
+                "than any till can count; HQ took none of it.",
+            )
         write_lots(tx, shelves)
         first = _next_changes(tx, len(members))
         insert_rows(
@@ -1029,6 +1070,45 @@ _BONUS_KINDS = ("welcome_bonus", "referral_bonus")
 def _reads_lots(event: _Received) -> bool:
     """Whether folding ``event`` draws from or restores into lots the account holds."""
     return event.points < 0 or (event.points > 0 and "restores" in event.detail)
+
+
+def _known_members(events: list[WireEvent], keys: list[str], held: dict[str, Any]) -> None:
+    """Refuse an event of a member HQ has no enrolment of: a till knows a member only by
+    enrolling them or from HQ, so such an event would make up a member every till pulls."""
+    enrolled = {e.member_id for e in events if e.kind == "enroll"}
+    for event, key in zip(events, keys, strict=True):
+        if event.member_id and key not in held and key not in enrolled:
+            raise PushRefused(
+                "invalid",
+                f"Event #{event.seq} names member {event.member_id[:4]}…, whom HQ has no "
+                "enrolment of; HQ took none of the batch (if HQ was restored from a "
+                "backup, the till that enrolled them must sync first).",
+            )
+
+
+def _reversal_room(tx: Tx, events: list[WireEvent]) -> dict[str, int]:
+    """Points each event reversed in this batch has left to reverse: its own, less what
+    every reversal of it HQ holds moved; by its id. An event HQ does not hold (yet) is not
+    in it, nor capped."""
+    refs = sorted({e.ref_event_id for e in events if e.kind == "reverse" and e.ref_event_id})
+    if not refs:
+        return {}
+    condition, args = tx.among("event_id", refs)
+    rows = tx.all(f"SELECT event_id, points FROM events WHERE {condition}", args)
+    room = {r[0]: abs(int(r[1])) for r in rows}
+    condition, args = tx.among("ref_event_id", refs)
+    for ref, moved in tx.all(
+        f"SELECT ref_event_id, sum(abs(points)) FROM events WHERE {condition} "
+        "AND kind = 'reverse' GROUP BY ref_event_id",
+        args,
+    ):
+        if ref in room:
+            room[ref] = max(0, room[ref] - int(moved))
+    wanted = set(refs)
+    for event in events:  # sold and refunded between two syncs: both in this batch
+        if event.event_id in wanted:
+            room.setdefault(event.event_id, abs(event.points))
+    return room
 
 
 def _merged(tx: Tx, member_ids: list[str]) -> dict[str, str]:

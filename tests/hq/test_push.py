@@ -144,16 +144,26 @@ def test_a_tampered_event_is_a_conflict_kept_for_review_and_nothing_of_the_batch
 
 def test_bad_requests_get_one_sentence_and_a_4xx(make_synced_till, hq):
     _, token = make_synced_till()
-    auth = {"authorization": f"Bearer {token}"}
-    for body, status in (
-        (b"not json", 400),
-        (json.dumps({"store_id": "AMS-01"}).encode(), 400),
-        (b"x" * (3 * 1024 * 1024), 413),
+    auth = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    deep = b"[" * 100_000 + b"]" * 100_000  # past any parser's stack
+    for body, status, media in (
+        (b"not json", 400, "application/json"),
+        (json.dumps({"store_id": "AMS-01"}).encode(), 400, "application/json"),
+        (b"x" * (3 * 1024 * 1024), 413, "application/json"),
+        (deep, 400, "application/json"),
+        (b'{"store_id": ' + deep[:1_000_000] + b"}", 400, "application/json; charset=utf-8"),
+        (json.dumps({"store_id": "AMS-01"}).encode(), 415, "text/plain"),
+        (b"store_id=AMS-01", 415, "application/x-www-form-urlencoded"),
+        (b"{}", 415, ""),
     ):
-        reply = httpx.post(f"{hq.base}{API}/push", content=body, headers=auth)
+        headers = (
+            {**auth, "content-type": media} if media else {"authorization": auth["authorization"]}
+        )
+        reply = httpx.post(f"{hq.base}{API}/push", content=body, headers=headers)
         assert reply.status_code == status, reply.text
         message = reply.json()["error"]["message"]
         assert message.endswith(".") and "\n" not in message
+    assert hq.store.event_count() == 0
     assert httpx.get(f"{hq.base}/nowhere").status_code == 404
     health = httpx.get(f"{hq.base}{API}/health").json()
     assert health["status"] == "ok" and health["database"] in ("sqlite", "postgresql")

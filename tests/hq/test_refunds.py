@@ -122,3 +122,37 @@ def test_hq_finds_an_event_only_among_its_own(two_tills, hq):
     missing = f"{hq.base}{API}/events/00000000-0000-4000-8000-000000000000"
     assert httpx.get(missing, headers=auth).status_code == 404
     assert httpx.get(f"{hq.base}{API}/terminals/T9/events/1", headers=auth).status_code == 404
+
+
+@pytest.mark.parametrize("first", ["T1", "T2"])
+def test_refunds_at_two_tills_never_take_back_more_than_the_sale_earned(
+    make_synced_till, hq, first
+):
+    """A 200.00 sale (200 points) refunded 100 + 100 at T1 and 150 at T2, which asked HQ
+    before T1's refunds reached it: whichever HQ hears first, the sale's refunds take 200
+    points, and what is beyond them is kept and flagged for review."""
+    one, token_one = make_synced_till("T1")
+    two, token_two = make_synced_till("T2")
+    member_id = one.enroll("0612345678", name="Anna").member.member_id
+    sale = one.earn(ANNA, amount=20000).event
+    sync(one, token_one)
+    two.remote = HQRemote(two.source, token_two)
+    mine = [one.reverse(str(sale.seq), amount=10000).event for _ in range(2)]
+    theirs = two.reverse(f"T1-{sale.seq}", amount=15000, approval=None).event
+    assert [e.points for e in mine] == [-100, -100] and theirs.points == -150
+    tills = {"T1": (one, token_one), "T2": (two, token_two)}
+    for name in (first, "T2" if first == "T1" else "T1"):
+        sync(*tills[name])
+    assert hq.store.account(member_id)[1].balance == 50 + 200 - 200
+    flagged = [(row[1], row[4]) for row in hq.store.review()]
+    excess = {"T1": [("T2", 150)], "T2": [("T1", 50), ("T1", 100)]}[first]
+    assert flagged == [
+        (
+            till,
+            f"over_reversal: {points} points beyond what event {sale.event_id} moved, not counted",
+        )
+        for till, points in excess
+    ]
+    sync(one, token_one)
+    sync(two, token_two)
+    assert one.lookup(ANNA).balance == two.lookup(ANNA).balance == 50
