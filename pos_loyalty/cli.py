@@ -15,11 +15,13 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from . import __version__
 from . import config as config_mod
-from .errors import BadInput, ConfigError, LoyaltyError, NeedsManager
+from .errors import BadInput, ConfigError, LoyaltyError, NeedsManager, StorageError
+from .private import write_private
 from .words import plural
 
 PIN_ENV = "POS_LOYALTY_PIN"
@@ -763,6 +765,20 @@ def _push_progress(quiet: bool) -> Iterator[Callable[[int, int, str | None], Non
     yield say
 
 
+def _token_file(name: str) -> Path:
+    """Where ``hq add-terminal --token-file`` may write, checked before the terminal is
+    provisioned: a token written nowhere would have to be made again."""
+    path = Path(name).expanduser()
+    folder = path.parent
+    if path.is_dir():
+        raise BadInput(f"{path} is a folder; --token-file names the file to write.")
+    if not folder.is_dir():
+        raise BadInput(f"The folder {folder} for the token file does not exist.")
+    if not os.access(folder, os.W_OK):
+        raise BadInput(f"The folder {folder} for the token file cannot be written.")
+    return path
+
+
 def cmd_hq(args: argparse.Namespace, out: Output) -> int:
     from sync.hq import commands
 
@@ -787,6 +803,23 @@ def cmd_hq(args: argparse.Namespace, out: Output) -> int:
                     f"Expired {plural(points, 'point')} of {plural(accounts, 'account')}."
                     if points
                     else "Nothing was due to expire."
+                ],
+            )
+        elif args.hq_command == "add-terminal" and args.token_file:
+            into = _token_file(args.token_file)
+            token = store.add_terminal(args.store, args.terminal)
+            try:
+                write_private(into, f"{token}\n".encode())
+            except OSError as exc:
+                raise StorageError(
+                    f"Terminal {args.terminal} is provisioned, but its token could not be "
+                    f"written to {into} ({exc.strerror}); run add-terminal again."
+                ) from None
+            out.emit(
+                {"store_id": args.store, "terminal_id": args.terminal, "token_file": str(into)},
+                [
+                    f"Terminal {args.terminal} of store {args.store} provisioned; its token is "
+                    f"in {into}, readable by you only: copy it to the till's hq.token_file."
                 ],
             )
         elif args.hq_command == "add-terminal":
@@ -1025,6 +1058,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--db", required=True, metavar="URL", help=db_help)
         p.add_argument("--store", required=True, metavar="ID")
         p.add_argument("--terminal", required=True, metavar="ID")
+        if action == "add-terminal":
+            p.add_argument(
+                "--token-file",
+                metavar="PATH",
+                help="write the token to PATH (mode 600) instead of printing it",
+            )
     hq_sub.add_parser("openapi", help="print HQ's OpenAPI document", parents=[common])
     p = hq_sub.add_parser("verify", help="recompute every terminal's chain", parents=[common])
     p.add_argument("--db", required=True, metavar="URL", help=db_help)

@@ -7,7 +7,6 @@ still unsynced decides the exit status.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +22,7 @@ from pos_loyalty.endofday import (
     end_of_day_slip,
 )
 from pos_loyalty.errors import LoyaltyError
+from pos_loyalty.private import write_private
 from pos_loyalty.service import Till
 from pos_loyalty.zreport import day_bounds
 
@@ -98,14 +98,14 @@ def save_report(till: Till, eod: EndOfDay) -> tuple[Path, Path]:
     an incomplete run never replaces a complete one (whose chain figures came from HQ): it
     is saved beside it, with its time in the name."""
     folder = Path(till.journal.path).parent / "reports"
-    folder.mkdir(exist_ok=True)
+    folder.mkdir(mode=0o700, exist_ok=True)  # reports name members by masked phone
     stem = f"eod-{till.config.store.id}-{till.config.terminal.id}-{eod.till.day.isoformat()}"
     if not eod.complete and _was_complete(folder / f"{stem}.json"):
         stem += f"-{eod.at[11:19].replace(':', '')}Z"  # the run's time, UTC
     text = end_of_day_slip(till.header, eod).text(width=REPORT_WIDTH) + "\n"
     paths = folder / f"{stem}.txt", folder / f"{stem}.json"
-    _write_whole(paths[0], text.encode())
-    _write_whole(paths[1], msgspec.json.format(msgspec.json.encode(eod.to_json())) + b"\n")
+    write_private(paths[0], text.encode())
+    write_private(paths[1], msgspec.json.format(msgspec.json.encode(eod.to_json())) + b"\n")
     return paths
 
 
@@ -114,12 +114,3 @@ def _was_complete(path: Path) -> bool:
         return bool(msgspec.json.decode(path.read_bytes()).get("complete"))
     except (OSError, msgspec.DecodeError, AttributeError):
         return False
-
-
-def _write_whole(path: Path, data: bytes) -> None:
-    part = path.with_name(path.name + ".part")
-    with open(part, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(part, path)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pos_loyalty.errors import ConfigError, StorageError
+from pos_loyalty.private import create_private
 
 Row = tuple[Any, ...]
 CACHE_KIB = 64 * 1024  # each SQLite connection's page cache
@@ -167,6 +168,8 @@ class SQLiteDatabase:
             )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if create:
+                create_private(path)  # it holds phones and names
         except OSError as exc:
             raise StorageError(f"HQ's database {path} cannot be created: {exc.strerror}.") from None
 

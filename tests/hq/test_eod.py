@@ -179,6 +179,9 @@ def test_eod_from_the_command_line_with_hq_down(tmp_path: Path):
     assert down.stderr.count("Trying again.") == 1
     saved = sorted(p.name for p in (tmp_path / "reports").iterdir())
     assert len(saved) == 2 and saved[0].endswith(".json") and saved[1].endswith(".txt")
+    modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "reports").iterdir()}
+    assert set(modes.values()) == {0o600}, modes  # the owner's only, whatever the umask
+    assert (tmp_path / "reports").stat().st_mode & 0o777 == 0o700
     as_json = run("eod", "--manager", "M1", "--deadline", "1", "--json")
     assert as_json.returncode == 1 and as_json.stderr == ""  # no progress lines with --json
     data = json.loads(as_json.stdout)
