@@ -75,18 +75,19 @@ def drain(folder: Path, port: int, n: int, token: str, ready: Barrier, out: Any)
 def sales_meanwhile(probe: Till, busy: Callable[[], bool]) -> list[float]:
     """Commit → acknowledged of sales at ``probe``, one every 50 ms while ``busy()`` (and a
     second more), the cashier never waiting for HQ: each sale's wait is its own."""
-    watcher = Journal.open(probe.journal.path, store_id=PROBE[0], terminal_id=PROBE[1])
     committed: dict[int, float] = {}
     acked: dict[int, float] = {}
     done = threading.Event()
 
-    def watch() -> None:
+    def watch() -> None:  # its own connection: SQLite's belong to the thread that made them
+        watcher = Journal.open(probe.journal.path, store_id=PROBE[0], terminal_id=PROBE[1])
         while not done.is_set() or len(acked) < len(committed):
             upto, now = watcher.events.outbox().acked_seq, time.perf_counter()
             for seq in list(committed):
                 if seq <= upto and seq not in acked:
                     acked[seq] = now
             time.sleep(0.002)
+        watcher.close()
 
     acks = threading.Thread(target=watch)
     acks.start()
@@ -99,7 +100,6 @@ def sales_meanwhile(probe: Till, busy: Callable[[], bool]) -> list[float]:
             calm = time.perf_counter() + 1.0
     done.set()
     acks.join(60)
-    watcher.close()
     return [acked[seq] - at for seq, at in committed.items()]
 
 
