@@ -670,9 +670,15 @@ def cmd_sync(args: argparse.Namespace, till: Any, out: Output) -> int:
         import threading
 
         stop = threading.Event()
-        print("Syncing with HQ until Ctrl-C.", file=sys.stderr, flush=True)
         try:
-            run_daemon(till.source, stop=stop, on_change=lambda line: print(line, flush=True))
+            run_daemon(
+                till.source,
+                stop=stop,
+                on_change=lambda line: print(line, flush=True),
+                on_start=lambda: print(
+                    "Syncing with HQ until Ctrl-C.", file=sys.stderr, flush=True
+                ),
+            )
         except KeyboardInterrupt:
             stop.set()
         return 0

@@ -627,16 +627,19 @@ def run_daemon(
     poll: float = 0.2,
     pull_every: float = 30.0,
     on_change: Callable[[str], None] = lambda line: None,
+    on_start: Callable[[], None] = lambda: None,
 ) -> None:
     """Sync until ``stop``: an event reaches HQ within ``poll`` of its commit when HQ is up
     (the journal's ``data_version`` tells when another process committed), HQ's word is
     pulled at least every ``pull_every`` seconds, and failures retry on a timer with
-    backoff, never only after the next sale."""
+    backoff, never only after the next sale. ``on_start`` is called once this daemon holds
+    the till's sync lock, so a second daemon says it is refused before anything else."""
 
     def wait(seconds: float) -> None:
         stop.wait(seconds)  # a retry's pause ends at once when the daemon is stopped
 
     with sync_lock(loaded), Syncer(loaded, token=token, sleep=wait) as syncer:
+        on_start()
         conn = syncer.journal.conn
         seen = -1
         due = 0.0  # when to try next without a new event

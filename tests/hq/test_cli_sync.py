@@ -311,6 +311,15 @@ def test_sync_daemon_runs_until_ctrl_c_and_a_second_one_is_refused(tmp_path: Pat
         )
         assert second.returncode == 2
         assert json.loads(second.stdout)["error"]["code"] == "already_syncing"
+        plain = run(
+            "sync", "--daemon", "--config", str(config), env={"POS_LOYALTY_HQ_TOKEN": token}
+        )
+        database = tmp_path / "till.db"
+        # The refusal is all it says: nothing claims it is syncing first.
+        assert (plain.returncode, plain.stdout) == (2, "")
+        assert plain.stderr == (
+            f"pos-loyalty: Another sync daemon is running for the till database {database}.\n"
+        )
         assert run("enroll", "--config", str(config), "--phone", "0612345678").returncode == 0
         deadline = time.monotonic() + 10
         while store.event_count() < 2 and time.monotonic() < deadline:
