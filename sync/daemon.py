@@ -187,24 +187,36 @@ class Syncer:
         pushed = duplicates = 0
         failures = 0
         events = self.journal.events
+        check = 0  # the seq sent again only to hear what HQ holds
         with ThreadPoolExecutor(1, thread_name_prefix="push") as sender:
             while True:
                 acked = events.outbox().acked_seq
                 if on_progress:
                     on_progress(acked, events.last_seq(), None)
                 batch = self._batch(acked)
+                if not batch and acked and not check:
+                    # Nothing new: the last event HQ acknowledged goes again, and HQ's reply
+                    # says whether it still holds this chain up to it. HQ restored from an
+                    # older backup answers with a gap, and the rest is sent again.
+                    batch = self._batch(acked - 1)
+                    check = acked
                 if not batch:
                     return PushSummary(pushed, duplicates, acked, 0)
                 try:
                     for reply, more in self._pushes(sender, batch):
                         failures = 0
                         pushed += sum(1 for r in reply.results if r.status == "applied")
-                        duplicates += sum(1 for r in reply.results if r.status == "duplicate")
+                        duplicates += sum(
+                            1 for r in reply.results if r.status == "duplicate" and r.seq != check
+                        )
+                        if any(r.seq == check and r.status == "applied" for r in reply.results):
+                            self._hq_restored()  # HQ had lost the last event it acknowledged
                         events.acknowledged(reply.acked_seq, iso(self.clock()))
                         if more and on_progress:
                             on_progress(reply.acked_seq, events.last_seq(), None)
                 except _Retry as retry:
                     failures += 1
+                    check = 0  # a check HQ did not answer is asked again
                     events.sync_failed(retry.message, iso(self.clock()))
                     left = None if deadline is None else deadline - time.monotonic()
                     if (attempts is not None and failures >= attempts) or (
@@ -222,10 +234,19 @@ class Syncer:
                     self.sleep(delay if left is None else min(delay, left))
                 except _Gap as gap:
                     # HQ holds less than the till thought (restored from a backup): resend.
-                    events.acknowledged(gap.expected - 1, iso(self.clock()))
+                    with self.journal.writing():
+                        events.acknowledged(gap.expected - 1, iso(self.clock()))
+                        self._hq_restored()
                 except SyncStopped as stopped:
                     events.sync_failed(stopped.message, iso(self.clock()))
                     raise
+
+    def _hq_restored(self) -> None:
+        """HQ holds less of this till's chain than it acknowledged: it was restored from a
+        backup, so its word on every member is taken again, from the start, at the next pull
+        (whatever versions the till holds: HQ's may have gone back too)."""
+        with self.journal.writing():
+            self.journal.members.set_directory_cursor(0)
 
     def _batch(self, after: int) -> list[WireEvent]:
         """The next batch for HQ: up to ``batch_size`` events after ``after``, as stored."""
@@ -266,6 +287,9 @@ class Syncer:
         )
         fetcher.start()
         taken = 0
+        # From the start (HQ restored, or a till new to HQ), HQ's word is taken whatever
+        # version the till holds: HQ's versions may have gone back.
+        again = members.directory_cursor() == 0
         try:
             while True:
                 group: list[Directory] = []
@@ -275,12 +299,15 @@ class Syncer:
                         item = pages.get(block=not group)
                     except queue.Empty:
                         break  # apply what has come while the next page is on its way
+                    if item is _RESTORED:
+                        again = True
+                        continue
                     if isinstance(item, Exception):
                         failed = item
                         break
                     group.append(item)
                 if group:
-                    taken += self._apply_pages(group)
+                    taken += self._apply_pages(group, again)
                 if failed is not None:
                     if isinstance(failed, HQUnreachable):
                         self.journal.events.sync_failed(failed.message, iso(self.clock()))
@@ -293,14 +320,14 @@ class Syncer:
         self.fetch_program(attempts=attempts)
         return taken
 
-    def _apply_pages(self, group: list[Directory]) -> int:
+    def _apply_pages(self, group: list[Directory], again: bool = False) -> int:
         members = self.journal.members
         at = iso(self.clock())
         taken = 0
         with self.journal.writing():
             last = self.journal.events.last_seq()
             for directory in group:
-                taken += members.take_words(directory.members, at, last)
+                taken += members.take_words(directory.members, at, last, again=again)
                 members.set_directory_cursor(directory.next)
             self.journal.events.heard_from_hq(at)
         return taken
@@ -332,9 +359,11 @@ class Syncer:
                 return
             failures = 0
             if directory.next < cursor:
-                message = "HQ's directory went backwards; nothing more of it was applied."
-                _put(into, SyncStopped(message), stop)
-                return
+                # HQ's directory went back: HQ was restored from a backup. Its word on every
+                # member is taken again from the start, whatever version the till holds.
+                _put(into, _RESTORED, stop)
+                cursor = 0
+                continue
             _put(into, directory, stop)
             if not directory.more:
                 return
@@ -509,6 +538,9 @@ class _Retry(Exception):
         super().__init__(message)
         self.message = message
         self.after = after
+
+
+_RESTORED = object()  # the pull's worker to its applier: HQ's directory went back
 
 
 class _Missing(Exception):

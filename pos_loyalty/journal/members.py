@@ -146,11 +146,19 @@ class MemberStore:
         HQ's word on their account recorded if newer than the one held."""
         return self.take_words([word], at) == 1
 
-    def take_words(self, words: Sequence[HQWordLike], at: str, last_seq: int | None = None) -> int:
+    def take_words(
+        self,
+        words: Sequence[HQWordLike],
+        at: str,
+        last_seq: int | None = None,
+        *,
+        again: bool = False,
+    ) -> int:
         """``take_word`` for a page of HQ's directory, a statement per kind of row rather
         than several per member; all of it or, if one word cannot be true, none. Returns how
         many words were newer than the ones held. ``last_seq``: the journal's last event,
-        when the caller has read it."""
+        when the caller has read it. ``again``: HQ was restored from a backup, so its word
+        is taken even where its version is not newer than the one held."""
         unit = self.unit
         unit.require_write("record HQ's word")
         conn = unit.conn
@@ -185,7 +193,7 @@ class MemberStore:
                 version, phone = held[word.member_id]
                 if word.name is not None:
                     names.append((word.name, word.member_id))
-                if version is not None and version >= word.version:
+                if version is not None and version >= word.version and not again:
                     continue
                 updates.append((*hq, word.member_id))
             else:

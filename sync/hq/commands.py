@@ -90,6 +90,9 @@ def serve(
             target=_expire_every, args=(store, expire_hours * 3600, stop), daemon=True
         ).start()
     print(f"HQ on http://{host}:{port} ({store.db.kind}); Ctrl-C stops it.", file=sys.stderr)
+    # uvicorn answers SIGTERM by finishing the requests in flight, then raises the signal
+    # again: this handler turns it into a clean exit (0), which closes the database below.
+    signal.signal(signal.SIGTERM, _stopped)
     try:
         server = uvicorn.Server(uvicorn.Config(create_app(store), log_level="warning"))
         server.run(sockets=[listening])
@@ -97,6 +100,10 @@ def serve(
         stop.set()
         listening.close()
         store.db.close()
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _forked(

@@ -161,6 +161,8 @@ class SQLiteDatabase:
     def __init__(self, path: Path, *, create: bool = True) -> None:
         self.path = path
         self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []  # every thread's, for close()
+        self._lock = threading.Lock()
         if not create and not path.is_file():
             raise StorageError(
                 f"HQ's database {path} does not exist; check --db (`pos-loyalty hq serve` "
@@ -177,7 +179,10 @@ class SQLiteDatabase:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             try:
-                conn = sqlite3.connect(self.path, isolation_level=None, timeout=30)
+                # Each used by its own thread only; closed by close() from another.
+                conn = sqlite3.connect(
+                    self.path, isolation_level=None, timeout=30, check_same_thread=False
+                )
                 conn.execute("PRAGMA journal_mode = WAL")
                 conn.execute("PRAGMA synchronous = FULL")
                 conn.execute("PRAGMA busy_timeout = 30000")
@@ -189,6 +194,8 @@ class SQLiteDatabase:
             except sqlite3.Error as exc:
                 raise StorageError(f"HQ's database {self.path} cannot be opened: {exc}.") from None
             self._local.conn = conn
+            with self._lock:
+                self._opened.append(conn)
         return conn
 
     @contextlib.contextmanager
@@ -203,10 +210,16 @@ class SQLiteDatabase:
         conn.execute("COMMIT")
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
+        """Every thread's connection closed, the WAL first copied back into the file and
+        emptied: what is left is one file, whole, that a copy backs up alone."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for n, conn in enumerate(opened):
+            if n == 0:
+                with contextlib.suppress(sqlite3.Error):  # busy: SQLite does it on close
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             conn.close()
-            self._local.conn = None
+        self._local = threading.local()
 
 
 class _PostgresTx:

@@ -773,7 +773,12 @@ class HQStore:
                 (since, *store, limit),
             )
             snapshots = _snapshots(tx, rows, terminal)
-        return snapshots, int(rows[-1][6]) if rows else since
+            if rows:
+                return snapshots, int(rows[-1][6])
+            # Nothing after ``since``: the same cursor, unless HQ's newest change is older
+            # (HQ restored from a backup), which the till reads as "take my word again".
+            newest = tx.one("SELECT coalesce(max(change_seq), 0) FROM accounts")
+        return snapshots, min(since, int(newest[0]) if newest else 0)
 
     def find_member(
         self, asker: Terminal, *, member_id: str | None = None, phone: str | None = None
