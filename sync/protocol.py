@@ -125,7 +125,8 @@ class MemberLookup(_Wire, frozen=True):
 
 class Directory(_Wire, frozen=True):
     """A page of member changes after a cursor; ``next`` is the cursor to ask from next (the
-    same as asked when nothing changed)."""
+    same as asked when nothing changed, or lower when HQ's newest change is older than the
+    cursor asked from: HQ was restored from a backup, and the till reads it all again)."""
 
     members: list[Snapshot]
     next: int
