@@ -565,10 +565,19 @@ def cmd_queue(args: argparse.Namespace, till: Any, out: Output) -> int:
     return 0
 
 
-def cmd_verify(args: argparse.Namespace, till: Any, out: Output) -> int:
-    from .journal import verify_chain
+def cmd_verify(args: argparse.Namespace, out: Output) -> int:
+    """The journal as it is on disk, opened read-only: verify never migrates or writes it."""
+    from .journal import Journal, verify_chain
 
-    report = verify_chain(till.journal)
+    loaded = config_mod.load(args.config)
+    cfg = loaded.config
+    journal = Journal.open(
+        loaded.database_path, store_id=cfg.store.id, terminal_id=cfg.terminal.id, read_only=True
+    )
+    try:
+        report = verify_chain(journal)
+    finally:
+        journal.close()
     data = {
         "ok": report.ok,
         "checked": report.checked,
@@ -1079,7 +1088,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_NO_TILL = {cmd_init, cmd_demo, cmd_sim, cmd_hq, cmd_ui}
+_NO_TILL = {cmd_init, cmd_demo, cmd_sim, cmd_hq, cmd_ui, cmd_verify}
 # Commands that record events (or staff): a Ctrl-C waits until their result is reported.
 _WRITES = {
     cmd_enroll,

@@ -60,7 +60,8 @@ def test_verify_finds_a_deleted_row_and_removed_guards(till):
     db = raw(till.journal.path)
     db.executescript("DROP TRIGGER events_no_delete; DELETE FROM events WHERE seq = 3;")
     assert verify_chain(till.journal).problem == (
-        "The append-only guards on the events table have been removed."
+        "The append-only guards on the events table have been removed or changed "
+        "(events_no_delete)."
     )
     db.execute(
         "CREATE TRIGGER events_no_delete BEFORE DELETE ON events "

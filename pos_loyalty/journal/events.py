@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import chain
 from ..errors import StorageError
+from .verify import row_hash
 
 if TYPE_CHECKING:
     from .unit import Journal
@@ -119,7 +120,18 @@ class EventStore:
                 f"The till database's newest events are missing (it ends at #{newest}, "
                 f"#{recorded} was recorded); nothing was saved: run `pos-loyalty verify`."
             )
-        return (newest + 1, last_hash) if newest else (1, unit.genesis)
+        if not newest:
+            return 1, unit.genesis
+        # The chain goes on only from an event that is what was written: the newest is
+        # checked against its hash and the head before anything links to it.
+        cursor = unit.conn.execute(f"{SELECT} WHERE seq = ?", (newest,))
+        row = dict(zip(COLUMNS, cursor.fetchone(), strict=True))
+        if row["hash"] != last_hash or row_hash(row) != last_hash:
+            raise StorageError(
+                f"The till database's newest event #{newest} is not what was written (it "
+                "does not match its hash); nothing was saved: run `pos-loyalty verify`."
+            )
+        return newest + 1, last_hash
 
     def get(self, event_id: str) -> Event | None:
         return self._one(f"{SELECT} WHERE event_id = ?", (event_id,))

@@ -13,8 +13,19 @@ from collections.abc import Callable
 from ..rules.account import Ledger, Purchase, encode
 from ..rules.lots import Lot
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 APPLICATION_ID = 0x504F534C  # "POSL": marks the file as a pos-loyalty journal
+_APPEND_ONLY = "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
+# The guards on the events table, exactly as SQLite keeps their text: verify compares them.
+GUARDS = {
+    "events_no_update": f"CREATE TRIGGER events_no_update BEFORE UPDATE ON events {_APPEND_ONLY}",
+    "events_no_delete": f"CREATE TRIGGER events_no_delete BEFORE DELETE ON events {_APPEND_ONLY}",
+    "events_in_order": (
+        "CREATE TRIGGER events_in_order BEFORE INSERT ON events "
+        "WHEN NEW.seq IS NOT (SELECT coalesce(max(seq), 0) + 1 FROM events) "
+        "BEGIN SELECT RAISE(ABORT, 'events are appended in seq order'); END"
+    ),
+}
 
 
 def _migrate_to_1(conn: sqlite3.Connection) -> None:
@@ -112,11 +123,8 @@ def _migrate_to_1(conn: sqlite3.Connection) -> None:
     db.table("staff").create(
         {"staff_id": str, "name": str, "role": str, "pin_hash": str}, pk="staff_id"
     )
-    for action in ("UPDATE", "DELETE"):
-        conn.execute(
-            f"CREATE TRIGGER events_no_{action.lower()} BEFORE {action} ON events "
-            "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
-        )
+    conn.execute(GUARDS["events_no_update"])
+    conn.execute(GUARDS["events_no_delete"])
 
 
 def _migrate_to_2(conn: sqlite3.Connection) -> None:
@@ -314,6 +322,11 @@ def _migrate_to_7(conn: sqlite3.Connection) -> None:
     )
 
 
+def _migrate_to_8(conn: sqlite3.Connection) -> None:
+    """Events are inserted only at the end of the chain: the next seq, nothing before it."""
+    conn.execute(GUARDS["events_in_order"])
+
+
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _migrate_to_1,
     2: _migrate_to_2,
@@ -322,4 +335,5 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     5: _migrate_to_5,
     6: _migrate_to_6,
     7: _migrate_to_7,
+    8: _migrate_to_8,
 }

@@ -69,10 +69,13 @@ class Journal:
         terminal_id: str,
         currency: str | None = None,
         create: bool = False,
+        read_only: bool = False,
     ) -> Journal:
+        """``read_only``: open it as it is (SQLite's mode=ro), never migrated nor written,
+        as verify does; a file that cannot be written is opened so anyway."""
         path = Path(path)
-        new = _prepare(path, create)
-        read_only = not new and not _writable(path)
+        new = _prepare(path, create and not read_only)
+        read_only = read_only or (not new and not _writable(path))
         try:
             conn = _connect(path, read_only)
             journal = cls(conn, path, store_id, terminal_id, read_only=read_only)
@@ -186,8 +189,9 @@ class Journal:
             )
         if version < SCHEMA_VERSION and self.read_only:
             raise StorageError(
-                f"The till database {self.path} is read-only and from an older pos-loyalty "
-                f"(schema {version}); open a writable copy once to upgrade it."
+                f"The till database {self.path} is at schema {version}, and this pos-loyalty "
+                f"reads schema {SCHEMA_VERSION} only as it is: any other command (on a "
+                "writable copy, if this one is read-only) upgrades it first."
             )
         if version < SCHEMA_VERSION:
             with self.writing():
