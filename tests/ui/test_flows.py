@@ -331,7 +331,7 @@ async def test_sell_a_membership_plan_from_the_member_screen(shop: Shop) -> None
     assert (sold.kind, sold.amount, sold.detail["membership"]["id"]) == ("membership", 4900, "plus")
 
 
-async def test_donate_points_to_a_charity(shop: Shop) -> None:
+async def test_a_donation_asks_then_gives_on_the_second_enter(shop: Shop) -> None:
     app = shop.app(background=False)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
@@ -339,8 +339,14 @@ async def test_donate_points_to_a_charity(shop: Shop) -> None:
         await pilot.press("f4")
         await until(pilot, lambda: screen_name(app) == "DonateScreen")
         await pilot.press(*"40", "enter")
-        await until(pilot, lambda: "Donated 40 points to Amsterdam Food Bank" in shown(app))
-    assert shop.till.lookup(MemberRef(phone=PHONE)).balance == 310
+        await until(pilot, lambda: "Donate 40 points to Amsterdam Food Bank?" in shown(app))
+        assert screen_name(app) == "DonateScreen" and shop.till.queue().last_seq == 3
+        await pilot.press("backspace", "5", "enter")  # another amount is asked about again
+        await until(pilot, lambda: "Donate 45 points to Amsterdam Food Bank?" in shown(app))
+        assert shop.till.queue().last_seq == 3  # nothing given on the first Enter
+        await pilot.press("enter")
+        await until(pilot, lambda: "Donated 45 points to Amsterdam Food Bank" in shown(app))
+    assert shop.till.lookup(MemberRef(phone=PHONE)).balance == 305
 
 
 async def test_enrol_prints_the_welcome_slip_with_the_member_qr(shop: Shop) -> None:

@@ -85,6 +85,18 @@ class TillScreen(Screen[object]):
         for notice in self.query(Notice):
             notice.clear()
 
+    # What a first Enter offered (a reward, a donation): the same again does it.
+    asked: object = None
+
+    def asked_twice(self, what: object, question: str) -> bool:
+        """Whether ``what`` is confirmed: asked by the Enter before this one. If not, the
+        ``question`` says what it will do, and the next Enter on the same confirms it."""
+        if what is not None and self.asked == what:
+            return True
+        self.asked = what
+        self.say(question)
+        return False
+
     async def service(self, fn: Callable[[Till], T]) -> T | None:
         """``fn(till)`` on the till's thread; a refusal or failure is said in one sentence
         on this screen (and None returned), never raised into the screen."""
@@ -141,7 +153,6 @@ class ChoiceScreen(TillScreen):
     again on it, or F10, does it (``act``); moving to another choice forgets the first."""
 
     BINDINGS = [Binding("escape", "back", "Back"), Binding("f10", "confirm", "Confirm")]
-    chosen: str | None = None  # the choice Enter made once: again confirms
 
     def offer(self, key: str) -> str | None:
         """The sentence that says what choosing ``key`` will do; None: nothing to do."""
@@ -155,7 +166,7 @@ class ChoiceScreen(TillScreen):
 
     @on(OptionList.OptionHighlighted)
     def _moved(self) -> None:
-        self.chosen = None
+        self.asked = None
         self.hush()
 
     @on(OptionList.OptionSelected)
@@ -168,10 +179,6 @@ class ChoiceScreen(TillScreen):
     def choose(self, key: str | None) -> None:
         if key is None:
             return
-        if self.chosen == key:
-            self.act(key)
-            return
         sentence = self.offer(key)
-        if sentence is not None:
-            self.chosen = key
-            self.say(sentence)
+        if sentence is not None and self.asked_twice(key, sentence):
+            self.act(key)

@@ -23,6 +23,7 @@ Sale        the total, and any part of it by category; the points
             show as you type; Enter or F10 confirms what is shown
 Redeem      arrows choose, Enter shows the cost, Enter again spends;
             over the offline cap a manager approves (PIN, reason)
+Donate      the points, Enter says what is given, Enter again gives
 Manager     refund or cancel by the slip's Ref (T1-12; T2-12 is
             another till's, through HQ), adjust, reprint, staff,
             end of day
