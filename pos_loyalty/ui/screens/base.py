@@ -21,6 +21,7 @@ from ...service import Till
 from ..widgets.key_line import KeyLine
 from ..widgets.notice import Notice
 from ..widgets.status_bar import StatusBar
+from ..widgets.too_small import TooSmall, too_small
 
 if TYPE_CHECKING:
     from ..app import TillApp
@@ -48,6 +49,7 @@ class TillScreen(Screen[object]):
         yield Notice(id="notice")
         yield StatusBar(self.till.status_text, self.till.status_changed, id="status")
         yield KeyLine(id="keys")
+        yield TooSmall(id="too-small")
 
     def title_line(self) -> str:
         store = self.till.config.store
@@ -58,6 +60,10 @@ class TillScreen(Screen[object]):
 
     # A field's cursor blinking under another screen redraws that screen twice a second,
     # and a member scanned just after one of those frames waits up to two more for its own.
+    def on_resize(self, event: events.Resize) -> None:
+        # On the app: the screens below this one are shown at this size too, when it closes.
+        self.app.set_class(too_small(*event.size), "-too-small")
+
     @on(events.ScreenSuspend)
     def _fields_still(self) -> None:
         for field in self.query(Input):
