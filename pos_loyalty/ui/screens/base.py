@@ -80,10 +80,12 @@ class TillScreen(Screen[object]):
         for line in self.query(KeyLine):
             line.redraw()
 
-    def say(self, sentence: str, *, problem: bool = False, keep: float = 0.0) -> None:
+    def say(
+        self, sentence: str, *, problem: bool = False, keep: float = 0.0, also: bool = False
+    ) -> None:
         notices = self.query(Notice)
         if notices:
-            notices.first().say(sentence, problem=problem, keep=keep)
+            notices.first().say(sentence, problem=problem, keep=keep, also=also)
         else:  # the screen is still being built (or taken down): say it anyway
             self.app.notify(sentence, severity="warning" if problem else "information")
 
