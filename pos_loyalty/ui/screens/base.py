@@ -35,7 +35,11 @@ class TillScreen(Screen[object]):
     TITLE_TEXT: ClassVar[str] = ""
     accepts_scan: ClassVar[bool] = False  # a scan opens the member here (nothing half-typed)
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        Binding("escape", "back", "Back")
+        Binding("escape", "back", "Back"),
+        # As Tab and Shift+Tab, from a field that has no use for them (a list or a pick
+        # list binds them itself, and so keeps them).
+        Binding("down", "app.focus_next", "Next field", show=False),
+        Binding("up", "app.focus_previous", "Previous field", show=False),
     ]
 
     @property

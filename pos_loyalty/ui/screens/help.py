@@ -14,6 +14,7 @@ HELP = """\
 Everywhere  F1 this help  F12 lock  Esc back  Ctrl+Q twice quits
             A scanned card opens its member on the find and member
             screens; in a half-typed form it waits.
+            Tab or Down: the next field; Shift+Tab or Up: the one before
 Find        Enter looks up the phone or member code typed
             F2 enrol  F3 a sale for a phone no member has yet
             F9 manager  F11 sign out
