@@ -246,22 +246,32 @@ class TillApp(App[int]):
         if since is not None:  # the screen on top now draws the member next
             self.screen.call_after_refresh(self.shown_after_scan, since)
         if say:
-            self.screen.call_after_refresh(self._say, say, problem=False)
+            self.screen.call_after_refresh(self._say_done, say)
 
-    def _say(self, sentence: str, *, problem: bool = True, keep: float = 0.0) -> None:
+    def _say_done(self, sentence: str) -> None:
+        """A flow's result, and whether its slip waits, as the printer is when it is said: a
+        hold found later is said after it (``on_printer_changed``)."""
+        self._say(self.with_slip(sentence), problem=False)
+
+    def with_slip(self, sentence: str) -> str:
+        """``sentence``, and, when the printer holds slips now, that this one waits."""
+        waits = slip_waits(self.printer_state) if self.config.printer.transport != "none" else ""
+        return f"{sentence} {waits}" if waits else sentence
+
+    def _say(
+        self, sentence: str, *, problem: bool = True, keep: float = 0.0, also: bool = False
+    ) -> None:
         if not self.screen_stack:  # the app is closing: a late answer has nobody to tell
             return
         say = getattr(self.screen, "say", None)
         if say is not None:
-            say(sentence, problem=problem, keep=keep)
+            say(sentence, problem=problem, keep=keep, also=also)
         else:
             self.notify(sentence, severity="warning" if problem else "information")
 
     def done(self, sentence: str, *, ref: MemberRef) -> None:
         """A flow finished: back to the member, with what was done (and, when the printer
         cannot print now, that its slip waits)."""
-        if self.config.printer.transport != "none":
-            sentence += slip_waits(self.printer_state)
         from .screens.lookup import LookupScreen
         from .screens.member import MemberScreen
 
@@ -287,6 +297,19 @@ class TillApp(App[int]):
     def on_printer_changed(self, message: PrinterChanged) -> None:
         self.printer_state, self.printer_detail = message.state, message.detail
         self._refresh_status()
+        if slip_waits(message.state):
+            self._tell_if_slips_held(message.state)
+
+    @work(group="printer")
+    async def _tell_if_slips_held(self, state: str) -> None:
+        """The printer stopped taking slips: if one waits (the worker found out trying it),
+        the cashier reads why and what lets it print, after what the screen says now."""
+        try:
+            waiting = await self.watcher.call(lambda t: t.print_status().slips_waiting)
+        except LoyaltyError:
+            return  # the database is busy: the status line says the printer's state anyway
+        if waiting and self.printer_state == state:
+            self._say(slip_waits(state), also=True)
 
     def on_queue_changed(self, message: QueueChanged) -> None:
         self.queue = message.status

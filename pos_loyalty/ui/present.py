@@ -146,11 +146,18 @@ def status_line(
     return line
 
 
+# Why the printer holds a slip, and what lets it print: what the cashier can do about it.
+HOLD_WORDS = {
+    "paper_out": "printer out of paper; it prints when paper is loaded",
+    "cover_open": "printer cover open; it prints when the cover is closed",
+    "offline": "printer offline; it prints when the printer is on and connected again",
+}
+
+
 def slip_waits(printer: str) -> str:
-    """What to add to a flow's result when its slip cannot print now."""
-    if printer in ("paper_out", "cover_open", "offline"):
-        return f" The slip waits: printer {PRINTER_WORDS[printer]}."
-    return ""
+    """The sentence for a slip the printer holds (in ``printer`` state); "" if it does not."""
+    why = HOLD_WORDS.get(printer)
+    return f"Receipt waiting: {why}." if why else ""
 
 
 def parse_points(text: str, *, signed: bool = False) -> int:

@@ -19,6 +19,11 @@ from pos_loyalty.ui.widgets.tick_box import TickBox
 from .conftest import CASHIER_PIN, MANAGER_PIN, PHONE, SIZE, Shop, paste, shown, sign_in, until
 
 
+def notice(app: object) -> str:
+    """The sentence under the screen: what was done or refused, and what came of it."""
+    return str(app.screen.query_one("#notice").render())  # type: ignore[attr-defined]
+
+
 def screen_name(app: object) -> str:
     return type(app.screen).__name__  # type: ignore[attr-defined]
 
@@ -331,7 +336,7 @@ async def test_sell_a_membership_plan_from_the_member_screen(shop: Shop) -> None
     assert (sold.kind, sold.amount, sold.detail["membership"]["id"]) == ("membership", 4900, "plus")
 
 
-async def test_donate_points_to_a_charity(shop: Shop) -> None:
+async def test_a_donation_asks_then_gives_on_the_second_enter(shop: Shop) -> None:
     app = shop.app(background=False)
     async with app.run_test(size=SIZE) as pilot:
         await sign_in(pilot)
@@ -339,8 +344,14 @@ async def test_donate_points_to_a_charity(shop: Shop) -> None:
         await pilot.press("f4")
         await until(pilot, lambda: screen_name(app) == "DonateScreen")
         await pilot.press(*"40", "enter")
-        await until(pilot, lambda: "Donated 40 points to Amsterdam Food Bank" in shown(app))
-    assert shop.till.lookup(MemberRef(phone=PHONE)).balance == 310
+        await until(pilot, lambda: "Donate 40 points to Amsterdam Food Bank?" in shown(app))
+        assert screen_name(app) == "DonateScreen" and shop.till.queue().last_seq == 3
+        await pilot.press("backspace", "5", "enter")  # another amount is asked about again
+        await until(pilot, lambda: "Donate 45 points to Amsterdam Food Bank?" in shown(app))
+        assert shop.till.queue().last_seq == 3  # nothing given on the first Enter
+        await pilot.press("enter")
+        await until(pilot, lambda: "Donated 45 points to Amsterdam Food Bank" in shown(app))
+    assert shop.till.lookup(MemberRef(phone=PHONE)).balance == 305
 
 
 async def test_enrol_prints_the_welcome_slip_with_the_member_qr(shop: Shop) -> None:
@@ -478,11 +489,35 @@ async def test_the_printer_out_of_paper_mid_flow_shows_and_the_slip_waits(shop: 
         await pilot.press("enter")
         await until(pilot, lambda: "balance 355" in shown(app))  # the sale is recorded anyway
         await until(pilot, lambda: "Printer NO PAPER" in shown(app), timeout=10)
+        # Found out as the slip was tried: said after the sale's result, which stays.
+        held = "Receipt waiting: printer out of paper; it prints when paper is loaded."
+        await until(pilot, lambda: held in notice(app), timeout=10)
+        assert "balance 355" in notice(app)
         shop.printer.set_fault(None)
         await pilot.press("f5")  # the cashier asks for the balance: both slips come out
         jobs = shop.printer.wait_for_jobs(4, timeout=15)
         assert any("5.00" in j.text for j in jobs[2:])
         await until(pilot, lambda: "Printer ok" in shown(app), timeout=10)
+
+
+async def test_a_slip_for_a_printer_gone_offline_says_it_waits_until_it_is_back(
+    shop: Shop,
+) -> None:
+    app = shop.app()
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot)
+        await until(pilot, lambda: "Printer ok" in shown(app), timeout=10)
+        await find(pilot, PHONE)
+        shop.printer.set_fault("offline")
+        await pilot.press("f5")
+        held = "Receipt waiting: printer offline; it prints when the printer is on and connected"
+        await until(pilot, lambda: held in notice(app), timeout=10)
+        assert "Balance slip queued" in notice(app)
+        await pilot.press("f5")  # known offline now: said at once with the second slip
+        await until(pilot, lambda: notice(app).count("Receipt waiting") == 1)
+        shop.printer.set_fault(None)
+        jobs = shop.printer.wait_for_jobs(3, timeout=20)  # the shop's two, then the held one
+        assert "Anna" in jobs[2].text
 
 
 async def test_help_lists_the_keys(shop: Shop) -> None:

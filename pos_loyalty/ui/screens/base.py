@@ -21,6 +21,7 @@ from ...service import Till
 from ..widgets.key_line import KeyLine
 from ..widgets.notice import Notice
 from ..widgets.status_bar import StatusBar
+from ..widgets.too_small import TooSmall, too_small
 
 if TYPE_CHECKING:
     from ..app import TillApp
@@ -34,7 +35,11 @@ class TillScreen(Screen[object]):
     TITLE_TEXT: ClassVar[str] = ""
     accepts_scan: ClassVar[bool] = False  # a scan opens the member here (nothing half-typed)
     BINDINGS: ClassVar[list[Binding | tuple[str, str] | tuple[str, str, str]]] = [
-        Binding("escape", "back", "Back")
+        Binding("escape", "back", "Back"),
+        # As Tab and Shift+Tab, from a field that has no use for them (a list or a pick
+        # list binds them itself, and so keeps them).
+        Binding("down", "app.focus_next", "Next field", show=False),
+        Binding("up", "app.focus_previous", "Previous field", show=False),
     ]
 
     @property
@@ -48,6 +53,7 @@ class TillScreen(Screen[object]):
         yield Notice(id="notice")
         yield StatusBar(self.till.status_text, self.till.status_changed, id="status")
         yield KeyLine(id="keys")
+        yield TooSmall(id="too-small")
 
     def title_line(self) -> str:
         store = self.till.config.store
@@ -58,6 +64,10 @@ class TillScreen(Screen[object]):
 
     # A field's cursor blinking under another screen redraws that screen twice a second,
     # and a member scanned just after one of those frames waits up to two more for its own.
+    def on_resize(self, event: events.Resize) -> None:
+        # On the app: the screens below this one are shown at this size too, when it closes.
+        self.app.set_class(too_small(*event.size), "-too-small")
+
     @on(events.ScreenSuspend)
     def _fields_still(self) -> None:
         for field in self.query(Input):
@@ -74,16 +84,30 @@ class TillScreen(Screen[object]):
         for line in self.query(KeyLine):
             line.redraw()
 
-    def say(self, sentence: str, *, problem: bool = False, keep: float = 0.0) -> None:
+    def say(
+        self, sentence: str, *, problem: bool = False, keep: float = 0.0, also: bool = False
+    ) -> None:
         notices = self.query(Notice)
         if notices:
-            notices.first().say(sentence, problem=problem, keep=keep)
+            notices.first().say(sentence, problem=problem, keep=keep, also=also)
         else:  # the screen is still being built (or taken down): say it anyway
             self.app.notify(sentence, severity="warning" if problem else "information")
 
     def hush(self) -> None:
         for notice in self.query(Notice):
             notice.clear()
+
+    # What a first Enter offered (a reward, a donation): the same again does it.
+    asked: object = None
+
+    def asked_twice(self, what: object, question: str) -> bool:
+        """Whether ``what`` is confirmed: asked by the Enter before this one. If not, the
+        ``question`` says what it will do, and the next Enter on the same confirms it."""
+        if what is not None and self.asked == what:
+            return True
+        self.asked = what
+        self.say(question)
+        return False
 
     async def service(self, fn: Callable[[Till], T]) -> T | None:
         """``fn(till)`` on the till's thread; a refusal or failure is said in one sentence
@@ -141,7 +165,6 @@ class ChoiceScreen(TillScreen):
     again on it, or F10, does it (``act``); moving to another choice forgets the first."""
 
     BINDINGS = [Binding("escape", "back", "Back"), Binding("f10", "confirm", "Confirm")]
-    chosen: str | None = None  # the choice Enter made once: again confirms
 
     def offer(self, key: str) -> str | None:
         """The sentence that says what choosing ``key`` will do; None: nothing to do."""
@@ -155,7 +178,7 @@ class ChoiceScreen(TillScreen):
 
     @on(OptionList.OptionHighlighted)
     def _moved(self) -> None:
-        self.chosen = None
+        self.asked = None
         self.hush()
 
     @on(OptionList.OptionSelected)
@@ -168,10 +191,6 @@ class ChoiceScreen(TillScreen):
     def choose(self, key: str | None) -> None:
         if key is None:
             return
-        if self.chosen == key:
-            self.act(key)
-            return
         sentence = self.offer(key)
-        if sentence is not None:
-            self.chosen = key
-            self.say(sentence)
+        if sentence is not None and self.asked_twice(key, sentence):
+            self.act(key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from textual import on
 from textual.widget import Widget
 from textual.widgets import Input, Select, Static
 
@@ -38,6 +39,11 @@ class DonateScreen(FormScreen):
     def on_mount(self) -> None:
         self.query_one("#points", Input).focus()
 
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def _changed(self) -> None:
+        self.asked = None  # another charity or amount is asked about afresh
+
     async def submit(self) -> None:
         if not self.till.program.charities:
             self.say("This program names no charity to donate to.", problem=True)
@@ -52,6 +58,11 @@ class DonateScreen(FormScreen):
         except LoyaltyError as exc:
             self.say(exc.message, problem=True)
             return
+        found = self.till.program.charity(charity)
+        to = found.name if found else charity
+        question = f"Donate {points} points to {to}? Enter again or F10 confirms."
+        if not self.asked_twice((charity, points), question):
+            return  # points are given on the second Enter, as a reward is redeemed
         ref, cashier = self.shown.ref, self.till.session
         result = await with_manager(
             self,

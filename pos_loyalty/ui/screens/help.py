@@ -14,6 +14,7 @@ HELP = """\
 Everywhere  F1 this help  F12 lock  Esc back  Ctrl+Q twice quits
             A scanned card opens its member on the find and member
             screens; in a half-typed form it waits.
+            Tab or Down: the next field; Shift+Tab or Up: the one before
 Find        Enter looks up the phone or member code typed
             F2 enrol  F3 a sale for a phone no member has yet
             F9 manager  F11 sign out
@@ -23,6 +24,7 @@ Sale        the total, and any part of it by category; the points
             show as you type; Enter or F10 confirms what is shown
 Redeem      arrows choose, Enter shows the cost, Enter again spends;
             over the offline cap a manager approves (PIN, reason)
+Donate      the points, Enter says what is given, Enter again gives
 Manager     refund or cancel by the slip's Ref (T1-12; T2-12 is
             another till's, through HQ), adjust, reprint, staff,
             end of day

@@ -125,7 +125,7 @@ class MemberScreen(TillScreen):
         done = await self.service(lambda t: t.print_balance(ref))
         if done is not None:
             self.till.print_soon()
-            self.say(f"Balance slip queued (print job {done[1]}).")
+            self.say(self.till.with_slip(f"Balance slip queued (print job {done[1]})."))
 
     def action_adjust(self) -> None:
         from .adjust import AdjustScreen

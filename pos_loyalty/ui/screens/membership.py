@@ -69,7 +69,7 @@ class MembershipScreen(ChoiceScreen):
             lambda t: t.buy_membership(ref, plan_id=plan_id, cashier=cashier)
         )
         if result is None:
-            self.chosen = None  # refused: the next Enter says what it would sell again
+            self.asked = None  # refused: the next Enter says what it would sell again
             return
         self.till.print_soon()
         self.till.done(f"Sold: {result.event.lines[0]}.", ref=ref)
