@@ -256,7 +256,8 @@ class SimPrinter:
     # -- the API for tests and the CLI --------------------------------------------------------
 
     def start(self) -> SimPrinter:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        # Receipts name members (masked phones, names): this user's only, as the till's files.
+        self.out_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._next_number = _next_job_number(self.out_dir)
         self._open_listener()  # raises here, in the caller, when the port is taken
         self._stopping.clear()

@@ -76,6 +76,7 @@ def test_styled_slip_is_written_as_bin_txt_png_and_log(sim):
     assert "printed" in job.log_path.read_text(encoding="utf-8")
     png = Image.open(job.png_path)
     assert png.width == 576 and png.mode == "1"
+    assert job.txt_path.parent.stat().st_mode & 0o777 == 0o700  # receipts name members
 
 
 def test_58mm_paper_has_32_columns_and_384_dots(tmp_path):
