@@ -520,6 +520,7 @@ class HQStore:
         ]
         _known_members(events, keys, held)
         room = _reversal_room(tx, events)
+        uncounted: dict[str, int] = {}  # points of a reversal beyond what its event moved
         batch: dict[str, list[tuple[WireEvent, _Received]]] = {k: [] for k in members}
         for event, detail, key in zip(events, details, keys, strict=True):
             points = event.points
@@ -536,6 +537,7 @@ class HQStore:
                 left, room[ref] = room[ref], max(0, room[ref] - abs(points))
                 if abs(points) > left:
                     excess, points = abs(points) - left, left if points > 0 else -left
+                    uncounted[event.event_id] = excess
                     flags.setdefault(event.event_id, []).append("over_reversal")
                     review.append(
                         (
@@ -653,8 +655,9 @@ class HQStore:
         insert_rows(
             tx,
             "review",
-            ("store_id", "terminal_id", "seq", "event_id", "reason", "at"),
-            [(*r, now) for r in review],
+            ("store_id", "terminal_id", "seq", "event_id", "reason", "held", "at"),
+            # ``held``: what of an over-reversal counted nothing, for the day's figures.
+            [(*r, _uncounted(r[4], uncounted.get(r[3])), now) for r in review],
         )
         return flags
 
@@ -859,9 +862,13 @@ class HQStore:
         with self.db.transaction(snapshot=True) as tx:
             kinds = tx.all(
                 # A merged member's bonus is kept as sent but counted nothing (bonus_once).
+                # and a reversal counts only what its sale earned (over_reversal).
                 "SELECT store_id, kind, count(*), coalesce(sum(CASE WHEN EXISTS (SELECT 1 "
                 "FROM review r WHERE r.event_id = e.event_id AND r.reason = 'bonus_once') "
-                "THEN 0 ELSE points END), 0) FROM events e "
+                "THEN 0 WHEN kind = 'reverse' THEN points - "
+                "(CASE WHEN points < 0 THEN -1 ELSE 1 END) * coalesce(("
+                "SELECT sum(CAST(r.held AS BIGINT)) FROM review r WHERE r.event_id = e.event_id "
+                "AND r.reason LIKE 'over_reversal%'), 0) ELSE points END), 0) FROM events e "
                 "WHERE created_at >= ? AND created_at < ? GROUP BY store_id, kind",
                 (since, until),
             )
@@ -1075,6 +1082,10 @@ _BONUS_KINDS = ("welcome_bonus", "referral_bonus")
 def _reads_lots(event: _Received) -> bool:
     """Whether folding ``event`` draws from or restores into lots the account holds."""
     return event.points < 0 or (event.points > 0 and "restores" in event.detail)
+
+
+def _uncounted(reason: str, excess: int | None) -> str | None:
+    return str(excess) if reason.startswith("over_reversal") and excess else None
 
 
 def _known_members(events: list[WireEvent], keys: list[str], held: dict[str, Any]) -> None:

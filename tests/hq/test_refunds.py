@@ -156,3 +156,7 @@ def test_refunds_at_two_tills_never_take_back_more_than_the_sale_earned(
     sync(one, token_one)
     sync(two, token_two)
     assert one.lookup(ANNA).balance == two.lookup(ANNA).balance == 50
+    # The day's figures count what the refunds took, as the accounts do.
+    terminal = hq.store.terminal_for(token_one)
+    totals = hq.store.totals(terminal, "2000-01-01T00:00:00.000Z", "2100-01-01T00:00:00.000Z")
+    assert (totals.chain["reverse"].events, totals.chain["reverse"].points) == (3, -200)
