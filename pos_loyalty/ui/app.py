@@ -365,7 +365,8 @@ class TillApp(App[int]):
             self._refresh_status()
             return
         self.post_message(QueueChanged(queue))
-        if self._data_version is not None:
+        # The app may have closed its screens while the journal was read (quitting).
+        if self._data_version is not None and self.screen_stack:
             self.screen.post_message(JournalChanged())
         self._data_version = version
 
