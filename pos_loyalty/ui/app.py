@@ -34,7 +34,7 @@ from .background import Background
 from .messages import JournalChanged, PrinterChanged, QueueChanged, Scanned, SyncChanged
 from .present import slip_waits, status_line
 from .runner import TillRunner
-from .typeahead import MOVING_KEYS, KeyHold
+from .typeahead import KeyHold, holds_after
 from .wedge import WedgeDetector, card_in
 
 log = logging.getLogger(__name__)
@@ -159,8 +159,9 @@ class TillApp(App[int]):
             self.typed_ahead.start(self.focused)  # the keys after: the scanned member's
         else:
             origin = self.focused
+            holds = holds_after(event.key, origin, self.screen)
             await super().on_event(event)
-            if event.key in MOVING_KEYS or (event.key == "enter" and isinstance(origin, Input)):
+            if holds:
                 self.typed_ahead.start(origin)
 
     def on_descendant_focus(self) -> None:

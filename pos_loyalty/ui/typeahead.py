@@ -15,6 +15,7 @@ from typing import Any
 
 from textual import events
 from textual.app import App
+from textual.screen import Screen
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
@@ -25,6 +26,25 @@ FOCUS_KEYS = ("tab", "shift+tab")  # keys that move the focus: the next key is t
 # Keys that open or close a screen (a binding's action runs after the key is handled).
 SCREEN_KEYS = ("escape", *(f"f{n}" for n in range(1, 13)))
 MOVING_KEYS = (*FOCUS_KEYS, *SCREEN_KEYS)
+ARROW_KEYS = ("up", "down")  # move the focus where the screen's binding, not the field's, has them
+
+
+def holds_after(key: str, focused: Widget | None, screen: Screen[Any]) -> bool:
+    """Whether ``key`` does what it does later than the keys after it arrive: it moves the
+    focus or opens a screen. Enter does, in any field (the next field, the flow's work, the
+    screen a menu opens); an arrow, where the screen's binding moves the focus with it."""
+    if key in MOVING_KEYS:
+        return True
+    if key == "enter":
+        return focused is not None
+    if key in ARROW_KEYS:
+        bound = screen.active_bindings.get(key)
+        if bound is None or bound.node is screen:
+            return bound is not None
+        # A field's own scroll binding, with nothing to scroll, passes the key to the screen.
+        scrolls = bound.binding.action.startswith("scroll_")
+        return scrolls and not getattr(bound.node, "allow_vertical_scroll", True)
+    return False
 
 
 class KeyHold:

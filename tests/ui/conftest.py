@@ -136,13 +136,15 @@ async def sign_in(pilot: Pilot[object], staff_id: str = "C7", pin: str = CASHIER
 
 
 _CHARACTERS = {"enter": "\r", "tab": "\t", "space": " "}
+_NAMED = ("up", "down", "escape", "backspace", "shift+tab")  # keys without a character
 
 
 def paste(app: App[object], *keys: str) -> None:
     """``keys`` (Textual's key names, or text to type) all at once, as a paste or a scanner
     sends them: each queued before the one in front of it is handled."""
     for key in keys:
-        for name in [key] if key in _CHARACTERS or (key[:1] == "f" and key[1:].isdigit()) else key:
+        named = key in _CHARACTERS or key in _NAMED or (key[:1] == "f" and key[1:].isdigit())
+        for name in [key] if named else key:
             name = "space" if name == " " else name
             character = _CHARACTERS.get(name, name if len(name) == 1 else None)
             app.post_message(events.Key(name, character))

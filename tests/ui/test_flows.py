@@ -10,6 +10,7 @@ import pytest
 import zxingcpp
 from conftest import config_text
 from PIL import Image
+from textual.strip import Strip
 from textual.widgets import Input
 
 from pos_loyalty.members import display_code
@@ -680,3 +681,34 @@ def test_the_member_panel_keeps_each_line_within_80_columns_and_each_reward_whol
     assert len(view.affordable) >= 2
     for reward in view.affordable:
         assert f"{reward.name} ({reward.cost})" in shown_rewards  # never broken across lines
+
+
+def drawn(widget: object, row: int = 0) -> Strip:
+    """Line ``row`` of ``widget`` as the screen draws it, border and all."""
+    region = widget.region  # type: ignore[attr-defined]
+    line = widget.screen._compositor.render_strips()[region.y + row]  # type: ignore[attr-defined]
+    return line.crop(region.x, region.right)
+
+
+def top_line(widget: object) -> str:
+    return drawn(widget).text
+
+
+async def test_without_colour_the_focused_field_and_list_differ_by_their_border(
+    shop: Shop, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: isinstance(app.focused, Input))
+        staff, pin = app.screen.query_one("#staff"), app.screen.query_one("#pin")
+        assert top_line(staff) != top_line(pin)  # the same fields, one focused
+        assert "━" in top_line(staff) and "━" not in top_line(pin)
+        await pilot.press("down")
+        assert "━" in top_line(pin) and "━" not in top_line(staff)
+        await pilot.press("up", *"C7", "enter", *CASHIER_PIN, "enter")
+        await until(pilot, lambda: screen_name(app) == "LookupScreen")
+        await find(pilot, PHONE)
+        await pilot.press("f3")
+        await until(pilot, lambda: screen_name(app) == "RedeemScreen")
+        await until(pilot, lambda: "━" in top_line(app.screen.query_one("#rewards")))

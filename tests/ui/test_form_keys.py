@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from textual.widgets import Input, OptionList, Select
 
-from .conftest import MANAGER_PIN, PHONE, SIZE, Shop, sign_in, until
+from pos_loyalty.ui.widgets.tick_box import TickBox
+
+from .conftest import MANAGER_PIN, PHONE, SIZE, Shop, paste, sign_in, until
 
 
 def focused_id(app: object) -> str | None:
@@ -100,3 +102,43 @@ async def test_sign_in_fields_take_down_too(shop: Shop) -> None:
         await until(pilot, lambda: isinstance(app.focused, Input))
         await pilot.press("down")
         assert focused_id(app) == "pin"
+
+
+async def test_keys_typed_after_down_land_in_the_next_field(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await member_form(pilot, "f2", "phone", member=False)
+        paste(app, "0611112222", "down", "Ben")  # as fast as a paste: no pause between
+        await until(pilot, lambda: app.screen.query_one("#name", Input).value == "Ben")
+        assert app.screen.query_one("#phone", Input).value == "0611112222"
+
+
+async def test_enter_on_the_tick_box_moves_on_and_the_keys_after_follow(shop: Shop) -> None:
+    """Space ticks the box; Enter goes on to the next field, as it does from every field."""
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await member_form(pilot, "f2", "phone", member=False)
+        paste(app, "0611112222", "enter", "Ben", "enter", " ", "enter", "M1")
+        await until(pilot, lambda: app.screen.query_one("#referrer", Input).value == "M1")
+        assert app.screen.query_one("#consent", TickBox).value  # the space ticked it
+        assert app.screen.query_one("#name", Input).value == "Ben"
+
+
+async def test_keys_after_an_enter_in_a_menu_go_to_the_screen_it_opens(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await sign_in(pilot, "M1", MANAGER_PIN)
+        await pilot.press("f9")
+        await until(pilot, lambda: isinstance(app.focused, OptionList))
+        paste(app, "enter", "#3")  # Refund a sale, and the sale's Ref straight after
+        await until(pilot, lambda: focused_id(app) == "ref")
+        await until(pilot, lambda: app.screen.query_one("#ref", Input).value == "#3")
+
+
+async def test_keys_after_choosing_in_a_pick_list_go_to_the_next_field(shop: Shop) -> None:
+    app = shop.app(background=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await member_form(pilot, "f6", "points")
+        paste(app, "+5", "tab", "enter", "enter", "tab", "typo")  # the first reason, then a note
+        await until(pilot, lambda: app.screen.query_one("#note", Input).value == "typo")
+        assert app.screen.query_one("#points", Input).value == "+5"

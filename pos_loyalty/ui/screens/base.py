@@ -100,13 +100,13 @@ class TillScreen(Screen[object]):
     # What a first Enter offered (a reward, a donation): the same again does it.
     asked: object = None
 
-    def asked_twice(self, what: object, question: str) -> bool:
+    def asked_twice(self, what: object, question: str, *, problem: bool = False) -> bool:
         """Whether ``what`` is confirmed: asked by the Enter before this one. If not, the
         ``question`` says what it will do, and the next Enter on the same confirms it."""
         if what is not None and self.asked == what:
             return True
         self.asked = what
-        self.say(question)
+        self.say(question, problem=problem)
         return False
 
     async def service(self, fn: Callable[[Till], T]) -> T | None:

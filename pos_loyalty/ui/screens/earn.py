@@ -33,7 +33,6 @@ class EarnScreen(TillScreen):
         self.label = label
         self.previewed: tuple[int | None, tuple[BasketLine, ...]] | None = None
         self.points = 0  # what the previewed basket earns
-        self.checked: tuple[int | None, tuple[BasketLine, ...]] | None = None  # Enter twice
 
     def categories(self) -> list[str]:
         program = self.till.program
@@ -132,13 +131,16 @@ class EarnScreen(TillScreen):
         # cashier may give is a mistyped amount as often as not, so it takes a second Enter.
         limit = self.till.program.earn_manager_limit
         own = self.till.manager_session() is not None
-        if own and limit and self.points > limit and self.checked != basket:
-            self.checked = basket
-            self.say(
-                f"{self.points} points: above the {limit}-point limit for one sale. "
-                "Check the amount; Enter again confirms.",
-                problem=True,
-            )
+        check = (
+            f"{self.points} points: above the {limit}-point limit for one sale. "
+            "Check the amount; Enter again confirms."
+        )
+        if (
+            own
+            and limit
+            and self.points > limit
+            and not self.asked_twice(basket, check, problem=True)
+        ):
             return
         total, lines = basket
         ref, cashier = self.ref, self.till.session
