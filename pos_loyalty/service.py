@@ -388,7 +388,9 @@ class Till:
                 "member; a new request needs a new id."
             )
         account = self.accounts.get(holder, self._now()).account
-        return EventResult(event, self._view(holder, account), replayed=True)
+        # The retried enrolment answers as the first did: with the bonuses it gave.
+        also = tuple(self.journal.events.bonuses_of(event.event_id)) if kind == "enroll" else ()
+        return EventResult(event, self._view(holder, account), also, replayed=True)
 
     def _lot(self, now: dt.datetime, *, held: bool = False) -> dict[str, str | None]:
         """Expiry and hold of a lot earned ``now``, frozen into the event. Only points from a

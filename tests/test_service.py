@@ -410,6 +410,20 @@ def test_a_retried_request_returns_the_first_result_and_writes_nothing(make_till
         till.earn(MemberRef(phone="0687654321"), amount=1000, request_id="pos-2")
 
 
+def test_a_retried_enrolment_answers_with_the_bonuses_it_gave(make_till):
+    till = make_till(welcome_bonus=50, referral_bonus_referee=20, referral_bonus_referrer=30)
+    anna = till.enroll("0612345678")
+    first = till.enroll("0687654321", referrer=ANNA, request_id="pos-9")
+    before = till.journal.events.last_seq()
+    again = till.enroll("0687654321", referrer=ANNA, request_id="pos-9")
+    assert till.journal.events.last_seq() == before
+    assert again.replayed and again.lines == first.lines
+    assert [e.event_id for e in again.also] == [e.event_id for e in first.also]
+    assert again.to_json()["points"] == first.to_json()["points"] == 70
+    assert again.member.balance == 70
+    assert till.lookup(ANNA).balance == anna.member.balance + 30
+
+
 def test_amounts_and_points_from_code_are_checked_like_typed_ones(till):
     from pos_loyalty.errors import BadAmount
 

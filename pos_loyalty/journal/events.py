@@ -144,6 +144,15 @@ class EventStore:
             f"{SELECT} WHERE ref_event_id = ? AND kind = 'reverse' ORDER BY seq", (event_id,)
         )
 
+    def bonuses_of(self, event_id: str) -> list[Event]:
+        """The bonuses an enrolment gave (welcome, referral: the new member's and the
+        referrer's), in the order they were written."""
+        return self._all(
+            f"{SELECT} WHERE ref_event_id = ? AND kind IN ('welcome_bonus', 'referral_bonus') "
+            "ORDER BY seq",
+            (event_id,),
+        )
+
     def for_member(
         self,
         member_id: str | None,
