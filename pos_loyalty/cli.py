@@ -803,7 +803,15 @@ def cmd_hq(args: argparse.Namespace, out: Output) -> int:
         print(json.dumps(openapi(), indent=2, sort_keys=True))
         return 0
     if args.hq_command == "serve":
-        commands.serve(args.db, args.host, args.port, args.program, args.expire_every, args.workers)
+        commands.serve(
+            args.db,
+            args.host,
+            args.port,
+            args.program,
+            args.expire_every,
+            args.workers,
+            access_log=args.access_log,
+        )
         return 0
     # Only provisioning makes a new HQ database; the rest read or change one that exists.
     store = commands.open_store(
@@ -1059,6 +1067,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         metavar="N",
         help="serve from N processes (PostgreSQL only; default 1)",
+    )
+    p.add_argument(
+        "--access-log",
+        action="store_true",
+        help="write a line per request to standard output (phone numbers masked)",
     )
     p = hq_sub.add_parser(
         "expire", help="expire points due now, as events of HQ's own chain", parents=[common]

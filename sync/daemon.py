@@ -37,6 +37,7 @@ from pos_loyalty.journal import EVENT_COLUMNS, Journal, StoredProgram
 from pos_loyalty.remote import SaleRef
 from pos_loyalty.words import plural
 
+from .logs import mask_phones_in_logs
 from .protocol import (
     API,
     Directory,
@@ -151,6 +152,7 @@ class Syncer:
         self.sleep = sleep
         self.rng = random.Random()
         self.token = token if token is not None else read_token(loaded)
+        mask_phones_in_logs()  # a lookup's path holds the phone: httpx logs it at INFO
         self.client = httpx.Client(
             base_url=cfg.hq.url.rstrip("/"),
             timeout=httpx.Timeout(cfg.hq.timeout_seconds),

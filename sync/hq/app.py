@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from pos_loyalty.errors import NotAllowed
 
+from ..logs import mask_phones_in_logs
 from ..protocol import (
     API,
     E164,
@@ -60,6 +61,7 @@ BULK_AT_ONCE = 2  # measured: 2 gave fifty tills the best p99 on two cores (docs
 
 
 def create_app(store: HQStore) -> Starlette:
+    mask_phones_in_logs()
     bulk = asyncio.Semaphore(1 if store.db.kind == "sqlite" else BULK_AT_ONCE)
 
     async def health(request: Request) -> Response:

@@ -65,21 +65,19 @@ def serve(
     program_path: str | None,
     expire_hours: float = 24.0,
     workers: int = 1,
+    access_log: bool = False,
 ) -> None:
     """Serve HQ until Ctrl-C. The program, the database and the port are all checked (the
     port bound) before the line that says HQ runs, so a failure is one sentence. With
-    ``workers`` above one, as many processes serve the one socket (PostgreSQL only)."""
-    import uvicorn
-
-    from .app import create_app
-
+    ``workers`` above one, as many processes serve the one socket (PostgreSQL only);
+    ``access_log``: a line per request on stdout (uvicorn's), phones masked."""
     if workers > 1 and urllib.parse.urlsplit(db_url).scheme not in ("postgresql", "postgres"):
         raise BadInput("--workers above 1 needs PostgreSQL: an SQLite HQ has one writer.")
     listening = _bound(host, port)  # first: a port in use leaves no new database behind
     try:
         store = open_store(db_url, program_path)
         if workers > 1:
-            store = _forked(store, workers - 1, listening, db_url, program_path)
+            store = _forked(store, workers - 1, listening, db_url, program_path, access_log)
     except BaseException:
         listening.close()
         raise
@@ -94,8 +92,7 @@ def serve(
     # again: this handler turns it into a clean exit (0), which closes the database below.
     signal.signal(signal.SIGTERM, _stopped)
     try:
-        server = uvicorn.Server(uvicorn.Config(create_app(store), log_level="warning"))
-        server.run(sockets=[listening])
+        _server(store, access_log).run(sockets=[listening])
     finally:
         stop.set()
         listening.close()
@@ -106,8 +103,25 @@ def _stopped(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
 
+def _server(store: HQStore, access_log: bool) -> Any:
+    """uvicorn serving HQ on ``store``: warnings only, and each request if asked."""
+    import uvicorn
+
+    from .app import create_app
+
+    config = uvicorn.Config(create_app(store), log_level="warning", access_log=access_log)
+    if access_log:  # uvicorn set its access logger to the warning level with the rest
+        logging.getLogger("uvicorn.access").setLevel(logging.INFO)
+    return uvicorn.Server(config)
+
+
 def _forked(
-    store: HQStore, more: int, listening: socket.socket, db_url: str, program_path: str | None
+    store: HQStore,
+    more: int,
+    listening: socket.socket,
+    db_url: str,
+    program_path: str | None,
+    access_log: bool,
 ) -> HQStore:
     """``more`` child processes serving ``listening`` too, each on a store of its own; the
     parent's store, opened again. HQ keeps no state in its processes, so they need nothing
@@ -119,7 +133,7 @@ def _forked(
         if pid == 0:  # the child serves until told to stop, and never returns into the CLI
             code = 0
             try:
-                _serve_child(listening, db_url, program_path)
+                _serve_child(listening, db_url, program_path, access_log)
             except BaseException:
                 log.exception("an HQ worker process failed")
                 code = 1
@@ -129,15 +143,13 @@ def _forked(
     return open_store(db_url, program_path)
 
 
-def _serve_child(listening: socket.socket, db_url: str, program_path: str | None) -> None:
-    import uvicorn
-
-    from .app import create_app
-
+def _serve_child(
+    listening: socket.socket, db_url: str, program_path: str | None, access_log: bool
+) -> None:
     parent = os.getppid()
     store = open_store(db_url, program_path, create=False)
     _fewer_collections()
-    server = uvicorn.Server(uvicorn.Config(create_app(store), log_level="warning"))
+    server = _server(store, access_log)
     threading.Thread(target=_orphaned, args=(server, parent), daemon=True).start()
     try:
         server.run(sockets=[listening])
