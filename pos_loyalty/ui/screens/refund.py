@@ -41,7 +41,6 @@ class RefundScreen(TillScreen):
         self.manager = manager
         self.cancel = cancel
         self.found: tuple[str, Event] | None = None  # the reference typed, and its event
-        self.checked: tuple[str, int | None] | None = None  # the refund shown: again confirms
 
     def title_line(self) -> str:
         what = "Cancel a redemption" if self.cancel else "Refund a sale"
@@ -136,24 +135,11 @@ class RefundScreen(TillScreen):
             except LoyaltyError as exc:
                 self.say(exc.message, problem=True)
                 return
-        if not self.cancel and self.checked != (ref, amount):
+        if not self.cancel and self.asked != (ref, amount):
             # What the refund takes back is shown, and a second Enter (or F10) gives it.
-            shown = await self.service(lambda t: t.preview_reverse(ref, amount=amount))
-            if shown is None:
-                return
-            points, refunded = shown
-            sold = self.found[1].amount or 0
-            if amount is not None:
-                part = "part of the sale"
-            elif refunded < sold:  # refunded in part before: what is left of it
-                part = f"the rest of the sale ({format_amount(sold, currency)} in all)"
-            else:
-                part = "the whole sale"
-            self.checked = (ref, amount)
-            self.say(
-                f"Refund {part}: {format_amount(refunded, currency)}, "
-                f"{plural(points, 'point')}. Enter again or F10 confirms."
-            )
+            question = await self._question(ref, amount)
+            if question is not None:
+                self.asked_twice((ref, amount), question)
             return
         manager, cashier = self.manager, self.till.session
         result = await self.service(
@@ -174,6 +160,26 @@ class RefundScreen(TillScreen):
             self.say(sentence)
             return
         self.till.done(sentence, ref=who)
+
+    async def _question(self, ref: str, amount: int | None) -> str | None:
+        """What refunding ``amount`` of the sale takes back, asked before it is done."""
+        assert self.found is not None
+        shown = await self.service(lambda t: t.preview_reverse(ref, amount=amount))
+        if shown is None:
+            return None
+        points, refunded = shown
+        currency = self.till.config.store.currency
+        sold = self.found[1].amount or 0
+        if amount is not None:
+            part = "part of the sale"
+        elif refunded < sold:  # refunded in part before: what is left of it
+            part = f"the rest of the sale ({format_amount(sold, currency)} in all)"
+        else:
+            part = "the whole sale"
+        return (
+            f"Refund {part}: {format_amount(refunded, currency)}, "
+            f"{plural(points, 'point')}. Enter again or F10 confirms."
+        )
 
 
 def _described(till: Till, event: Event) -> str:
