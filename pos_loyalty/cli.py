@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 from . import __version__
 from . import config as config_mod
-from .errors import BadInput, ConfigError, LoyaltyError, NeedsManager, StorageError
+from .errors import BadInput, ConfigError, LoyaltyError, NeedsManager, StorageError, one_line
 from .private import write_private
 from .words import plural
 
@@ -1179,6 +1179,7 @@ def _refuse_repeats(argv: Sequence[str]) -> None:
 
 
 def _fail(out: Output, code: str, message: str, status: int) -> int:
+    message = one_line(message)  # also an unforeseen exception's text
     if out.as_json:
         return _written(
             lambda: print(json.dumps({"error": {"code": code, "message": message}})), status

@@ -7,6 +7,13 @@ command line: 2 for a refusal or bad input, 1 for anything else.
 from __future__ import annotations
 
 
+def one_line(message: str) -> str:
+    """A sentence as it is shown: on one line, without control characters, whatever of
+    the input it quotes (a typed or scanned line break must not split a log line, a JSON
+    reply or the screen's notice, and a broken character must not fail its printing)."""
+    return "".join(ch for ch in " ".join(str(message).split()) if ch.isprintable())
+
+
 class LoyaltyError(Exception):
     """Base of every error the till reports in plain words."""
 
@@ -14,6 +21,7 @@ class LoyaltyError(Exception):
     exit_status = 1
 
     def __init__(self, message: str) -> None:
+        message = one_line(message)
         super().__init__(message)
         self.message = message
 

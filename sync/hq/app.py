@@ -21,7 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from pos_loyalty.errors import NotAllowed
+from pos_loyalty.errors import NotAllowed, one_line
 
 from ..logs import mask_phones_in_logs
 from ..protocol import (
@@ -299,7 +299,7 @@ def _json(value: Any, status: int = 200) -> Response:
 
 
 def _problem(status: int, code: str, message: str) -> Response:
-    return _json(ErrorReply(Problem(code, message)), status)
+    return _json(ErrorReply(Problem(code, one_line(message))), status)
 
 
 def _plain(exc: msgspec.ValidationError) -> str:
