@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import re
+import signal
 from pathlib import Path
 from urllib.parse import quote
 
@@ -177,9 +178,11 @@ ARGUMENT = st.one_of(
 def till_config(tmp_path: Path) -> Path:
     path = tmp_path / "pos-loyalty.toml"
     path.write_text(config_text())
+    interrupt = signal.getsignal(signal.SIGINT)
     with contextlib.redirect_stdout(io.StringIO()):
         assert main(["init", "--config", str(path)]) == 0
         assert main(["enroll", "--phone", "0612345678", "--config", str(path)]) == 0
+    signal.signal(signal.SIGINT, interrupt)
     return path
 
 
@@ -189,11 +192,16 @@ def till_config(tmp_path: Path) -> Path:
 @example(["lookup", "--code", "\ud800"])
 def test_command_lines(till_config, argv):
     out, err = io.StringIO(), io.StringIO()
+    # A command that gave its result ignores Ctrl-C until its process ends; this process goes
+    # on (and the processes it starts would inherit the ignoring).
+    interrupt = signal.getsignal(signal.SIGINT)
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             status = main([*argv, "--config", str(till_config)])
         except SystemExit as done:  # --help
             status = done.code
+        finally:
+            signal.signal(signal.SIGINT, interrupt)
     assert status in (0, 1, 2), (argv, status, err.getvalue())
     if status:
         said = err.getvalue() or out.getvalue()
